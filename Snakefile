@@ -1,0 +1,21 @@
+# artfinetune: fine-tuning InceptionV1 from natural images to artworks, as one DAG.
+# The paper study by default; the embedded demo with --configfile resources/demo/config.yaml.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# --configfile replaces the paper config instead of being merged into it.
+if not config:
+
+    configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,5 @@
+import sys
+
+from artfinetune.cli import main
+
+sys.exit(main())

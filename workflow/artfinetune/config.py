@@ -1,0 +1,199 @@
+"""Study configuration: schema validation, defaults and cross-reference checks.
+
+The Snakefile calls :func:`prepare_config` at start-up; the CLI and the tests
+call :func:`load_config`. Either way a bad config stops with one sentence that
+names the key and the fix, before any job runs.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from artfinetune.model import layers
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+RANDOM_INIT = "random"
+
+
+class ConfigError(ValueError):
+    """A user-fixable mistake in the study configuration."""
+
+
+def load_config(path: str | Path) -> dict:
+    """Read, validate and complete a config file (see :func:`prepare_config`)."""
+    path = Path(path)
+    try:
+        config = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist; pass the path of a study config") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"config file {path} is not valid YAML: {err}") from None
+    return prepare_config(config or {}, origin=str(path))
+
+
+def prepare_config(config: dict, origin: str = "the config") -> dict:
+    """Validate ``config`` against the schema, fill defaults and check references.
+
+    Returns the completed config (a copy); raises :class:`ConfigError` with one
+    sentence naming the offending key and the fix.
+    """
+    config = copy.deepcopy(config)
+    _check_schema(config, origin)
+    _fill_defaults(config)
+    config = copy.deepcopy(config)  # defaults are shared objects of the schema: unshare them
+    _complete_datasets(config, origin)
+    check_references(config, origin)
+    return config
+
+
+def _where(path) -> str:
+    return ".".join(str(p) for p in path) or "the top level"
+
+
+def _check_schema(config: dict, origin: str) -> None:
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return
+    where = _where(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unexpected = sorted(set(error.instance) - set(allowed))
+        keys = ", ".join(repr(k) for k in unexpected)
+        hint = f" (allowed: {', '.join(allowed)})" if allowed else ""
+        msg = f"unknown key {keys} in {where}; remove it or fix its spelling{hint}"
+    elif error.validator == "required":
+        msg = f"{where} is missing a required key: {error.message}; add it"
+    elif error.validator == "type":
+        msg = f"{where} has the wrong type: {error.message}; give a value of that type"
+    elif error.validator == "pattern" and error.absolute_path and error.validator_value:
+        msg = f"{where}: {error.message}"
+    else:
+        msg = f"{where}: {error.message}; fix this value"
+    raise ConfigError(f"{origin}: {msg}")
+
+
+def _fill_defaults(config: dict) -> None:
+    # snakemake's validate fills the schema's defaults (jsonschema's documented recipe).
+    from snakemake.utils import validate
+
+    validate(config, str(SCHEMA_PATH), set_default=True)
+
+
+def _complete_datasets(config: dict, origin: str) -> None:
+    from artfinetune.data import sources
+
+    for name, ds in config["datasets"].items():
+        available = sources.source_classes(ds["source"])
+        if "classes" not in ds:
+            if available is None:
+                raise ConfigError(
+                    f"{origin}: datasets.{name} needs a 'classes' list (its source does not name its classes)"
+                )
+            ds["classes"] = list(available)
+        elif available is not None:
+            unknown = [c for c in ds["classes"] if c not in available]
+            if unknown:
+                raise ConfigError(
+                    f"{origin}: datasets.{name}.classes names {unknown}, which its source does not have; "
+                    f"choose from {list(available)}"
+                )
+        if ds["store_size"] < config["image_size"]:
+            raise ConfigError(
+                f"{origin}: datasets.{name}.store_size ({ds['store_size']}) is smaller than image_size "
+                f"({config['image_size']}); raise store_size to at least image_size"
+            )
+
+
+def _choices(mapping) -> str:
+    return ", ".join(mapping) or "none defined"
+
+
+def check_references(config: dict, origin: str = "the config") -> None:
+    """Check every name that points at another section (runs, inits, comparisons, layers)."""
+
+    def fail(msg: str):
+        raise ConfigError(f"{origin}: {msg}")
+
+    datasets, modes, inits, runs = (config[k] for k in ("datasets", "modes", "init", "runs"))
+    if RANDOM_INIT in inits:
+        fail(f"init.{RANDOM_INIT} is reserved for the seeded random init; rename that init")
+    for name, init in inits.items():
+        if init["kind"] == "pretrain":
+            if init["dataset"] not in datasets:
+                fail(f"init.{name} names dataset {init['dataset']!r}, which is not in datasets ({_choices(datasets)})")
+            if init["mode"] not in modes:
+                fail(f"init.{name} names mode {init['mode']!r}, which is not in modes ({_choices(modes)})")
+    for name in runs:
+        if name in inits:
+            fail(f"run {name!r} has the name of an init; rename one of them")
+    for name, run in runs.items():
+        if run["dataset"] not in datasets:
+            fail(f"runs.{name}.dataset is {run['dataset']!r}, which is not in datasets ({_choices(datasets)}); "
+                 "add it to datasets or fix the run")
+        if run["mode"] not in modes:
+            fail(f"runs.{name}.mode is {run['mode']!r}, which is not in modes ({_choices(modes)}); "
+                 "add it to modes or fix the run")
+        init = run["init"]
+        if init != RANDOM_INIT and init not in inits and init not in runs:
+            fail(f"runs.{name}.init is {init!r}, which is neither 'random', an init ({_choices(inits)}) "
+                 f"nor a run; fix the name or add that run")
+    for name in runs:
+        _check_no_cycle(name, runs, fail)
+    for name, mode in modes.items():
+        for key in ("frozen", "reinit"):
+            try:
+                layers.expand_layers(mode[key])
+            except ValueError as err:
+                fail(f"modes.{name}.{key}: {err}")
+    for i, pair in enumerate(config["comparisons"]):
+        for model in pair:
+            try:
+                parse_model(model, config)
+            except ValueError as err:
+                fail(f"comparisons[{i}]: {err}")
+    for layer in config["layers"]:
+        try:
+            layers.check_layer(layer, layers.STUDY_LAYERS)
+        except ValueError as err:
+            fail(f"layers: {err}")
+    for channel in config["render"]["channels"]:
+        try:
+            layers.parse_channel(channel)
+        except ValueError as err:
+            fail(f"render.channels: {err}")
+
+
+def _check_no_cycle(start: str, runs: dict, fail) -> None:
+    seen = [start]
+    current = runs[start]["init"]
+    while current in runs:
+        if current in seen:
+            fail(f"runs.{start}.init forms a cycle ({' -> '.join([*seen, current])}); one run must start from an init")
+        seen.append(current)
+        current = runs[current]["init"]
+
+
+def parse_model(model: str, config: dict) -> dict:
+    """Parse a model name: an init (``imagenet``), ``run/seed`` or ``run/seed/init``."""
+    parts = model.split("/")
+    if len(parts) == 1:
+        if parts[0] in config["init"]:
+            return {"init": parts[0]}
+        raise ValueError(
+            f"model {model!r} is not an init ({_choices(config['init'])}); write run/seed for a trained model"
+        )
+    run, seed, *rest = parts
+    if run not in config["runs"]:
+        raise ValueError(f"model {model!r} names run {run!r}, which is not in runs ({_choices(config['runs'])})")
+    if not seed.isdigit() or int(seed) not in config["seeds"]:
+        raise ValueError(f"model {model!r} names seed {seed!r}, which is not in seeds {config['seeds']}")
+    if rest not in ([], ["init"]):
+        raise ValueError(f"model {model!r} must be run/seed or run/seed/init")
+    return {"run": run, "seed": int(seed), "initial": bool(rest)}

@@ -1,0 +1,1 @@
+"""Datasets: demo generation, source tables, manifests, the HDF5 image store and its reader."""

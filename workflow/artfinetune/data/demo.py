@@ -1,0 +1,397 @@
+"""Procedural demo datasets, written as ordinary JPEG files plus a source table.
+
+Three generators stand in for the study's data so the whole DAG runs offline:
+
+- ``source``: natural-looking scenes, one object per class (ImageNet's part);
+- ``styles``: painterly textures, one family of palettes and strokes per class (RASTA's);
+- ``objects``: several shapes drawn over a random style background, multi-label (IconArt's).
+
+Every image is drawn from its own generator seeded by (dataset seed, generator,
+index), so the files do not depend on the number of worker processes.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import csv
+import logging
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter
+
+from artfinetune.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+SOURCE_CLASSES = (
+    "sun", "tree", "house", "boat", "fish", "flower", "mountain", "car", "bird", "ball", "bottle", "kite",
+)  # fmt: skip
+STYLE_CLASSES = (
+    "pointillism", "hatching", "impasto", "watercolour", "cubism", "colour_field", "swirl", "mosaic",
+    "drip",
+)  # fmt: skip
+OBJECT_CLASSES = ("circle", "square", "triangle", "star", "cross", "crescent", "ring")
+
+GENERATORS = {"source": SOURCE_CLASSES, "styles": STYLE_CLASSES, "objects": OBJECT_CLASSES}
+TASKS = {"source": "single_label", "styles": "single_label", "objects": "multi_label"}
+JPEG_QUALITY = 92
+
+
+# ---------------------------------------------------------------- colours
+
+
+def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
+    r, g, b = colorsys.hsv_to_rgb(h % 1.0, min(max(s, 0), 1), min(max(v, 0), 1))
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+# Each style owns a hue range, a saturation and a value range; palettes are drawn
+# inside them, so two images of one style share a look without sharing colours.
+STYLE_PALETTES = {
+    "pointillism": (0.10, 0.35, 0.7, (0.7, 1.0)),
+    "hatching": (0.05, 0.12, 0.3, (0.2, 0.8)),
+    "impasto": (0.55, 0.75, 0.8, (0.4, 0.9)),
+    "watercolour": (0.45, 0.65, 0.35, (0.75, 1.0)),
+    "cubism": (0.05, 0.15, 0.5, (0.3, 0.7)),
+    "colour_field": (0.9, 1.1, 0.8, (0.5, 0.9)),
+    "swirl": (0.55, 0.70, 0.7, (0.3, 0.9)),
+    "mosaic": (0.0, 1.0, 0.9, (0.6, 1.0)),
+    "drip": (0.0, 1.0, 0.2, (0.1, 0.9)),
+}
+
+
+def _palette(rng, style: str, n: int = 5) -> list[tuple[int, int, int]]:
+    h0, h1, sat, (v0, v1) = STYLE_PALETTES[style]
+    return [
+        _hsv(rng.uniform(h0, h1), sat * rng.uniform(0.7, 1.1), rng.uniform(v0, v1)) for _ in range(n)
+    ]
+
+
+def _pick(rng, palette):
+    return palette[rng.integers(len(palette))]
+
+
+# ---------------------------------------------------------------- styles
+
+
+def draw_style(rng, style: str, size: tuple[int, int]) -> Image.Image:
+    """One painting of ``style`` at ``size`` (w, h): a family of strokes, palettes and densities."""
+    w, h = size
+    pal = _palette(rng, style)
+    img = Image.new("RGB", size, _pick(rng, pal))
+    d = ImageDraw.Draw(img)
+    area = w * h
+    if style == "pointillism":
+        r = rng.uniform(1.0, 2.5) * w / 96
+        for _ in range(int(area / (r * r) * rng.uniform(0.5, 0.9))):
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            d.ellipse([x - r, y - r, x + r, y + r], fill=_pick(rng, pal))
+    elif style == "hatching":
+        angle = rng.uniform(0.6, 1.0) * math.pi / 2 * rng.choice([-1, 1])
+        length = rng.uniform(6, 14) * w / 96
+        for _ in range(int(area / 30 * rng.uniform(0.5, 1.0))):
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            dx, dy = math.cos(angle) * length, math.sin(angle) * length
+            d.line([x, y, x + dx, y + dy], fill=_pick(rng, pal), width=1)
+    elif style == "impasto":
+        for _ in range(int(rng.uniform(60, 120))):
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            a = rng.uniform(0, math.pi)
+            ln = rng.uniform(10, 25) * w / 96
+            d.line([x, y, x + math.cos(a) * ln, y + math.sin(a) * ln], fill=_pick(rng, pal),
+                   width=int(rng.uniform(4, 9) * w / 96))  # fmt: skip
+    elif style == "watercolour":
+        for _ in range(int(rng.uniform(8, 16))):
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            r = rng.uniform(10, 30) * w / 96
+            d.ellipse([x - r, y - r * rng.uniform(0.5, 1.5), x + r, y + r], fill=_pick(rng, pal))
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(3, 6) * w / 96))
+    elif style == "cubism":
+        for _ in range(int(rng.uniform(15, 30))):
+            pts = [(rng.uniform(-10, w + 10), rng.uniform(-10, h + 10)) for _ in range(rng.integers(3, 5))]
+            d.polygon(pts, fill=_pick(rng, pal), outline=(30, 25, 20))
+    elif style == "colour_field":
+        bands = int(rng.integers(2, 4))
+        edges = np.sort(rng.uniform(0.1, 0.9, bands - 1)) * h
+        ys = [0, *edges, h]
+        for i in range(bands):
+            m = rng.uniform(4, 10) * w / 96
+            top = ys[i] + m / 2
+            d.rectangle([m, top, w - m, max(top, ys[i + 1] - m / 2)], fill=_pick(rng, pal))
+        img = img.filter(ImageFilter.GaussianBlur(rng.uniform(1, 2.5) * w / 96))
+    elif style == "swirl":
+        for _ in range(int(rng.uniform(3, 6))):
+            cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+            t0, col = rng.uniform(0, 6), _pick(rng, pal)
+            pts = [(cx + (2 + 1.6 * t) * math.cos(t + t0) * w / 96, cy + (2 + 1.6 * t) * math.sin(t + t0) * w / 96)
+                   for t in np.linspace(0, rng.uniform(12, 25), 120)]  # fmt: skip
+            d.line(pts, fill=col, width=int(rng.uniform(2, 4) * w / 96))
+        for _ in range(int(area / 40)):
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            d.arc([x - 4, y - 4, x + 4, y + 4], rng.uniform(0, 180), rng.uniform(180, 360), fill=_pick(rng, pal))
+    elif style == "mosaic":
+        cell = rng.uniform(6, 12) * w / 96
+        for gy in np.arange(0, h, cell):
+            for gx in np.arange(0, w, cell):
+                d.rectangle([gx + 1, gy + 1, gx + cell - 1, gy + cell - 1], fill=_pick(rng, pal))
+    elif style == "drip":
+        for _ in range(int(rng.uniform(15, 30))):
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            pts = [(x, y)]
+            for _ in range(20):
+                x, y = x + rng.normal(0, 6 * w / 96), y + rng.normal(0, 6 * w / 96)
+                pts.append((x, y))
+            d.line(pts, fill=_pick(rng, pal), width=int(rng.integers(1, 3)))
+    else:
+        raise ValueError(f"unknown style {style!r}; choose from {STYLE_CLASSES}")
+    return _canvas_grain(rng, img)
+
+
+def _canvas_grain(rng, img: Image.Image) -> Image.Image:
+    a = np.asarray(img, dtype=np.float32)
+    a = a + rng.normal(0, rng.uniform(2, 8), a.shape[:2])[..., None]
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+# ---------------------------------------------------------------- shapes
+
+
+def _shape_polygon(kind: str, cx, cy, r, rot) -> list[tuple[float, float]] | None:
+    def ring(n, radii):
+        return [(cx + radii[i % len(radii)] * math.cos(rot + 2 * math.pi * i / n),
+                 cy + radii[i % len(radii)] * math.sin(rot + 2 * math.pi * i / n)) for i in range(n)]  # fmt: skip
+
+    if kind == "square":
+        return ring(4, [r])
+    if kind == "triangle":
+        return ring(3, [r])
+    if kind == "star":
+        return ring(10, [r, r * 0.45])
+    if kind == "cross":
+        t = r * 0.35
+        pts = [(-t, -r), (t, -r), (t, -t), (r, -t), (r, t), (t, t), (t, r), (-t, r), (-t, t), (-r, t), (-r, -t),
+               (-t, -t)]  # fmt: skip
+        c, s = math.cos(rot), math.sin(rot)
+        return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts]
+    return None
+
+
+def draw_shape(d: ImageDraw.ImageDraw, kind: str, cx, cy, r, rot, fill, outline) -> None:
+    """Draw one object shape centred at (cx, cy) with radius r (crescents: see draw_objects)."""
+    poly = _shape_polygon(kind, cx, cy, r, rot)
+    if poly is not None:
+        d.polygon(poly, fill=fill, outline=outline)
+    elif kind == "circle":
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill, outline=outline)
+    elif kind == "ring":
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=fill, width=max(2, int(r * 0.3)))
+    else:
+        raise ValueError(f"unknown shape {kind!r}; choose from {OBJECT_CLASSES}")
+
+
+def draw_objects(rng, size, classes) -> tuple[Image.Image, list[str]]:
+    """A style background with 1-3 labelled shapes drawn over it; returns the image and its labels."""
+    w, h = size
+    style = STYLE_CLASSES[rng.integers(len(STYLE_CLASSES))]
+    img = draw_style(rng, style, size)
+    present = [c for c in classes if rng.random() < 1.6 / len(classes)]
+    if not present:
+        present = [classes[rng.integers(len(classes))]]
+    present = present[:3]
+    d = ImageDraw.Draw(img)
+    for kind in present:
+        r = rng.uniform(0.12, 0.22) * min(w, h)
+        cx, cy = rng.uniform(r, w - r), rng.uniform(r, h - r)
+        fill = _hsv(rng.uniform(0, 1), rng.uniform(0.6, 1), rng.uniform(0.6, 1))
+        outline = (0, 0, 0) if rng.random() < 0.5 else (255, 255, 255)
+        rot = rng.uniform(0, 2 * math.pi)
+        if kind == "crescent":
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fill, outline=outline)
+            ox, oy = cx + 0.55 * r * math.cos(rot), cy + 0.55 * r * math.sin(rot)
+            bg = tuple(int(v) for v in np.asarray(img)[int(min(max(oy, 0), h - 1)), int(min(max(ox, 0), w - 1))])
+            d.ellipse([ox - 0.8 * r, oy - 0.8 * r, ox + 0.8 * r, oy + 0.8 * r], fill=bg)
+        else:
+            draw_shape(d, kind, cx, cy, r, rot, fill, outline)
+    return img, present
+
+
+# ---------------------------------------------------------------- natural scenes
+
+
+def draw_scene(rng, kind: str, size) -> Image.Image:
+    """A natural-looking scene: sky/ground or water backdrop, clutter, and one ``kind`` object."""
+    w, h = size
+    horizon = rng.uniform(0.45, 0.75) * h
+    sky = np.array(_hsv(rng.uniform(0.52, 0.66), rng.uniform(0.2, 0.7), rng.uniform(0.6, 1.0)), np.float32)
+    ground = np.array(_hsv(rng.uniform(0.05, 0.4), rng.uniform(0.3, 0.8), rng.uniform(0.3, 0.7)), np.float32)
+    if kind in ("boat", "fish"):
+        ground = np.array(_hsv(rng.uniform(0.5, 0.62), rng.uniform(0.5, 0.9), rng.uniform(0.3, 0.7)), np.float32)
+    ys = np.arange(h, dtype=np.float32)[:, None, None]
+    t = np.clip((ys - horizon) / 4 + 0.5, 0, 1)
+    shade = 1 - 0.3 * ys / h
+    a = (sky * (1 - t) + ground * t) * shade
+    a = np.broadcast_to(a, (h, w, 3)).copy()
+    a += rng.normal(0, 6, (h, w, 1))
+    img = Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+    d = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(2, 6))):  # clutter: pebbles, clouds, shrubs
+        x, y = rng.uniform(0, w), rng.uniform(0, h)
+        r = rng.uniform(2, 6) * w / 96
+        d.ellipse([x - r, y - r / 2, x + r, y + r / 2], fill=_hsv(rng.uniform(0, 1), 0.2, rng.uniform(0.4, 0.9)))
+    s = rng.uniform(0.7, 1.3) * min(w, h) / 96
+    cx = rng.uniform(0.3, 0.7) * w
+    col = _hsv(rng.uniform(0, 1), rng.uniform(0.5, 1), rng.uniform(0.5, 1))
+    dark = (40, 30, 25)
+    gy = horizon
+    if kind == "sun":
+        cy = rng.uniform(0.1, 0.35) * h
+        d.ellipse([cx - 12 * s, cy - 12 * s, cx + 12 * s, cy + 12 * s], fill=_hsv(rng.uniform(0.1, 0.16), 0.9, 1))
+        for i in range(12):
+            a2 = i * math.pi / 6
+            d.line([cx + 15 * s * math.cos(a2), cy + 15 * s * math.sin(a2), cx + 21 * s * math.cos(a2),
+                    cy + 21 * s * math.sin(a2)], fill=(255, 220, 60), width=2)  # fmt: skip
+    elif kind == "tree":
+        d.rectangle([cx - 3 * s, gy - 25 * s, cx + 3 * s, gy + 5 * s], fill=(90, 60, 30))
+        d.ellipse([cx - 16 * s, gy - 50 * s, cx + 16 * s, gy - 18 * s], fill=_hsv(rng.uniform(0.22, 0.38), 0.8, 0.6))
+    elif kind == "house":
+        d.rectangle([cx - 16 * s, gy - 22 * s, cx + 16 * s, gy + 4 * s], fill=col)
+        d.polygon([(cx - 20 * s, gy - 22 * s), (cx + 20 * s, gy - 22 * s), (cx, gy - 40 * s)], fill=(150, 40, 30))
+        d.rectangle([cx - 4 * s, gy - 10 * s, cx + 4 * s, gy + 4 * s], fill=dark)
+    elif kind == "boat":
+        d.polygon([(cx - 20 * s, gy), (cx + 20 * s, gy), (cx + 14 * s, gy + 8 * s), (cx - 14 * s, gy + 8 * s)], fill=col)
+        d.line([cx, gy, cx, gy - 30 * s], fill=dark, width=2)
+        d.polygon([(cx + 1, gy - 30 * s), (cx + 1, gy - 4 * s), (cx + 16 * s, gy - 6 * s)], fill=(240, 240, 230))
+    elif kind == "fish":
+        cy = rng.uniform(gy + 8 * s, h - 8 * s) if gy + 8 * s < h - 8 * s else h - 8 * s
+        d.ellipse([cx - 16 * s, cy - 7 * s, cx + 10 * s, cy + 7 * s], fill=col)
+        d.polygon([(cx + 8 * s, cy), (cx + 18 * s, cy - 8 * s), (cx + 18 * s, cy + 8 * s)], fill=col)
+        d.ellipse([cx - 11 * s, cy - 3 * s, cx - 7 * s, cy + 1 * s], fill=dark)
+    elif kind == "flower":
+        d.line([cx, gy + 5 * s, cx, gy - 20 * s], fill=(40, 140, 40), width=2)
+        for i in range(6):
+            a2 = i * math.pi / 3
+            px, py = cx + 7 * s * math.cos(a2), gy - 20 * s + 7 * s * math.sin(a2)
+            d.ellipse([px - 5 * s, py - 5 * s, px + 5 * s, py + 5 * s], fill=col)
+        d.ellipse([cx - 4 * s, gy - 24 * s, cx + 4 * s, gy - 16 * s], fill=(250, 210, 40))
+    elif kind == "mountain":
+        peak = rng.uniform(0.1, 0.3) * h
+        d.polygon([(cx - 40 * s, gy), (cx, peak), (cx + 40 * s, gy)], fill=_hsv(0.6, 0.15, rng.uniform(0.35, 0.55)))
+        d.polygon([(cx - 10 * s, peak + 12 * s), (cx, peak), (cx + 10 * s, peak + 12 * s)], fill=(245, 245, 250))
+    elif kind == "car":
+        d.rectangle([cx - 22 * s, gy - 10 * s, cx + 22 * s, gy + 2 * s], fill=col)
+        d.rectangle([cx - 12 * s, gy - 20 * s, cx + 10 * s, gy - 10 * s], fill=col)
+        for wx in (cx - 13 * s, cx + 13 * s):
+            d.ellipse([wx - 5 * s, gy - 3 * s, wx + 5 * s, gy + 7 * s], fill=dark)
+    elif kind == "bird":
+        cy = rng.uniform(0.15, 0.4) * h
+        for k in range(int(rng.integers(1, 4))):
+            bx, by = cx + k * 14 * s, cy + k * 5 * s
+            d.line([(bx - 9 * s, by - 4 * s), (bx, by), (bx + 9 * s, by - 4 * s)], fill=dark, width=2)
+    elif kind == "ball":
+        cy = gy - 8 * s
+        d.ellipse([cx - 9 * s, cy - 9 * s, cx + 9 * s, cy + 9 * s], fill=col, outline=dark)
+        d.line([cx - 9 * s, cy, cx + 9 * s, cy], fill=(250, 250, 250), width=2)
+    elif kind == "bottle":
+        d.rectangle([cx - 6 * s, gy - 26 * s, cx + 6 * s, gy + 4 * s], fill=_hsv(rng.uniform(0.25, 0.45), 0.7, 0.5))
+        d.rectangle([cx - 2 * s, gy - 36 * s, cx + 2 * s, gy - 26 * s], fill=_hsv(0.3, 0.7, 0.4))
+    elif kind == "kite":
+        cy = rng.uniform(0.15, 0.35) * h
+        d.polygon([(cx, cy - 12 * s), (cx + 8 * s, cy), (cx, cy + 16 * s), (cx - 8 * s, cy)], fill=col)
+        d.line([(cx, cy + 16 * s), (cx - 10 * s, gy)], fill=dark, width=1)
+    else:
+        raise ValueError(f"unknown scene {kind!r}; choose from {SOURCE_CLASSES}")
+    return img
+
+
+# ---------------------------------------------------------------- dataset files
+
+
+def _image_size(rng, short: int) -> tuple[int, int]:
+    # Real collections vary in aspect ratio; the store resizes and centre-crops them.
+    long = int(round(short * rng.uniform(1.0, 1.4)))
+    return (long, short) if rng.random() < 0.6 else (short, long)
+
+
+def _draw_one(args) -> tuple[str, list[str]]:
+    generator, classes, seed, index, label, short, path = args
+    rng = np.random.default_rng([seed, list(GENERATORS).index(generator), index])
+    size = _image_size(rng, short)
+    if generator == "source":
+        img, labels = draw_scene(rng, label, size), [label]
+    elif generator == "styles":
+        img, labels = draw_style(rng, label, size), [label]
+    else:
+        img, labels = draw_objects(rng, size, classes)
+    with atomic_path(path) as tmp:
+        img.save(tmp, format="JPEG", quality=JPEG_QUALITY)
+    return path, labels
+
+
+def assign_splits(n: int, fractions: dict[str, float], rng) -> list[str]:
+    """Split names for n items in the given proportions, shuffled with ``rng``."""
+    total = sum(fractions.values())
+    names = [k for k, v in fractions.items() if v > 0]
+    counts = [int(round(n * fractions[k] / total)) for k in names]
+    counts[0] += n - sum(counts)
+    out = [name for name, c in zip(names, counts, strict=True) for _ in range(c)]
+    return [out[i] for i in rng.permutation(n)]
+
+
+def generate_demo_dataset(
+    out_dir: str | Path,
+    generator: str,
+    classes: list[str] | None = None,
+    images_per_class: int = 40,
+    image_size: int = 96,
+    splits: dict[str, float] | None = None,
+    seed: int = 0,
+    workers: int = 0,
+) -> Path:
+    """Write a demo dataset: ``images/<class>/<id>.jpg`` and ``source.csv`` (id, path, labels, split).
+
+    Returns the path of ``source.csv``. The same arguments give byte-identical files.
+    """
+    if generator not in GENERATORS:
+        raise ValueError(f"unknown demo generator {generator!r}; choose from {list(GENERATORS)}")
+    classes = list(classes or GENERATORS[generator])
+    unknown = set(classes) - set(GENERATORS[generator])
+    if unknown:
+        raise ValueError(f"demo generator {generator!r} has no classes {sorted(unknown)}")
+    splits = splits or {"train": 0.6, "val": 0.2, "test": 0.2}
+    out_dir = Path(out_dir)
+    n = images_per_class * len(classes)
+    jobs = []
+    for i in range(n):
+        label = classes[i % len(classes)]
+        folder = label if generator != "objects" else "mixed"
+        rel = f"images/{folder}/{generator}_{i:06d}.jpg"
+        (out_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+        jobs.append((generator, classes, seed, i, label, image_size, str(out_dir / rel)))
+    workers = workers or os.cpu_count() or 1
+    log.info("drawing %d %s images (%d classes) with %d workers", n, generator, len(classes), workers)
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(_draw_one, jobs, chunksize=16))
+    else:
+        results = [_draw_one(j) for j in jobs]
+    split_rng = np.random.default_rng([seed, 99])
+    if generator == "objects":
+        split_of = assign_splits(n, splits, split_rng)
+    else:  # stratified: the same proportions in every class
+        split_of = [""] * n
+        for c in range(len(classes)):
+            idx = list(range(c, n, len(classes)))
+            for i, s in zip(idx, assign_splits(len(idx), splits, split_rng), strict=True):
+                split_of[i] = s
+    table = out_dir / "source.csv"
+    with atomic_path(table) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "path", "labels", "split"])
+        for i, (path, labels) in enumerate(results):
+            writer.writerow([f"{generator}_{i:06d}", os.path.relpath(path, out_dir), ";".join(labels), split_of[i]])
+    log.info("wrote %s", table)
+    return table

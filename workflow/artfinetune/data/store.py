@@ -1,0 +1,231 @@
+"""The image store: a dataset's images decoded and resized once into one HDF5 file.
+
+Input is a source table (CSV: id, path, labels, split; labels are class names
+separated by ';'); output is the store and the manifest, which is the source
+table plus each image's status (``ok`` or the reason it was left out) and its
+row in the store. Store layout::
+
+    images   (n, S, S, 3) uint8   shorter side resized to S (bicubic), centre crop
+    labels   (n,) int64           single-label: class index
+             (n, C) uint8         multi-label: multi-hot
+    split    (n,) uint8           index into attrs["splits"] (train, val, test)
+    ids      (n,) str             the source ids
+    attrs    dataset, task, classes, splits, store_size, preprocessing, n_failed, val_carved
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import multiprocessing
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from artfinetune.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("train", "val", "test")
+TASKS = ("single_label", "multi_label")
+MANIFEST_COLUMNS = ("id", "path", "labels", "split", "status", "store_index")
+PREPROCESSING = (
+    "decoded with Pillow, converted to RGB, shorter side resized to store_size (bicubic, "
+    "JPEG draft decoding when the file is at least twice as large), centre crop to a square, uint8"
+)
+# Paintings can be very large scans; they are legitimate input, not decompression bombs.
+Image.MAX_IMAGE_PIXELS = 400_000_000
+
+
+class StoreError(ValueError):
+    """A dataset problem that stops the store from being built (nothing usable was found)."""
+
+
+def load_image(path: str | Path, size: int) -> np.ndarray:
+    """Decode one image file to a (size, size, 3) uint8 array: resize shorter side, centre crop."""
+    with Image.open(path) as img:
+        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale still >= size
+        img = img.convert("RGB")
+        w, h = img.size
+        scale = size / min(w, h)
+        nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+        img = img.resize((nw, nh), Image.Resampling.BICUBIC)
+        left, top = (nw - size) // 2, (nh - size) // 2
+        img = img.crop((left, top, left + size, top + size))
+        return np.asarray(img, dtype=np.uint8)
+
+
+def _decode(args):
+    index, path, size = args
+    try:
+        return index, load_image(path, size), "ok"
+    except Exception as err:  # every failure is recorded in the manifest, none stops the build
+        reason = f"{type(err).__name__}: {err}".replace("\n", " ")
+        return index, None, f"unreadable ({reason})"
+
+
+def read_source_table(path: str | Path) -> list[dict]:
+    """Rows of a source table; a missing column is an error naming it."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = {"id", "path", "labels", "split"} - set(reader.fieldnames or [])
+        if missing:
+            raise StoreError(
+                f"source table {path} lacks columns {sorted(missing)}; it needs id, path, labels, split"
+            )
+        return list(reader)
+
+
+def _check_row(row: dict, classes: list[str], task: str) -> str:
+    labels = [c for c in row["labels"].split(";") if c]
+    if not labels:
+        return "skipped (no label)"
+    if task == "single_label" and len(labels) > 1:
+        return "skipped (several labels in a single-label dataset)"
+    unknown = [c for c in labels if c not in classes]
+    if unknown:
+        return f"skipped (label {';'.join(unknown)} is not one of the dataset's classes)"
+    if row["split"] not in SPLITS:
+        return f"skipped (split {row['split']!r} is not one of {', '.join(SPLITS)})"
+    return "ok"
+
+
+def carve_validation(rows: list[dict], fraction: float, seed: int) -> int:
+    """Move ``fraction`` of the usable train rows to ``val`` (seeded); returns how many moved."""
+    train = [i for i, r in enumerate(rows) if r["split"] == "train" and r["status"] == "ok"]
+    n_val = int(round(fraction * len(train)))
+    chosen = np.random.default_rng(seed).choice(len(train), size=n_val, replace=False)
+    for k in sorted(chosen):
+        rows[train[k]]["split"] = "val"
+    return n_val
+
+
+def build_store(
+    source_table: str | Path,
+    image_root: str | Path,
+    store_path: str | Path,
+    manifest_path: str | Path,
+    classes: list[str],
+    task: str,
+    store_size: int,
+    dataset: str = "",
+    val_fraction: float = 0.1,
+    split_seed: int = 0,
+    workers: int = 0,
+) -> dict:
+    """Build the HDF5 image store and the manifest of a dataset; returns counts per status/split.
+
+    Images that cannot be decoded are recorded in the manifest with the reason and
+    left out. A source with no validation rows gets ``val_fraction`` of train moved
+    to validation with ``split_seed``; the manifest records the resulting split.
+    """
+    if task not in TASKS:
+        raise StoreError(f"task {task!r} is not one of {TASKS}")
+    image_root = Path(image_root)
+    rows = read_source_table(source_table)
+    for row in rows:
+        row["status"] = _check_row(row, classes, task)
+    carved = 0
+    if not any(r["split"] == "val" for r in rows):
+        carved = carve_validation(rows, val_fraction, split_seed)
+        log.info("no validation split: moved %d train images to val (fraction %s, seed %d)",
+                 carved, val_fraction, split_seed)  # fmt: skip
+
+    todo = [(i, str(image_root / r["path"]), store_size) for i, r in enumerate(rows) if r["status"] == "ok"]
+    workers = workers or os.cpu_count() or 1
+    log.info("%s: decoding %d images to %d px with %d workers", dataset or source_table, len(todo), store_size,
+             workers)  # fmt: skip
+    class_index = {c: k for k, c in enumerate(classes)}
+    n_ok = 0
+    with atomic_path(store_path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            images = f.create_dataset(
+                "images", shape=(len(todo), store_size, store_size, 3), maxshape=(None, store_size, store_size, 3),
+                dtype=np.uint8, chunks=(1, store_size, store_size, 3),
+            )  # fmt: skip
+            labels = np.zeros((len(todo), len(classes)) if task == "multi_label" else (len(todo),), np.int64)
+            split = np.zeros(len(todo), np.uint8)
+            ids = []
+            with _pool(workers) as pool:
+                results = pool.imap(_decode, todo, chunksize=8) if pool else map(_decode, todo)
+                for index, image, status in tqdm(results, total=len(todo), desc="decode", mininterval=5,
+                                                 unit="img"):  # fmt: skip
+                    row = rows[index]
+                    row["status"] = status
+                    if image is None:
+                        log.warning("left out %s: %s", row["path"], status)
+                        continue
+                    images[n_ok] = image
+                    names = row["labels"].split(";")
+                    if task == "multi_label":
+                        labels[n_ok, [class_index[c] for c in names]] = 1
+                    else:
+                        labels[n_ok] = class_index[names[0]]
+                    split[n_ok] = SPLITS.index(row["split"])
+                    ids.append(row["id"])
+                    row["store_index"] = n_ok
+                    n_ok += 1
+            if n_ok == 0:
+                raise StoreError(
+                    f"no readable image in {source_table} (see the status column of the rows); "
+                    f"check that image paths are relative to {image_root}"
+                )
+            images.resize(n_ok, axis=0)
+            f.create_dataset("labels", data=labels[:n_ok].astype(np.uint8 if task == "multi_label" else np.int64))
+            f.create_dataset("split", data=split[:n_ok])
+            f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype())
+            f.attrs.update({
+                "dataset": dataset, "task": task, "classes": json.dumps(classes), "splits": json.dumps(SPLITS),
+                "store_size": store_size, "preprocessing": PREPROCESSING,
+                "n_failed": sum(1 for r in rows if r["status"] != "ok"),
+                "val_carved": json.dumps({"count": carved, "fraction": val_fraction, "seed": split_seed}),
+            })  # fmt: skip
+    write_manifest(rows, manifest_path)
+    summary = summarize(rows)
+    log.info("%s: stored %d images in %s; left out %d (%s)", dataset or source_table, n_ok, store_path,
+             summary["left_out"], ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))  # fmt: skip
+    return summary
+
+
+class _NoPool:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _pool(workers: int):
+    # Fork keeps start-up cheap; the workers only touch Pillow and numpy.
+    if workers <= 1:
+        return _NoPool()
+    return multiprocessing.get_context("fork").Pool(workers)
+
+
+def write_manifest(rows: list[dict], path: str | Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=MANIFEST_COLUMNS, extrasaction="ignore")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "store_index": row.get("store_index", "")})
+
+
+def summarize(rows: list[dict]) -> dict:
+    splits = {s: sum(1 for r in rows if r["status"] == "ok" and r["split"] == s) for s in SPLITS}
+    return {"stored": sum(splits.values()), "left_out": sum(1 for r in rows if r["status"] != "ok"), "splits": splits}
+
+
+def read_store_info(path: str | Path) -> dict:
+    """Attributes and sizes of a store, decoded from JSON where needed."""
+    with h5py.File(path, "r") as f:
+        attrs = dict(f.attrs)
+        info = {k: (json.loads(v) if k in ("classes", "splits", "val_carved") else v) for k, v in attrs.items()}
+        info["n"] = f["images"].shape[0]
+        split = f["split"][:]
+        info["split_counts"] = {s: int((split == k).sum()) for k, s in enumerate(info["splits"])}
+    return info

@@ -1,0 +1,104 @@
+"""The layer registry: Lucid's InceptionV1 layer and branch names with their widths.
+
+One source of truth for every stage that names a layer or a channel: the model
+builder, the importer, activation extraction, metrics and rendering.
+"""
+
+from __future__ import annotations
+
+# Stem convolutions: name -> (kernel, stride, output channels).
+STEM = {
+    "conv2d0": (7, 2, 64),
+    "conv2d1": (1, 1, 64),
+    "conv2d2": (3, 1, 192),
+}
+
+# Mixed blocks, in network order: (1x1, 3x3_bottleneck, 3x3, 5x5_bottleneck, 5x5, pool_reduce).
+# Widths are those of Lucid's graph (mixed4a's 3x3 branch has 204 channels, not 208).
+MIXED = {
+    "mixed3a": (64, 96, 128, 16, 32, 32),
+    "mixed3b": (128, 128, 192, 32, 96, 64),
+    "mixed4a": (192, 96, 204, 16, 48, 64),
+    "mixed4b": (160, 112, 224, 24, 64, 64),
+    "mixed4c": (128, 128, 256, 24, 64, 64),
+    "mixed4d": (112, 144, 288, 32, 64, 64),
+    "mixed4e": (256, 160, 320, 32, 128, 128),
+    "mixed5a": (256, 160, 320, 48, 128, 128),
+    "mixed5b": (384, 192, 384, 48, 128, 128),
+}
+
+BRANCHES = ("1x1", "3x3_bottleneck", "3x3", "5x5_bottleneck", "5x5", "pool_reduce")
+# Branches whose outputs are concatenated into the block output, in Lucid's order.
+CONCAT_BRANCHES = ("1x1", "3x3", "5x5", "pool_reduce")
+
+# The 12 layers of the paper's CKA, l2 and top-k analyses, in network order.
+STUDY_LAYERS = tuple(STEM) + tuple(MIXED)
+
+
+def _build_widths() -> dict[str, int]:
+    widths: dict[str, int] = {}
+    for name, (_, _, out) in STEM.items():
+        widths[name] = out
+        widths[f"{name}_pre_relu"] = out
+    for block, sizes in MIXED.items():
+        branch = dict(zip(BRANCHES, sizes, strict=True))
+        for b, c in branch.items():
+            widths[f"{block}_{b}"] = c
+            widths[f"{block}_{b}_pre_relu"] = c
+        widths[block] = sum(branch[b] for b in CONCAT_BRANCHES)
+    return widths
+
+
+# Every addressable tensor (post-ReLU layers, branches and their pre-ReLU twins) -> channels.
+WIDTHS = _build_widths()
+
+# Convolutions of the trunk (what "mean l2" averages over): 3 stem + 6 per mixed block.
+TRUNK_CONVS = tuple(STEM) + tuple(f"{block}_{b}" for block in MIXED for b in BRANCHES)
+
+
+def layer_index(layer: str) -> int:
+    """Position of a study layer (conv2d0 = 0 ... mixed5b = 11)."""
+    check_layer(layer, STUDY_LAYERS)
+    return STUDY_LAYERS.index(layer)
+
+
+def expand_layers(spec: list[str] | None) -> list[str]:
+    """Expand a list of study layers where an item may be a range such as ``conv2d0..mixed3b``."""
+    out: list[str] = []
+    for item in spec or []:
+        if ".." in item:
+            first, last = item.split("..", 1)
+            i, j = layer_index(first), layer_index(last)
+            if j < i:
+                raise ValueError(f"layer range {item!r} runs backwards; write it as {last}..{first}")
+            out.extend(STUDY_LAYERS[i : j + 1])
+        else:
+            check_layer(item, STUDY_LAYERS)
+            out.append(item)
+    return out
+
+
+def check_layer(name: str, valid=None) -> str:
+    """Return ``name`` if it is a known layer, else raise a ValueError listing the choices."""
+    valid = WIDTHS if valid is None else valid
+    if name not in valid:
+        choices = ", ".join(valid)
+        raise ValueError(f"unknown layer {name!r}; valid layers are: {choices}")
+    return name
+
+
+def parse_channel(spec: str) -> tuple[str, int]:
+    """Parse ``layer:channel`` (e.g. ``mixed4d_3x3_pre_relu:52``) and check it against the registry."""
+    if ":" not in spec:
+        raise ValueError(f"channel {spec!r} must be written layer:index, e.g. mixed4d_3x3_pre_relu:52")
+    layer, _, index = spec.rpartition(":")
+    check_layer(layer)
+    try:
+        channel = int(index)
+    except ValueError:
+        raise ValueError(f"channel index in {spec!r} must be an integer") from None
+    if not 0 <= channel < WIDTHS[layer]:
+        raise ValueError(
+            f"channel {channel} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}"
+        )
+    return layer, channel

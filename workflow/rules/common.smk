@@ -1,0 +1,50 @@
+# Config validation and the functions that turn the config into target paths.
+import json
+import sys
+
+from artfinetune.config import ConfigError, prepare_config
+
+try:
+    config.update(prepare_config(config, origin="the study config"))
+except ConfigError as err:
+    raise WorkflowError(str(err)) from None
+
+R = config["results"]
+# Every rule calls the installed package with this interpreter (the one running Snakemake).
+ARTFT = f"{sys.executable} -m artfinetune"
+DEMO_DATASETS = [n for n, d in config["datasets"].items() if d["source"]["kind"] == "demo"]
+CSV_DATASETS = [n for n, d in config["datasets"].items() if d["source"]["kind"] == "csv"]
+DOWNLOADED_DATASETS = [
+    n for n in config["datasets"] if n not in DEMO_DATASETS and n not in CSV_DATASETS
+]
+
+
+wildcard_constraints:
+    dataset="|".join(config["datasets"]),
+
+
+def dataset_json(wildcards):
+    return json.dumps(config["datasets"][wildcards.dataset], ensure_ascii=False)
+
+
+def source_table(wildcards):
+    """The table listing a dataset's images: the user's CSV, or one the workflow writes."""
+    src = config["datasets"][wildcards.dataset]["source"]
+    if src["kind"] == "csv":
+        return src["table"]
+    return f"{R}/data/{wildcards.dataset}/source.csv"
+
+
+def image_root(wildcards):
+    src = config["datasets"][wildcards.dataset]["source"]
+    if src["kind"] == "csv":
+        return src["root"]
+    return f"{R}/data/{wildcards.dataset}"
+
+
+def store_path(dataset):
+    return f"{R}/data/{dataset}/store.h5"
+
+
+def all_targets():
+    return [store_path(d) for d in config["datasets"]]
