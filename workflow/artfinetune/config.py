@@ -135,15 +135,21 @@ def check_references(config: dict, origin: str = "the config") -> None:
             fail(f"run {name!r} has the name of an init; rename one of them")
     for name, run in runs.items():
         if run["dataset"] not in datasets:
-            fail(f"runs.{name}.dataset is {run['dataset']!r}, which is not in datasets ({_choices(datasets)}); "
-                 "add it to datasets or fix the run")
+            fail(
+                f"runs.{name}.dataset is {run['dataset']!r}, which is not in datasets ({_choices(datasets)}); "
+                "add it to datasets or fix the run"
+            )
         if run["mode"] not in modes:
-            fail(f"runs.{name}.mode is {run['mode']!r}, which is not in modes ({_choices(modes)}); "
-                 "add it to modes or fix the run")
+            fail(
+                f"runs.{name}.mode is {run['mode']!r}, which is not in modes ({_choices(modes)}); "
+                "add it to modes or fix the run"
+            )
         init = run["init"]
         if init != RANDOM_INIT and init not in inits and init not in runs:
-            fail(f"runs.{name}.init is {init!r}, which is neither 'random', an init ({_choices(inits)}) "
-                 f"nor a run; fix the name or add that run")
+            fail(
+                f"runs.{name}.init is {init!r}, which is neither 'random', an init ({_choices(inits)}) "
+                f"nor a run; fix the name or add that run"
+            )
     for name in runs:
         _check_no_cycle(name, runs, fail)
     for name, mode in modes.items():

@@ -1,6 +1,5 @@
 # Config validation and the functions that turn the config into target paths.
 import json
-import sys
 
 from artfinetune.config import ConfigError, prepare_config
 
@@ -10,10 +9,15 @@ except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
 R = config["results"]
-# Every rule calls the installed package with this interpreter (the one running Snakemake).
-ARTFT = f"{sys.executable} -m artfinetune"
-DEMO_DATASETS = [n for n, d in config["datasets"].items() if d["source"]["kind"] == "demo"]
-CSV_DATASETS = [n for n, d in config["datasets"].items() if d["source"]["kind"] == "csv"]
+# Rules call the `artfinetune` command: from the active .venv, or from this conda env
+# under --sdm conda (see README, "Software environment").
+ENV = "../../envs/artfinetune.yaml"
+DEMO_DATASETS = [
+    n for n, d in config["datasets"].items() if d["source"]["kind"] == "demo"
+]
+CSV_DATASETS = [
+    n for n, d in config["datasets"].items() if d["source"]["kind"] == "csv"
+]
 DOWNLOADED_DATASETS = [
     n for n in config["datasets"] if n not in DEMO_DATASETS and n not in CSV_DATASETS
 ]

@@ -5,16 +5,18 @@ rule demo_dataset:
     output:
         table=f"{R}/data/{{dataset}}/source.csv",
         images=directory(f"{R}/data/{{dataset}}/images"),
+    log:
+        f"{R}/logs/demo_dataset/{{dataset}}.log",
+    wildcard_constraints:
+        dataset="|".join(DEMO_DATASETS) or "(?!)",
+    conda:
+        ENV
+    threads: workflow.cores
     params:
         dataset=dataset_json,
         out=lambda w, output: os.path.dirname(output.table),
-    wildcard_constraints:
-        dataset="|".join(DEMO_DATASETS) or "(?!)",
-    threads: workflow.cores
-    log:
-        f"{R}/logs/demo_dataset/{{dataset}}.log",
     shell:
-        "{ARTFT} demo-dataset {wildcards.dataset} --dataset-json {params.dataset:q}"
+        "artfinetune demo-dataset {wildcards.dataset} --dataset-json {params.dataset:q}"
         " --out {params.out} --workers {threads} 2> {log}"
 
 
@@ -24,13 +26,35 @@ rule image_store:
     output:
         store=f"{R}/data/{{dataset}}/store.h5",
         manifest=f"{R}/data/{{dataset}}/manifest.csv",
+    log:
+        f"{R}/logs/image_store/{{dataset}}.log",
+    conda:
+        ENV
+    threads: workflow.cores
     params:
         dataset=dataset_json,
         root=image_root,
-    threads: workflow.cores
-    log:
-        f"{R}/logs/image_store/{{dataset}}.log",
     shell:
-        "{ARTFT} build-store {wildcards.dataset} --dataset-json {params.dataset:q}"
+        "artfinetune build-store {wildcards.dataset} --dataset-json {params.dataset:q}"
         " --table {input.table} --root {params.root} --store {output.store}"
         " --manifest {output.manifest} --workers {threads} 2> {log}"
+
+
+rule download_dataset:
+    output:
+        table=f"{R}/data/{{dataset}}/source.csv",
+    params:
+        dataset=dataset_json,
+        out=lambda w, output: os.path.dirname(output.table),
+    wildcard_constraints:
+        dataset="|".join(DOWNLOADED_DATASETS) or "(?!)",
+    threads: 4
+    resources:
+        downloads=1,
+    conda:
+        ENV
+    log:
+        f"{R}/logs/download_dataset/{{dataset}}.log",
+    shell:
+        "artfinetune download {wildcards.dataset} --dataset-json {params.dataset:q}"
+        " --out {params.out} --workers {threads} 2> {log}"

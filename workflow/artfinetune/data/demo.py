@@ -28,12 +28,30 @@ from artfinetune.io import atomic_path
 log = logging.getLogger(__name__)
 
 SOURCE_CLASSES = (
-    "sun", "tree", "house", "boat", "fish", "flower", "mountain", "car", "bird", "ball", "bottle", "kite",
-)  # fmt: skip
+    "sun",
+    "tree",
+    "house",
+    "boat",
+    "fish",
+    "flower",
+    "mountain",
+    "car",
+    "bird",
+    "ball",
+    "bottle",
+    "kite",
+)
 STYLE_CLASSES = (
-    "pointillism", "hatching", "impasto", "watercolour", "cubism", "colour_field", "swirl", "mosaic",
+    "pointillism",
+    "hatching",
+    "impasto",
+    "watercolour",
+    "cubism",
+    "colour_field",
+    "swirl",
+    "mosaic",
     "drip",
-)  # fmt: skip
+)
 OBJECT_CLASSES = ("circle", "square", "triangle", "star", "cross", "crescent", "ring")
 
 GENERATORS = {"source": SOURCE_CLASSES, "styles": STYLE_CLASSES, "objects": OBJECT_CLASSES}
@@ -66,9 +84,7 @@ STYLE_PALETTES = {
 
 def _palette(rng, style: str, n: int = 5) -> list[tuple[int, int, int]]:
     h0, h1, sat, (v0, v1) = STYLE_PALETTES[style]
-    return [
-        _hsv(rng.uniform(h0, h1), sat * rng.uniform(0.7, 1.1), rng.uniform(v0, v1)) for _ in range(n)
-    ]
+    return [_hsv(rng.uniform(h0, h1), sat * rng.uniform(0.7, 1.1), rng.uniform(v0, v1)) for _ in range(n)]
 
 
 def _pick(rng, palette):
@@ -102,8 +118,11 @@ def draw_style(rng, style: str, size: tuple[int, int]) -> Image.Image:
             x, y = rng.uniform(0, w), rng.uniform(0, h)
             a = rng.uniform(0, math.pi)
             ln = rng.uniform(10, 25) * w / 96
-            d.line([x, y, x + math.cos(a) * ln, y + math.sin(a) * ln], fill=_pick(rng, pal),
-                   width=int(rng.uniform(4, 9) * w / 96))  # fmt: skip
+            d.line(
+                [x, y, x + math.cos(a) * ln, y + math.sin(a) * ln],
+                fill=_pick(rng, pal),
+                width=int(rng.uniform(4, 9) * w / 96),
+            )
     elif style == "watercolour":
         for _ in range(int(rng.uniform(8, 16))):
             x, y = rng.uniform(0, w), rng.uniform(0, h)
@@ -127,8 +146,10 @@ def draw_style(rng, style: str, size: tuple[int, int]) -> Image.Image:
         for _ in range(int(rng.uniform(3, 6))):
             cx, cy = rng.uniform(0, w), rng.uniform(0, h)
             t0, col = rng.uniform(0, 6), _pick(rng, pal)
-            pts = [(cx + (2 + 1.6 * t) * math.cos(t + t0) * w / 96, cy + (2 + 1.6 * t) * math.sin(t + t0) * w / 96)
-                   for t in np.linspace(0, rng.uniform(12, 25), 120)]  # fmt: skip
+            pts = [
+                (cx + (2 + 1.6 * t) * math.cos(t + t0) * w / 96, cy + (2 + 1.6 * t) * math.sin(t + t0) * w / 96)
+                for t in np.linspace(0, rng.uniform(12, 25), 120)
+            ]
             d.line(pts, fill=col, width=int(rng.uniform(2, 4) * w / 96))
         for _ in range(int(area / 40)):
             x, y = rng.uniform(0, w), rng.uniform(0, h)
@@ -162,8 +183,13 @@ def _canvas_grain(rng, img: Image.Image) -> Image.Image:
 
 def _shape_polygon(kind: str, cx, cy, r, rot) -> list[tuple[float, float]] | None:
     def ring(n, radii):
-        return [(cx + radii[i % len(radii)] * math.cos(rot + 2 * math.pi * i / n),
-                 cy + radii[i % len(radii)] * math.sin(rot + 2 * math.pi * i / n)) for i in range(n)]  # fmt: skip
+        return [
+            (
+                cx + radii[i % len(radii)] * math.cos(rot + 2 * math.pi * i / n),
+                cy + radii[i % len(radii)] * math.sin(rot + 2 * math.pi * i / n),
+            )
+            for i in range(n)
+        ]
 
     if kind == "square":
         return ring(4, [r])
@@ -173,8 +199,20 @@ def _shape_polygon(kind: str, cx, cy, r, rot) -> list[tuple[float, float]] | Non
         return ring(10, [r, r * 0.45])
     if kind == "cross":
         t = r * 0.35
-        pts = [(-t, -r), (t, -r), (t, -t), (r, -t), (r, t), (t, t), (t, r), (-t, r), (-t, t), (-r, t), (-r, -t),
-               (-t, -t)]  # fmt: skip
+        pts = [
+            (-t, -r),
+            (t, -r),
+            (t, -t),
+            (r, -t),
+            (r, t),
+            (t, t),
+            (t, r),
+            (-t, r),
+            (-t, t),
+            (-r, t),
+            (-r, -t),
+            (-t, -t),
+        ]
         c, s = math.cos(rot), math.sin(rot)
         return [(cx + x * c - y * s, cy + x * s + y * c) for x, y in pts]
     return None
@@ -252,8 +290,16 @@ def draw_scene(rng, kind: str, size) -> Image.Image:
         d.ellipse([cx - 12 * s, cy - 12 * s, cx + 12 * s, cy + 12 * s], fill=_hsv(rng.uniform(0.1, 0.16), 0.9, 1))
         for i in range(12):
             a2 = i * math.pi / 6
-            d.line([cx + 15 * s * math.cos(a2), cy + 15 * s * math.sin(a2), cx + 21 * s * math.cos(a2),
-                    cy + 21 * s * math.sin(a2)], fill=(255, 220, 60), width=2)  # fmt: skip
+            d.line(
+                [
+                    cx + 15 * s * math.cos(a2),
+                    cy + 15 * s * math.sin(a2),
+                    cx + 21 * s * math.cos(a2),
+                    cy + 21 * s * math.sin(a2),
+                ],
+                fill=(255, 220, 60),
+                width=2,
+            )
     elif kind == "tree":
         d.rectangle([cx - 3 * s, gy - 25 * s, cx + 3 * s, gy + 5 * s], fill=(90, 60, 30))
         d.ellipse([cx - 16 * s, gy - 50 * s, cx + 16 * s, gy - 18 * s], fill=_hsv(rng.uniform(0.22, 0.38), 0.8, 0.6))
@@ -262,7 +308,9 @@ def draw_scene(rng, kind: str, size) -> Image.Image:
         d.polygon([(cx - 20 * s, gy - 22 * s), (cx + 20 * s, gy - 22 * s), (cx, gy - 40 * s)], fill=(150, 40, 30))
         d.rectangle([cx - 4 * s, gy - 10 * s, cx + 4 * s, gy + 4 * s], fill=dark)
     elif kind == "boat":
-        d.polygon([(cx - 20 * s, gy), (cx + 20 * s, gy), (cx + 14 * s, gy + 8 * s), (cx - 14 * s, gy + 8 * s)], fill=col)
+        d.polygon(
+            [(cx - 20 * s, gy), (cx + 20 * s, gy), (cx + 14 * s, gy + 8 * s), (cx - 14 * s, gy + 8 * s)], fill=col
+        )
         d.line([cx, gy, cx, gy - 30 * s], fill=dark, width=2)
         d.polygon([(cx + 1, gy - 30 * s), (cx + 1, gy - 4 * s), (cx + 16 * s, gy - 6 * s)], fill=(240, 240, 230))
     elif kind == "fish":

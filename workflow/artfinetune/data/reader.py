@@ -74,8 +74,10 @@ class StoreReader:
             self.indices = np.flatnonzero(f["split"][:] == self.splits.index(split))
             labels = f["labels"][:]
         if image_size > self.store_size:
-            raise ValueError(f"image_size {image_size} exceeds the store's {self.store_size} px ({self.path}); "
-                             "rebuild the store with a larger store_size")  # fmt: skip
+            raise ValueError(
+                f"image_size {image_size} exceeds the store's {self.store_size} px ({self.path}); "
+                "rebuild the store with a larger store_size"
+            )
         if len(self.indices) == 0:
             raise ValueError(f"split {split!r} of {self.path} is empty")
         self.labels = labels[self.indices]
@@ -173,7 +175,7 @@ class StoreReader:
 def _window(img: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
     """The size x size window at (top, left), reflecting the image where it runs past an edge."""
     h, w = img.shape[:2]
-    if 0 <= top and top + size <= h and 0 <= left and left + size <= w:
+    if top >= 0 and top + size <= h and left >= 0 and left + size <= w:
         return img[top : top + size, left : left + size]
     pad_t, pad_l = max(0, -top), max(0, -left)
     pad_b, pad_r = max(0, top + size - h), max(0, left + size - w)

@@ -75,13 +75,13 @@ def read_source_table(path: str | Path) -> list[dict]:
         reader = csv.DictReader(f)
         missing = {"id", "path", "labels", "split"} - set(reader.fieldnames or [])
         if missing:
-            raise StoreError(
-                f"source table {path} lacks columns {sorted(missing)}; it needs id, path, labels, split"
-            )
+            raise StoreError(f"source table {path} lacks columns {sorted(missing)}; it needs id, path, labels, split")
         return list(reader)
 
 
 def _check_row(row: dict, classes: list[str], task: str) -> str:
+    if row.get("status") not in (None, "", "ok"):  # the download already left it out (e.g. a dead link)
+        return row["status"]
     labels = [c for c in row["labels"].split(";") if c]
     if not labels:
         return "skipped (no label)"
@@ -133,62 +133,75 @@ def build_store(
     carved = 0
     if not any(r["split"] == "val" for r in rows):
         carved = carve_validation(rows, val_fraction, split_seed)
-        log.info("no validation split: moved %d train images to val (fraction %s, seed %d)",
-                 carved, val_fraction, split_seed)  # fmt: skip
+        log.info(
+            "no validation split: moved %d train images to val (fraction %s, seed %d)", carved, val_fraction, split_seed
+        )
 
     todo = [(i, str(image_root / r["path"]), store_size) for i, r in enumerate(rows) if r["status"] == "ok"]
     workers = workers or os.cpu_count() or 1
-    log.info("%s: decoding %d images to %d px with %d workers", dataset or source_table, len(todo), store_size,
-             workers)  # fmt: skip
+    log.info("%s: decoding %d images to %d px with %d workers", dataset or source_table, len(todo), store_size, workers)
     class_index = {c: k for k, c in enumerate(classes)}
     n_ok = 0
-    with atomic_path(store_path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            images = f.create_dataset(
-                "images", shape=(len(todo), store_size, store_size, 3), maxshape=(None, store_size, store_size, 3),
-                dtype=np.uint8, chunks=(1, store_size, store_size, 3),
-            )  # fmt: skip
-            labels = np.zeros((len(todo), len(classes)) if task == "multi_label" else (len(todo),), np.int64)
-            split = np.zeros(len(todo), np.uint8)
-            ids = []
-            with _pool(workers) as pool:
-                results = pool.imap(_decode, todo, chunksize=8) if pool else map(_decode, todo)
-                for index, image, status in tqdm(results, total=len(todo), desc="decode", mininterval=5,
-                                                 unit="img"):  # fmt: skip
-                    row = rows[index]
-                    row["status"] = status
-                    if image is None:
-                        log.warning("left out %s: %s", row["path"], status)
-                        continue
-                    images[n_ok] = image
-                    names = row["labels"].split(";")
-                    if task == "multi_label":
-                        labels[n_ok, [class_index[c] for c in names]] = 1
-                    else:
-                        labels[n_ok] = class_index[names[0]]
-                    split[n_ok] = SPLITS.index(row["split"])
-                    ids.append(row["id"])
-                    row["store_index"] = n_ok
-                    n_ok += 1
-            if n_ok == 0:
-                raise StoreError(
-                    f"no readable image in {source_table} (see the status column of the rows); "
-                    f"check that image paths are relative to {image_root}"
-                )
-            images.resize(n_ok, axis=0)
-            f.create_dataset("labels", data=labels[:n_ok].astype(np.uint8 if task == "multi_label" else np.int64))
-            f.create_dataset("split", data=split[:n_ok])
-            f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype())
-            f.attrs.update({
-                "dataset": dataset, "task": task, "classes": json.dumps(classes), "splits": json.dumps(SPLITS),
-                "store_size": store_size, "preprocessing": PREPROCESSING,
+    with atomic_path(store_path) as tmp, h5py.File(tmp, "w") as f:
+        images = f.create_dataset(
+            "images",
+            shape=(len(todo), store_size, store_size, 3),
+            maxshape=(None, store_size, store_size, 3),
+            dtype=np.uint8,
+            chunks=(1, store_size, store_size, 3),
+        )
+        labels = np.zeros((len(todo), len(classes)) if task == "multi_label" else (len(todo),), np.int64)
+        split = np.zeros(len(todo), np.uint8)
+        ids = []
+        with _pool(workers) as pool:
+            results = pool.imap(_decode, todo, chunksize=8) if pool else map(_decode, todo)
+            for index, image, status in tqdm(results, total=len(todo), desc="decode", mininterval=5, unit="img"):
+                row = rows[index]
+                row["status"] = status
+                if image is None:
+                    log.warning("left out %s: %s", row["path"], status)
+                    continue
+                images[n_ok] = image
+                names = row["labels"].split(";")
+                if task == "multi_label":
+                    labels[n_ok, [class_index[c] for c in names]] = 1
+                else:
+                    labels[n_ok] = class_index[names[0]]
+                split[n_ok] = SPLITS.index(row["split"])
+                ids.append(row["id"])
+                row["store_index"] = n_ok
+                n_ok += 1
+        if n_ok == 0:
+            raise StoreError(
+                f"no readable image in {source_table} (see the status column of the rows); "
+                f"check that image paths are relative to {image_root}"
+            )
+        images.resize(n_ok, axis=0)
+        f.create_dataset("labels", data=labels[:n_ok].astype(np.uint8 if task == "multi_label" else np.int64))
+        f.create_dataset("split", data=split[:n_ok])
+        f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype())
+        f.attrs.update(
+            {
+                "dataset": dataset,
+                "task": task,
+                "classes": json.dumps(classes),
+                "splits": json.dumps(SPLITS),
+                "store_size": store_size,
+                "preprocessing": PREPROCESSING,
                 "n_failed": sum(1 for r in rows if r["status"] != "ok"),
                 "val_carved": json.dumps({"count": carved, "fraction": val_fraction, "seed": split_seed}),
-            })  # fmt: skip
+            }
+        )
     write_manifest(rows, manifest_path)
     summary = summarize(rows)
-    log.info("%s: stored %d images in %s; left out %d (%s)", dataset or source_table, n_ok, store_path,
-             summary["left_out"], ", ".join(f"{k} {v}" for k, v in summary["splits"].items()))  # fmt: skip
+    log.info(
+        "%s: stored %d images in %s; left out %d (%s)",
+        dataset or source_table,
+        n_ok,
+        store_path,
+        summary["left_out"],
+        ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
+    )
     return summary
 
 

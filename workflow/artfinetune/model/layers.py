@@ -98,7 +98,5 @@ def parse_channel(spec: str) -> tuple[str, int]:
     except ValueError:
         raise ValueError(f"channel index in {spec!r} must be an integer") from None
     if not 0 <= channel < WIDTHS[layer]:
-        raise ValueError(
-            f"channel {channel} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}"
-        )
+        raise ValueError(f"channel {channel} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}")
     return layer, channel
