@@ -8,6 +8,7 @@ names the key and the fix, before any job runs.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import jsonschema
@@ -45,7 +46,7 @@ def prepare_config(config: dict, origin: str = "the config") -> dict:
     config = copy.deepcopy(config)
     _check_schema(config, origin)
     _fill_defaults(config)
-    config = copy.deepcopy(config)  # defaults are shared objects of the schema: unshare them
+    config = json.loads(json.dumps(config))  # defaults are shared schema objects: unshare them
     _complete_datasets(config, origin)
     check_references(config, origin)
     return config

@@ -13,7 +13,7 @@ rule demo_dataset:
         ENV
     threads: workflow.cores
     params:
-        dataset=dataset_json,
+        dataset=lambda w: dataset_json(w, ["source", "classes"]),
         out=lambda w, output: os.path.dirname(output.table),
     shell:
         "artfinetune demo-dataset {wildcards.dataset} --dataset-json {params.dataset:q}"
@@ -43,18 +43,18 @@ rule image_store:
 rule download_dataset:
     output:
         table=f"{R}/data/{{dataset}}/source.csv",
-    params:
-        dataset=dataset_json,
-        out=lambda w, output: os.path.dirname(output.table),
+    log:
+        f"{R}/logs/download_dataset/{{dataset}}.log",
     wildcard_constraints:
         dataset="|".join(DOWNLOADED_DATASETS) or "(?!)",
+    conda:
+        ENV
     threads: 4
     resources:
         downloads=1,
-    conda:
-        ENV
-    log:
-        f"{R}/logs/download_dataset/{{dataset}}.log",
+    params:
+        dataset=lambda w: dataset_json(w, ["source"]),
+        out=lambda w, output: os.path.dirname(output.table),
     shell:
         "artfinetune download {wildcards.dataset} --dataset-json {params.dataset:q}"
         " --out {params.out} --workers {threads} 2> {log}"

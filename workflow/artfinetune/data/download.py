@@ -172,10 +172,11 @@ def _prepare_url_list(spec: dict, out_dir: Path, workers: int) -> list[dict]:
     table = Path(fetch(spec["url"], spec.get("sha256"), out_dir / "download"))
     split_of = {v: k for k, v in spec["splits"].items()}
     with open(table, newline="", encoding="utf-8-sig") as f:
-        sample = f.read(4096)
+        header = f.readline()
         f.seek(0)
-        dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        reader = csv.DictReader(f, dialect=dialect)
+        # Published versions use ',' or ';'; quotes inside fields are single quotes, so only '"' quotes.
+        delimiter = max(",;\t", key=header.count)
+        reader = csv.DictReader(f, delimiter=delimiter, quotechar='"')
         needed = ["Image URL", "Subset", "Labels"]
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:

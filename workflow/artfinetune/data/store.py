@@ -96,8 +96,8 @@ def _check_row(row: dict, classes: list[str], task: str) -> str:
 
 
 def carve_validation(rows: list[dict], fraction: float, seed: int) -> int:
-    """Move ``fraction`` of the usable train rows to ``val`` (seeded); returns how many moved."""
-    train = [i for i, r in enumerate(rows) if r["split"] == "train" and r["status"] == "ok"]
+    """Move ``fraction`` of the train rows to ``val`` (seeded); returns how many moved."""
+    train = [i for i, r in enumerate(rows) if r["split"] == "train"]
     n_val = int(round(fraction * len(train)))
     chosen = np.random.default_rng(seed).choice(len(train), size=n_val, replace=False)
     for k in sorted(chosen):
@@ -121,8 +121,9 @@ def build_store(
     """Build the HDF5 image store and the manifest of a dataset; returns counts per status/split.
 
     Images that cannot be decoded are recorded in the manifest with the reason and
-    left out. A source with no validation rows gets ``val_fraction`` of train moved
-    to validation with ``split_seed``; the manifest records the resulting split.
+    left out. A source with no validation rows gets ``val_fraction`` of its stored
+    train images moved to validation with ``split_seed``; the manifest records the
+    resulting split.
     """
     if task not in TASKS:
         raise StoreError(f"task {task!r} is not one of {TASKS}")
@@ -130,12 +131,6 @@ def build_store(
     rows = read_source_table(source_table)
     for row in rows:
         row["status"] = _check_row(row, classes, task)
-    carved = 0
-    if not any(r["split"] == "val" for r in rows):
-        carved = carve_validation(rows, val_fraction, split_seed)
-        log.info(
-            "no validation split: moved %d train images to val (fraction %s, seed %d)", carved, val_fraction, split_seed
-        )
 
     todo = [(i, str(image_root / r["path"]), store_size) for i, r in enumerate(rows) if r["status"] == "ok"]
     workers = workers or os.cpu_count() or 1
@@ -151,8 +146,7 @@ def build_store(
             chunks=(1, store_size, store_size, 3),
         )
         labels = np.zeros((len(todo), len(classes)) if task == "multi_label" else (len(todo),), np.int64)
-        split = np.zeros(len(todo), np.uint8)
-        ids = []
+        stored = []  # row of each stored image
         with _pool(workers) as pool:
             results = pool.imap(_decode, todo, chunksize=8) if pool else map(_decode, todo)
             for index, image, status in tqdm(results, total=len(todo), desc="decode", mininterval=5, unit="img"):
@@ -167,8 +161,7 @@ def build_store(
                     labels[n_ok, [class_index[c] for c in names]] = 1
                 else:
                     labels[n_ok] = class_index[names[0]]
-                split[n_ok] = SPLITS.index(row["split"])
-                ids.append(row["id"])
+                stored.append(row)
                 row["store_index"] = n_ok
                 n_ok += 1
         if n_ok == 0:
@@ -176,10 +169,15 @@ def build_store(
                 f"no readable image in {source_table} (see the status column of the rows); "
                 f"check that image paths are relative to {image_root}"
             )
+        carved = 0
+        if not any(r["split"] == "val" for r in stored):
+            carved = carve_validation(stored, val_fraction, split_seed)
+            log.info("no validation split: moved %d of the train images to val (fraction %s, seed %d)",
+                     carved, val_fraction, split_seed)  # fmt: skip
         images.resize(n_ok, axis=0)
         f.create_dataset("labels", data=labels[:n_ok].astype(np.uint8 if task == "multi_label" else np.int64))
-        f.create_dataset("split", data=split[:n_ok])
-        f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype())
+        f.create_dataset("split", data=np.array([SPLITS.index(r["split"]) for r in stored], np.uint8))
+        f.create_dataset("ids", data=np.array([r["id"] for r in stored], dtype=object), dtype=h5py.string_dtype())
         f.attrs.update(
             {
                 "dataset": dataset,

@@ -1,0 +1,113 @@
+import copy
+import subprocess
+import sys
+
+import pytest
+
+from artfinetune.config import ConfigError, load_config, prepare_config
+
+from .conftest import DEMO_CONFIG, PAPER_CONFIG, REPO
+
+
+def test_both_configs_validate_and_get_defaults():
+    paper = load_config(PAPER_CONFIG)
+    assert set(paper["datasets"]) == {"rasta", "paintings", "iconart"}
+    assert len(paper["datasets"]["rasta"]["classes"]) == 25
+    assert paper["datasets"]["iconart"]["classes"][1] == "Child_Jesus"
+    assert paper["modes"]["A"]["optimizer"] == "sgd" and paper["modes"]["A"]["momentum"] == 0.9
+    assert paper["modes"]["from_scratch"]["schedule"] == {"factor": 0.96, "every": 8}
+    assert paper["modes"]["A"]["augmentation"] == {"crop": "center", "flip": False, "translate": 0}
+    assert paper["seeds"] == [1, 2] and paper["image_size"] == 224
+    demo = load_config(DEMO_CONFIG)
+    assert len(demo["datasets"]["demo_source"]["classes"]) >= 10
+    assert len(demo["datasets"]["demo_styles"]["classes"]) >= 8
+    assert 4 <= len(demo["datasets"]["demo_objects"]["classes"]) <= 7
+
+
+def test_defaults_are_not_shared_between_sections():
+    demo = load_config(DEMO_CONFIG)
+    demo["modes"]["A"]["augmentation"]["flip"] = True
+    assert demo["modes"]["B"]["augmentation"]["flip"] is False
+
+
+def test_unknown_key_is_named(demo_config_dict):
+    demo_config_dict["datasets"]["demo_styles"]["taks"] = "single_label"
+    with pytest.raises(ConfigError, match=r"unknown key 'taks' in datasets\.demo_styles; remove it"):
+        prepare_config(demo_config_dict)
+
+
+def test_unknown_mode_key_is_named(demo_config_dict):
+    demo_config_dict["modes"]["A"]["lr_hed"] = 0.1
+    with pytest.raises(ConfigError, match=r"unknown key 'lr_hed' in modes\.A"):
+        prepare_config(demo_config_dict)
+
+
+def test_bad_type_is_named(demo_config_dict):
+    demo_config_dict["modes"]["A"]["epochs"] = "twenty"
+    with pytest.raises(ConfigError, match=r"modes\.A\.epochs has the wrong type: 'twenty' is not of type 'integer'"):
+        prepare_config(demo_config_dict)
+
+
+def test_bad_enum_is_named(demo_config_dict):
+    demo_config_dict["datasets"]["demo_objects"]["task"] = "multilabel"
+    with pytest.raises(ConfigError, match=r"datasets\.demo_objects\.task: 'multilabel' is not one of"):
+        prepare_config(demo_config_dict)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "message"),
+    [
+        ("mode", "mode", "Z", r"runs\.styles_A\.mode is 'Z', which is not in modes \(pretrain, A, B"),
+        ("dataset", "dataset", "rasta", r"runs\.styles_A\.dataset is 'rasta', which is not in datasets"),
+        ("init", "init", "nothing", r"runs\.styles_A\.init is 'nothing', which is neither 'random', an init"),
+    ],
+)
+def test_dangling_run_reference_is_named(demo_config_dict, section, key, value, message):
+    demo_config_dict["runs"]["styles_A"][key] = value
+    with pytest.raises(ConfigError, match=message):
+        prepare_config(demo_config_dict)
+
+
+def test_run_init_cycle_and_comparison_and_layer_errors(demo_config_dict):
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["runs"]["styles_A"]["init"] = "objects_styles_A"
+    with pytest.raises(ConfigError, match="forms a cycle"):
+        prepare_config(cfg)
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["comparisons"] = [["imagenet", "styles_A/3"]]
+    with pytest.raises(ConfigError, match=r"comparisons\[0\]: model 'styles_A/3' names seed '3'"):
+        prepare_config(cfg)
+
+
+def test_layer_range_and_channel_errors(demo_config_dict):
+    demo_config_dict["modes"]["end_from_scratch"]["frozen"] = ["conv2d0..mixed9z"]
+    with pytest.raises(ConfigError, match=r"modes\.end_from_scratch\.frozen: unknown layer 'mixed9z'"):
+        prepare_config(demo_config_dict)
+    demo_config_dict["modes"]["end_from_scratch"]["frozen"] = ["conv2d0..mixed3b"]
+    demo_config_dict["render"]["channels"] = ["mixed4a:508"]
+    with pytest.raises(ConfigError, match=r"channel 508 is out of range for mixed4a, which has channels 0\.\.507"):
+        prepare_config(demo_config_dict)
+
+
+def test_store_smaller_than_input_is_refused(demo_config_dict):
+    demo_config_dict["image_size"] = 96
+    with pytest.raises(ConfigError, match=r"datasets\.demo_source\.store_size \(72\) is smaller than image_size"):
+        prepare_config(demo_config_dict)
+
+
+def test_snakemake_stops_on_bad_config_before_any_job(tmp_path, demo_config_dict):
+    import yaml
+
+    demo_config_dict["runs"]["styles_A"]["mode"] = "Z"
+    demo_config_dict["results"] = str(tmp_path / "results")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(demo_config_dict))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--cores", "1", "--configfile", str(bad)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode != 0
+    assert "runs.styles_A.mode is 'Z', which is not in modes" in proc.stdout + proc.stderr
+    assert not (tmp_path / "results").exists()

@@ -1,0 +1,123 @@
+import numpy as np
+import pytest
+
+from artfinetune.data.reader import Augmentation, StoreReader
+from artfinetune.data.store import build_store
+
+from .conftest import write_images, write_table
+
+
+def test_eval_batches_shapes_dtypes_and_centre_crop(square_store):
+    store, arrays, rows = square_store
+    reader = StoreReader(store, "train", batch_size=4, image_size=24)
+    batches = list(reader.epoch(0))
+    assert len(reader) == 2 and [b[0].shape for b in batches] == [(4, 24, 24, 3), (2, 24, 24, 3)]
+    images = np.concatenate([b[0] for b in batches])
+    labels = np.concatenate([b[1] for b in batches])
+    assert images.dtype == np.uint8 and labels.dtype == np.int64
+    assert labels.tolist() == [i % 3 for i in range(6)]  # unshuffled: store order
+    np.testing.assert_array_equal(images, np.stack(arrays[:6])[:, 4:28, 4:28])
+
+
+def test_shuffle_is_a_seeded_permutation_per_epoch(square_store):
+    store, _, _ = square_store
+
+    def ids(seed, epoch):
+        r = StoreReader(store, "train", 6, 32, shuffle=True, seed=seed)
+        ((images, labels),) = list(r.epoch(epoch))
+        return images[:, 0, 0, 0].tolist()
+
+    assert ids(1, 0) == ids(1, 0)
+    assert ids(1, 0) != ids(1, 1)
+    assert sorted(ids(1, 0)) == sorted(ids(2, 5))
+
+
+def test_drop_remainder(square_store):
+    store, _, _ = square_store
+    r = StoreReader(store, "train", 4, 32, drop_remainder=True)
+    assert len(r) == 1 and len(list(r.epoch(0))) == 1
+
+
+def test_multi_label_labels_are_float_multi_hot(tmp_path):
+    write_images(tmp_path / "img", 2, size=(16, 16))
+    rows = [
+        {"id": "0", "path": "img/img0.png", "labels": "a;c", "split": "test"},
+        {"id": "1", "path": "img/img1.png", "labels": "b", "split": "test"},
+    ]
+    build_store(write_table(tmp_path / "s.csv", rows), tmp_path, tmp_path / "s.h5", tmp_path / "m.csv",
+                ["a", "b", "c"], "multi_label", 16)  # fmt: skip
+    ((_, labels),) = list(StoreReader(tmp_path / "s.h5", "test", 2, 16).epoch(0))
+    assert labels.dtype == np.float32 and labels.tolist() == [[1, 0, 1], [0, 1, 0]]
+
+
+def test_flip_mirrors_about_half_the_images(square_store):
+    store, arrays, _ = square_store
+    r = StoreReader(store, "train", 6, 32, augmentation=Augmentation(flip=True), seed=3)
+    flipped = 0
+    for epoch in range(10):
+        ((images, _),) = list(r.epoch(epoch))
+        for img, ref in zip(images, arrays[:6], strict=True):
+            if np.array_equal(img, ref[:, ::-1]):
+                flipped += 1
+            else:
+                np.testing.assert_array_equal(img, ref)
+    assert 15 <= flipped <= 45  # 60 draws at p = 0.5
+
+
+def test_random_crop_covers_the_store_and_is_reproducible(square_store):
+    store, arrays, _ = square_store
+    r = StoreReader(store, "train", 6, 24, augmentation=Augmentation(crop="random"), seed=0)
+    offsets = set()
+    for epoch in range(8):
+        ((images, _),) = list(r.epoch(epoch))
+        for img, ref in zip(images, arrays[:6], strict=True):
+            found = [(t, left) for t in range(9) for left in range(9)
+                     if np.array_equal(ref[t : t + 24, left : left + 24], img)]  # fmt: skip
+            assert len(found) == 1
+            offsets.add(found[0])
+    assert len(offsets) > 20  # many of the 81 windows are used
+    again = StoreReader(store, "train", 6, 24, augmentation=Augmentation(crop="random"), seed=0)
+    np.testing.assert_array_equal(list(r.epoch(3))[0][0], list(again.epoch(3))[0][0])
+
+
+def test_translation_shifts_the_window_and_reflects_at_the_edges(square_store):
+    store, arrays, _ = square_store
+    r = StoreReader(store, "train", 6, 32, augmentation=Augmentation(translate=3), seed=0)
+    moved = 0
+    for epoch in range(4):
+        ((images, _),) = list(r.epoch(epoch))
+        for img, ref in zip(images, arrays[:6], strict=True):
+            padded = np.pad(ref, ((3, 3), (3, 3), (0, 0)), mode="reflect")
+            found = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+                     if np.array_equal(padded[3 + dy : 35 + dy, 3 + dx : 35 + dx], img)]  # fmt: skip
+            assert found, "every image is the stored one shifted by at most 3 px"
+            moved += found[0] != (0, 0)
+    assert moved >= 18
+
+
+def test_no_augmentation_is_identical_across_epochs(square_store):
+    store, _, _ = square_store
+    r = StoreReader(store, "val", 3, 24)
+    np.testing.assert_array_equal(list(r.epoch(0))[0][0], list(r.epoch(7))[0][0])
+
+
+def test_reader_errors_name_the_problem(square_store):
+    store, _, _ = square_store
+    with pytest.raises(ValueError, match="image_size 40 exceeds the store's 32 px"):
+        StoreReader(store, "train", 4, 40)
+    with pytest.raises(ValueError, match="split 'validation' is not one of"):
+        StoreReader(store, "validation", 4, 24)
+    with pytest.raises(ValueError, match="crop must be 'center' or 'random'"):
+        Augmentation(crop="middle")
+
+
+def test_stopping_early_releases_the_prefetch_thread(square_store):
+    import threading
+
+    store, _, _ = square_store
+    before = threading.active_count()
+    r = StoreReader(store, "train", 1, 24, prefetch=1)
+    it = r.epoch(0)
+    next(it)
+    it.close()
+    assert threading.active_count() == before

@@ -1,0 +1,118 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from artfinetune.data.store import StoreError, build_store, load_image, read_store_info
+
+from .conftest import read_rows, write_images, write_table
+
+
+def test_round_trip_images_labels_splits_classes(square_store, tmp_path):
+    store, arrays, rows = square_store
+    with h5py.File(store) as f:
+        assert f["images"].dtype == np.uint8 and f["images"].shape == (12, 32, 32, 3)
+        np.testing.assert_array_equal(f["images"][:], np.stack(arrays))  # 32x32 PNG: resize is the identity
+        assert f["labels"][:].tolist() == [i % 3 for i in range(12)]
+        assert [s.decode() for s in f["ids"][:]] == [f"i{i}" for i in range(12)]
+        splits = json.loads(f.attrs["splits"])
+        assert [splits[k] for k in f["split"][:]] == [r["split"] for r in rows]
+        assert json.loads(f.attrs["classes"]) == ["a", "b", "c"]
+        assert f.attrs["task"] == "single_label" and f.attrs["store_size"] == 32
+    info = read_store_info(store)
+    assert info["split_counts"] == {"train": 6, "val": 3, "test": 3}
+    manifest = read_rows(tmp_path / "manifest.csv")
+    assert [m["status"] for m in manifest] == ["ok"] * 12
+    assert [m["store_index"] for m in manifest] == [str(i) for i in range(12)]
+
+
+def test_resize_shorter_side_then_centre_crop(tmp_path):
+    from PIL import Image
+
+    a = np.zeros((40, 80, 3), np.uint8)  # 80 wide, 40 high: left/right quarters black, centre white
+    a[:, 20:60] = 255
+    Image.fromarray(a).save(tmp_path / "wide.png")
+    out = load_image(tmp_path / "wide.png", 20)
+    assert out.shape == (20, 20, 3)
+    # The crop keeps only the white centre 40x40 of the original, now 20x20; only the bicubic
+    # filter's reach lets a trace of the black sides into the outermost columns.
+    assert out[:, 1:-1].min() == 255 and out.min() > 200
+
+
+def test_corrupt_and_missing_images_are_recorded_and_store_still_builds(tmp_path):
+    write_images(tmp_path / "img", 4, size=(24, 24))
+    # A truncated JPEG: the first half of a real file.
+    from PIL import Image
+
+    Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp_path / "img" / "full.jpg", quality=95)
+    data = (tmp_path / "img" / "full.jpg").read_bytes()
+    (tmp_path / "img" / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (tmp_path / "img" / "garbage.jpg").write_bytes(b"not an image at all")
+    rows = [{"id": f"i{i}", "path": f"img/img{i}.png", "labels": "x", "split": "train"} for i in range(4)]
+    rows += [
+        {"id": "t", "path": "img/truncated.jpg", "labels": "y", "split": "test"},
+        {"id": "g", "path": "img/garbage.jpg", "labels": "y", "split": "test"},
+        {"id": "m", "path": "img/missing.jpg", "labels": "y", "split": "test"},
+        {"id": "u", "path": "img/img0.png", "labels": "zebra", "split": "test"},
+        {"id": "ok", "path": "img/full.jpg", "labels": "y", "split": "test"},
+    ]
+    table = write_table(tmp_path / "source.csv", rows)
+    summary = build_store(
+        table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["x", "y"], "single_label", 16, workers=2
+    )
+    assert summary["stored"] == 5 and summary["left_out"] == 4
+    status = {m["id"]: m["status"] for m in read_rows(tmp_path / "m.csv")}
+    assert status["t"].startswith("unreadable (OSError") and "truncated" in status["t"].lower()
+    assert status["g"].startswith("unreadable (UnidentifiedImageError")
+    assert status["m"].startswith("unreadable (FileNotFoundError")
+    assert status["u"] == "skipped (label zebra is not one of the dataset's classes)"
+    assert status["ok"] == "ok"
+    with h5py.File(tmp_path / "s.h5") as f:
+        assert [s.decode() for s in f["ids"][:]] == ["i0", "i1", "i2", "i3", "ok"]
+        assert f.attrs["n_failed"] == 4
+
+
+def test_validation_is_carved_from_train_with_a_fixed_seed(tmp_path):
+    write_images(tmp_path / "img", 20, size=(16, 16))
+    rows = [
+        {"id": f"i{i}", "path": f"img/img{i}.png", "labels": "ab"[i % 2], "split": "train" if i < 16 else "test"}
+        for i in range(20)
+    ]
+    table = write_table(tmp_path / "source.csv", rows)
+
+    def carve(seed, name):
+        build_store(
+            table, tmp_path, tmp_path / f"{name}.h5", tmp_path / f"{name}.csv", ["a", "b"], "multi_label", 16,
+            val_fraction=0.25, split_seed=seed, workers=1,
+        )  # fmt: skip
+        return [m["id"] for m in read_rows(tmp_path / f"{name}.csv") if m["split"] == "val"]
+
+    first, again, other = carve(0, "a"), carve(0, "b"), carve(1, "c")
+    assert len(first) == 4 and first == again and first != other
+    assert all(int(i[1:]) < 16 for i in first)  # taken from train only
+    info = read_store_info(tmp_path / "a.h5")
+    assert info["split_counts"] == {"train": 12, "val": 4, "test": 4}
+    assert info["val_carved"] == {"count": 4, "fraction": 0.25, "seed": 0}
+
+
+def test_multi_label_store_is_multi_hot(tmp_path):
+    write_images(tmp_path / "img", 3, size=(16, 16))
+    rows = [
+        {"id": "0", "path": "img/img0.png", "labels": "a;c", "split": "train"},
+        {"id": "1", "path": "img/img1.png", "labels": "b", "split": "val"},
+        {"id": "2", "path": "img/img2.png", "labels": "c;b;a", "split": "test"},
+    ]
+    table = write_table(tmp_path / "source.csv", rows)
+    build_store(table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["a", "b", "c"], "multi_label", 16)
+    with h5py.File(tmp_path / "s.h5") as f:
+        assert f["labels"].dtype == np.uint8
+        assert f["labels"][:].tolist() == [[1, 0, 1], [0, 1, 0], [1, 1, 1]]
+
+
+def test_no_readable_image_is_an_error_and_leaves_no_store(tmp_path):
+    table = write_table(tmp_path / "source.csv", [{"id": "0", "path": "nope.jpg", "labels": "a", "split": "train"}])
+    with pytest.raises(StoreError, match="no readable image"):
+        build_store(table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["a", "b"], "single_label", 16)
+    assert not (tmp_path / "s.h5").exists()
+    assert not list(tmp_path.glob(".s.h5*"))
