@@ -149,9 +149,10 @@ class StoreReader:
         for b in range(len(self)):
             pos = order[b * self.batch_size : (b + 1) * self.batch_size]
             rng = np.random.default_rng([self.seed, epoch, b])
-            rows = self.indices[pos]
-            sorted_rows, inverse = np.unique(rows, return_inverse=True)
-            raw = images[sorted_rows][inverse]  # h5py reads increasing indices only
+            raw = np.empty((len(pos), *images.shape[1:]), np.uint8)
+            for k, row in enumerate(self.indices[pos]):
+                # One read per image: h5py's fancy indexing is two orders of magnitude slower here.
+                images.read_direct(raw, np.s_[row], np.s_[k])
             yield self._augment(raw, rng), self.labels[pos]
 
     def _augment(self, raw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
