@@ -30,8 +30,8 @@ wildcard_constraints:
 def dataset_json(wildcards, keys=None):
     """A dataset's config section (or only ``keys`` of it) as JSON for the CLI.
 
-    Passing only what a rule uses keeps Snakemake's params trigger precise: a new
-    store size rebuilds stores, not the demo images or the downloads.
+    Passing only the keys a job needs keeps Snakemake's params trigger precise (a new
+    store size rebuilds stores, not the demo images or the downloads).
     """
     ds = config["datasets"][wildcards.dataset]
     return json.dumps({k: ds[k] for k in keys or ds}, ensure_ascii=False)
