@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from artfinetune.model.files import load_model
+from artfinetune.model.inception import build_inception_v1, lrn_attributes, transfer_weights
+from artfinetune.model.lucid_import import GraphImportError, import_graphdef, import_lucid
+
+from .lucid_graph import LRN, build_lucid_graphdef, run_graphdef
+
+COMPARED = ["conv2d0", "mixed3b", "mixed4d_3x3_pre_relu", "mixed5b", "softmax2_pre_activation",
+            "softmax0_pre_activation", "softmax1_pre_activation"]  # fmt: skip
+
+
+def _keras_tensors(model, names, images):
+    import keras
+
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    return [np.asarray(t) for t in probe(images)]
+
+
+@pytest.fixture(scope="module")
+def full_graph():
+    return build_lucid_graphdef(num_classes=1008, seed=1)
+
+
+def test_import_matches_the_graph_at_full_width(full_graph, tmp_path):
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 255, (2, 224, 224, 3)).astype(np.float32)
+    expected = run_graphdef(full_graph, COMPARED, images - 117.0)
+    pb = tmp_path / "InceptionV1.pb"
+    pb.write_bytes(full_graph.SerializeToString())
+    model = load_model(import_lucid(pb, tmp_path / "imagenet.keras"))  # through the saved file
+    got = _keras_tensors(model, COMPARED, images)
+    for name, a, b in zip(COMPARED, got, expected, strict=True):
+        assert a.shape == b.shape, name
+        rel = np.abs(a - b).max() / np.abs(b).max()
+        assert rel < 1e-4, f"{name}: relative error {rel:.2e}"
+    assert model.get_layer("softmax2_pre_activation").weights[0].shape == (1024, 1008)
+    for attrs in lrn_attributes(model).values():  # read from the graph's LRN nodes
+        assert attrs == pytest.approx(LRN)
+
+
+def test_a_renamed_node_is_named(full_graph):
+    for old, new in [("mixed4d_3x3_w", "mixed4d_3x3_weights"), ("mixed4b_pool_reduce", "mixed4b_poolreduce")]:
+        graph = build_lucid_graphdef(rename={old: new}, widths=None)
+        with pytest.raises(GraphImportError, match=f"node '{old}'.* is missing from the graph"):
+            import_graphdef(graph)
+
+
+def test_a_wrong_shape_is_named():
+    graph = build_lucid_graphdef(widths={"mixed4a": (192, 96, 208, 16, 48, 64)})  # the paper's 208, not Lucid's 204
+    with pytest.raises(GraphImportError, match=r"node 'mixed4a_3x3_w' of the graph has shape \(3, 3, 96, 208\), but"):
+        import_graphdef(graph)
+
+
+def test_not_a_graphdef(tmp_path):
+    bad = tmp_path / "x.pb"
+    bad.write_bytes(b"\x00\x01garbage" * 10)
+    with pytest.raises(GraphImportError, match="is not a TensorFlow GraphDef"):
+        import_lucid(bad, tmp_path / "m.keras")
+
+
+def test_transfer_weights_keeps_a_new_head(full_graph):
+    imagenet = import_graphdef(full_graph)
+    small = build_inception_v1(7, "multi_label", input_size=64)
+    copied = transfer_weights(imagenet, small)
+    assert "mixed5b_5x5_pre_relu" in copied and "softmax2_pre_activation" not in copied
+    np.testing.assert_array_equal(small.get_layer("conv2d0_pre_relu").get_weights()[0],
+                                  imagenet.get_layer("conv2d0_pre_relu").get_weights()[0])  # fmt: skip
+    assert small.get_layer("localresponsenorm0").lrn != LRN  # architecture attributes are not weights
