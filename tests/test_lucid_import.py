@@ -68,3 +68,35 @@ def test_transfer_weights_keeps_a_new_head(full_graph):
     np.testing.assert_array_equal(small.get_layer("conv2d0_pre_relu").get_weights()[0],
                                   imagenet.get_layer("conv2d0_pre_relu").get_weights()[0])  # fmt: skip
     assert small.get_layer("localresponsenorm0").lrn != LRN  # architecture attributes are not weights
+
+
+def test_imagenet_init_through_the_workflow(full_graph, tmp_path):
+    """download_lucid_weights (from a local server) -> import_lucid, as the paper config's init: imagenet."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    from .conftest import PAPER_CONFIG, REPO
+    from .fixtures_http import Server
+
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "InceptionV1.pb").write_bytes(full_graph.SerializeToString())
+    config = yaml.safe_load(PAPER_CONFIG.read_text())
+    config["results"] = str(tmp_path / "results")
+    target = str(tmp_path / "results/models/init/imagenet/model.keras")
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    with Server(www) as server:
+        config["init"]["imagenet"]["url"] = f"{server.url}/InceptionV1.pb"
+        (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+        cmd = [sys.executable, "-m", "snakemake", target, "-c1", "--configfile", str(tmp_path / "c.yaml")]
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "rule download_lucid_weights:" in proc.stderr and "rule import_lucid:" in proc.stderr
+    model = load_model(target)
+    np.testing.assert_array_equal(
+        model.get_layer("mixed5b_5x5_pre_relu").get_weights()[0],
+        import_graphdef(full_graph).get_layer("mixed5b_5x5_pre_relu").get_weights()[0],
+    )

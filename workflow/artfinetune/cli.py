@@ -135,6 +135,66 @@ def cmd_summary(args) -> None:
             print(f"  store {name}: not built yet ({store})")
 
 
+def cmd_import_lucid(args) -> None:
+    from artfinetune.model.lucid_import import import_lucid
+
+    print(import_lucid(args.pb, args.out, input_size=args.input_size))
+
+
+def cmd_fetch_lucid(args) -> None:
+    from pathlib import Path
+
+    from artfinetune.data.download import fetch
+
+    out = Path(args.out)
+    path = fetch(args.url, args.sha256 or None, out.parent, fname=out.name)
+    print(path)
+
+
+def cmd_random_model(args) -> None:
+    import keras
+
+    from artfinetune.model.files import save_model
+    from artfinetune.model.inception import build_inception_v1
+
+    keras.utils.set_random_seed(args.seed)
+    model = build_inception_v1(args.classes, args.task, input_size=args.input_size, aux_heads=args.aux_heads)
+    print(save_model(model, args.out))
+
+
+def cmd_export(args) -> None:
+    from artfinetune.model.files import load_model
+    from artfinetune.model.lucid_export import export_graph
+
+    print(export_graph(load_model(args.model), args.out))
+
+
+def cmd_render(args) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from artfinetune.model.layers import parse_channel
+    from artfinetune.render import render_channels
+
+    for channel in args.channel:  # before any expensive work
+        parse_channel(channel)
+    if args.out and len(args.out) != len(args.channel):
+        raise ValueError(f"give one --out per --channel ({len(args.channel)} channels, {len(args.out)} outputs)")
+    outs = args.out or [f"{c.replace(':', '_')}.png" for c in args.channel]
+    with tempfile.TemporaryDirectory() as tmp:
+        graph = args.graph
+        if graph is None:
+            from artfinetune.model.files import load_model
+            from artfinetune.model.lucid_export import export_graph
+
+            graph = export_graph(load_model(args.model), Path(tmp) / "model.pb")
+        scores = render_channels(graph, args.channel, outs, size=args.size, steps=args.steps, lr=args.lr,
+                                 seed=args.seed)  # fmt: skip
+    for out, score in zip(outs, scores, strict=True):
+        print(f"{out}: {score['channel']} mean activation {score['activation_start']:.3f} -> "
+              f"{score['activation_end']:.3f}")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="artfinetune",
@@ -173,6 +233,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("stores", nargs="+", help="HDF5 store files")
     p.set_defaults(func=cmd_store_info)
 
+    p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb (or any file) with pooch")
+    p.add_argument("--url", default="https://storage.googleapis.com/modelzoo/vision/other_models/InceptionV1.pb")
+    p.add_argument("--sha256", default="", help="expected SHA-256 checksum (empty: not checked)")
+    p.add_argument("--out", required=True, help="where to save the file")
+    p.set_defaults(func=cmd_fetch_lucid)
+
+    p = sub.add_parser("import-lucid", help="import Lucid's InceptionV1.pb into a Keras model (.keras)")
+    p.add_argument("pb", help="Lucid's InceptionV1.pb (a frozen GraphDef)")
+    p.add_argument("--out", required=True, help="output model file (.keras)")
+    p.add_argument("--input-size", type=int, default=224, help="input size of the saved model (px, >= 64)")
+    p.set_defaults(func=cmd_import_lucid)
+
+    p = sub.add_parser("random-model", help="save a seeded, randomly initialised InceptionV1 (.keras)")
+    p.add_argument("--out", required=True, help="output model file (.keras)")
+    p.add_argument("--classes", type=int, default=1008, help="number of classes of the head")
+    p.add_argument("--task", choices=["single_label", "multi_label"], default="single_label")
+    p.add_argument("--input-size", type=int, default=224, help="input size (px, >= 64)")
+    p.add_argument("--aux-heads", action="store_true", help="include the two auxiliary heads")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the initialisation")
+    p.set_defaults(func=cmd_random_model)
+
+    p = sub.add_parser("export", help="freeze a model into a GraphDef with Lucid's tensor names (.pb + .json)")
+    p.add_argument("model", help="model file (.keras)")
+    p.add_argument("--out", required=True, help="output GraphDef (.pb)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "render",
+        help="Lucid feature visualisation of channels (FFT + decorrelation, standard transforms, Adam)",
+        description="Render channels such as mixed4d_3x3_pre_relu:52 of a model or an exported graph. All channels "
+        "are optimised together, one image each; beside each PNG a JSON records the channel's mean activation "
+        "on the starting image and on the result.",
+    )
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="model file (.keras); exported on the fly")
+    src.add_argument("--graph", help="GraphDef written by `artfinetune export`")
+    p.add_argument("--channel", action="append", required=True, help="layer:index, repeatable")
+    p.add_argument("--out", action="append", help="output PNG per channel (default: <layer>_<index>.png)")
+    p.add_argument("--size", type=int, default=224, help="image size (px)")
+    p.add_argument("--steps", type=int, default=2048, help="optimisation steps")
+    p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
+    p.add_argument("--seed", type=int, default=0, help="graph-level random seed")
+    p.set_defaults(func=cmd_render)
+
     p = sub.add_parser("summary", help="list a study's outputs and where they are")
     p.add_argument("config", help="study config file")
     p.set_defaults(func=cmd_summary)
@@ -182,13 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    from artfinetune.config import ConfigError
-    from artfinetune.data.download import DownloadError
-    from artfinetune.data.store import StoreError
+    from artfinetune.errors import UserError
 
     try:
         args.func(args)
-    except (ConfigError, StoreError, DownloadError, FileNotFoundError, ValueError) as err:
+    except (UserError, FileNotFoundError, ValueError) as err:
         if args.verbose:
             raise
         log.error("%s", err)

@@ -14,6 +14,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from artfinetune.errors import UserError
 from artfinetune.model import layers
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -21,7 +22,7 @@ SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
 RANDOM_INIT = "random"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A user-fixable mistake in the study configuration."""
 
 

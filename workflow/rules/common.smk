@@ -21,6 +21,7 @@ CSV_DATASETS = [
 DOWNLOADED_DATASETS = [
     n for n in config["datasets"] if n not in DEMO_DATASETS and n not in CSV_DATASETS
 ]
+LUCID_INITS = [n for n, i in config["init"].items() if i["kind"] == "lucid"]
 
 
 wildcard_constraints:
@@ -56,5 +57,11 @@ def store_path(dataset):
     return f"{R}/data/{dataset}/store.h5"
 
 
+def init_model_path(init):
+    return f"{R}/models/init/{init}/model.keras"
+
+
 def all_targets():
-    return [store_path(d) for d in config["datasets"]]
+    return [store_path(d) for d in config["datasets"]] + [
+        init_model_path(i) for i in LUCID_INITS
+    ]

@@ -28,6 +28,7 @@ from urllib.parse import urlparse
 import pooch
 from tqdm import tqdm
 
+from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 
 
-class DownloadError(RuntimeError):
+class DownloadError(UserError):
     """A dataset could not be fetched or does not have the layout its spec describes."""
 
 

@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ PREPROCESSING = (
 Image.MAX_IMAGE_PIXELS = 400_000_000
 
 
-class StoreError(ValueError):
+class StoreError(UserError):
     """A dataset problem that stops the store from being built (nothing usable was found)."""
 
 

@@ -72,7 +72,9 @@ class HeadPool(kl.Layer):
         if side is None or side != x.shape[2]:
             raise ValueError(f"{self.name} needs a known square input, got {x.shape}")
         if side < 4:
-            raise ValueError(f"{self.name}: feature map {side}x{side} is below 4x4; use inputs of {MIN_INPUT} px or more")
+            raise ValueError(
+                f"{self.name}: feature map {side}x{side} is below 4x4; use inputs of {MIN_INPUT} px or more"
+            )
         stride = side // 4
         return tf.nn.avg_pool2d(x, ksize=side - 3 * stride, strides=stride, padding="VALID")
 

@@ -15,13 +15,15 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from artfinetune.errors import UserError
 from artfinetune.model.files import save_model
 from artfinetune.model.inception import LRN_LAYERS, POOL_LAYERS, build_inception_v1, weight_layers
 from artfinetune.model.layers import MIXED
 
 log = logging.getLogger(__name__)
 
-class GraphImportError(ValueError):
+
+class GraphImportError(UserError):
     """The GraphDef is not the InceptionV1 graph the study expects."""
 
 
@@ -30,7 +32,9 @@ def load_graphdef(path: str | Path) -> tf.compat.v1.GraphDef:
     try:
         graph_def.ParseFromString(Path(path).read_bytes())
     except Exception as err:  # protobuf's DecodeError
-        raise GraphImportError(f"{path} is not a TensorFlow GraphDef ({err}); expected Lucid's InceptionV1.pb") from None
+        raise GraphImportError(
+            f"{path} is not a TensorFlow GraphDef ({err}); expected Lucid's InceptionV1.pb"
+        ) from None
     return graph_def
 
 
