@@ -32,8 +32,9 @@ def main() -> None:
         classes = list(GENERATORS["styles"])
 
         def build(workers, name):
-            return build_store(table, tmp, tmp / f"{name}.h5", tmp / f"{name}.csv", classes, "single_label", 256,
-                               workers=workers)  # fmt: skip
+            return build_store(
+                table, tmp, tmp / f"{name}.h5", tmp / f"{name}.csv", classes, "single_label", 256, workers=workers
+            )
 
         t1, summary = _time(lambda: build(1, "one"))
         tn, _ = _time(lambda: build(cores, "all"))
@@ -56,5 +57,7 @@ def main() -> None:
 
             t, count = _time(read)
             rate = count / t
-            print(f"  {label:26s}: {rate:7.1f} img/s = {rate / TRAIN_RATE_224:5.1f}x the training rate "
-                  f"({TRAIN_RATE_224:.0f} img/s; target >= 5x)")  # fmt: skip
+            print(
+                f"  {label:26s}: {rate:7.1f} img/s = {rate / TRAIN_RATE_224:5.1f}x the training rate "
+                f"({TRAIN_RATE_224:.0f} img/s; target >= 5x)"
+            )

@@ -15,8 +15,7 @@ def _digest(path):
 
 def _make(tmp_path, name, generator, seed, workers, per_class=3):
     out = tmp_path / name
-    table = generate_demo_dataset(out, generator, images_per_class=per_class, image_size=48, seed=seed,
-                                  workers=workers)  # fmt: skip
+    table = generate_demo_dataset(out, generator, images_per_class=per_class, image_size=48, seed=seed, workers=workers)
     classes = list(GENERATORS[generator])
     task = "multi_label" if generator == "objects" else "single_label"
     build_store(table, out, out / "store.h5", out / "manifest.csv", classes, task, 40, workers=workers)

@@ -42,8 +42,10 @@ def test_rasta_archive_to_store(served, tmp_path):
 
 def test_iconart_zip_with_table_and_a_corrupt_image(served, tmp_path):
     root, url = served
-    items = [(f"Q{i}", [ICONART_CLASSES[i % 7], ICONART_CLASSES[(i + 3) % 7]], "train" if i < 8 else "test")
-             for i in range(12)]  # fmt: skip
+    items = [
+        (f"Q{i}", [ICONART_CLASSES[i % 7], ICONART_CLASSES[(i + 3) % 7]], "train" if i < 8 else "test")
+        for i in range(12)
+    ]
     make_iconart_zip(root / "IconArt_v1.zip", items, corrupt="Q5")
     spec = yaml.safe_load((REPO / "resources/datasets/iconart.yaml").read_text())
     spec["url"] = f"{url}/IconArt_v1.zip"
@@ -52,8 +54,17 @@ def test_iconart_zip_with_table_and_a_corrupt_image(served, tmp_path):
     rows = {r["id"]: r for r in read_rows(table)}
     assert rows["Q0"]["labels"] == "angel;Mary" and rows["Q0"]["split"] == "train"
     assert rows["Q9"]["split"] == "test"
-    build_store(table, out, out / "store.h5", out / "manifest.csv", spec["classes"], "multi_label", 32,
-                val_fraction=0.25, split_seed=0)  # fmt: skip
+    build_store(
+        table,
+        out,
+        out / "store.h5",
+        out / "manifest.csv",
+        spec["classes"],
+        "multi_label",
+        32,
+        val_fraction=0.25,
+        split_seed=0,
+    )
     info = read_store_info(out / "store.h5")
     assert info["split_counts"] == {"train": 5, "val": 2, "test": 4}  # Q5 left out, val carved from train
     manifest = {r["id"]: r for r in read_rows(out / "manifest.csv")}

@@ -7,8 +7,15 @@ from artfinetune.model.lucid_import import GraphImportError, import_graphdef, im
 
 from .lucid_graph import LRN, build_lucid_graphdef, run_graphdef
 
-COMPARED = ["conv2d0", "mixed3b", "mixed4d_3x3_pre_relu", "mixed5b", "softmax2_pre_activation",
-            "softmax0_pre_activation", "softmax1_pre_activation"]  # fmt: skip
+COMPARED = [
+    "conv2d0",
+    "mixed3b",
+    "mixed4d_3x3_pre_relu",
+    "mixed5b",
+    "softmax2_pre_activation",
+    "softmax0_pre_activation",
+    "softmax1_pre_activation",
+]
 
 
 def _keras_tensors(model, names, images):
@@ -65,8 +72,9 @@ def test_transfer_weights_keeps_a_new_head(full_graph):
     small = build_inception_v1(7, "multi_label", input_size=64)
     copied = transfer_weights(imagenet, small)
     assert "mixed5b_5x5_pre_relu" in copied and "softmax2_pre_activation" not in copied
-    np.testing.assert_array_equal(small.get_layer("conv2d0_pre_relu").get_weights()[0],
-                                  imagenet.get_layer("conv2d0_pre_relu").get_weights()[0])  # fmt: skip
+    np.testing.assert_array_equal(
+        small.get_layer("conv2d0_pre_relu").get_weights()[0], imagenet.get_layer("conv2d0_pre_relu").get_weights()[0]
+    )
     assert small.get_layer("localresponsenorm0").lrn != LRN  # architecture attributes are not weights
 
 

@@ -44,8 +44,15 @@ def test_multi_label_labels_are_float_multi_hot(tmp_path):
         {"id": "0", "path": "img/img0.png", "labels": "a;c", "split": "test"},
         {"id": "1", "path": "img/img1.png", "labels": "b", "split": "test"},
     ]
-    build_store(write_table(tmp_path / "s.csv", rows), tmp_path, tmp_path / "s.h5", tmp_path / "m.csv",
-                ["a", "b", "c"], "multi_label", 16)  # fmt: skip
+    build_store(
+        write_table(tmp_path / "s.csv", rows),
+        tmp_path,
+        tmp_path / "s.h5",
+        tmp_path / "m.csv",
+        ["a", "b", "c"],
+        "multi_label",
+        16,
+    )
     ((_, labels),) = list(StoreReader(tmp_path / "s.h5", "test", 2, 16).epoch(0))
     assert labels.dtype == np.float32 and labels.tolist() == [[1, 0, 1], [0, 1, 0]]
 
@@ -71,8 +78,12 @@ def test_random_crop_covers_the_store_and_is_reproducible(square_store):
     for epoch in range(8):
         ((images, _),) = list(r.epoch(epoch))
         for img, ref in zip(images, arrays[:6], strict=True):
-            found = [(t, left) for t in range(9) for left in range(9)
-                     if np.array_equal(ref[t : t + 24, left : left + 24], img)]  # fmt: skip
+            found = [
+                (t, left)
+                for t in range(9)
+                for left in range(9)
+                if np.array_equal(ref[t : t + 24, left : left + 24], img)
+            ]
             assert len(found) == 1
             offsets.add(found[0])
     assert len(offsets) > 20  # many of the 81 windows are used
@@ -88,8 +99,12 @@ def test_translation_shifts_the_window_and_reflects_at_the_edges(square_store):
         ((images, _),) = list(r.epoch(epoch))
         for img, ref in zip(images, arrays[:6], strict=True):
             padded = np.pad(ref, ((3, 3), (3, 3), (0, 0)), mode="reflect")
-            found = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
-                     if np.array_equal(padded[3 + dy : 35 + dy, 3 + dx : 35 + dx], img)]  # fmt: skip
+            found = [
+                (dy, dx)
+                for dy in range(-3, 4)
+                for dx in range(-3, 4)
+                if np.array_equal(padded[3 + dy : 35 + dy, 3 + dx : 35 + dx], img)
+            ]
             assert found, "every image is the stored one shifted by at most 3 px"
             moved += found[0] != (0, 0)
     assert moved >= 18

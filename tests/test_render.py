@@ -41,8 +41,16 @@ def test_export_keeps_lucid_names_and_values(tmp_path):
     keras.utils.set_random_seed(3)
     model = build_inception_v1(5, "multi_label", input_size=96, aux_heads=True)
     export_graph(model, tmp_path / "m.pb")
-    names = ["conv2d0", "localresponsenorm0", "mixed3a_5x5_bottleneck_pre_relu", "mixed4d_3x3_pre_relu", "mixed5b",
-             "avgpool0", "softmax2_pre_activation", "softmax2"]  # fmt: skip
+    names = [
+        "conv2d0",
+        "localresponsenorm0",
+        "mixed3a_5x5_bottleneck_pre_relu",
+        "mixed4d_3x3_pre_relu",
+        "mixed5b",
+        "avgpool0",
+        "softmax2_pre_activation",
+        "softmax2",
+    ]
     images = np.random.default_rng(0).uniform(0, 255, (2, 96, 96, 3)).astype(np.float32)
     got = run_graphdef(load_graphdef(tmp_path / "m.pb"), names, images - 117.0)
     probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
@@ -88,12 +96,35 @@ def test_render_from_the_command_line(tmp_path):
     help_text = run("render", "--help")
     assert "mixed4d_3x3_pre_relu:52" in help_text and "--steps" in help_text
     run("random-model", "--out", str(tmp_path / "random.keras"), "--classes", "25", "--seed", "1")
-    out = run("render", "--model", str(tmp_path / "random.keras"), "--channel", "mixed4d_3x3_pre_relu:52",
-              "--out", str(tmp_path / "r.png"), "--size", "96", "--steps", "16")  # fmt: skip
+    out = run(
+        "render",
+        "--model",
+        str(tmp_path / "random.keras"),
+        "--channel",
+        "mixed4d_3x3_pre_relu:52",
+        "--out",
+        str(tmp_path / "r.png"),
+        "--size",
+        "96",
+        "--steps",
+        "16",
+    )
     assert "mixed4d_3x3_pre_relu:52 mean activation" in out
     assert Image.open(tmp_path / "r.png").size == (96, 96)
     assert json.loads((tmp_path / "r.json").read_text())["steps"] == 16
-    bad = subprocess.run([sys.executable, "-m", "artfinetune", "render", "--model", str(tmp_path / "random.keras"),
-                          "--channel", "mixed4d_3x3_pre_relu:300"], capture_output=True, text=True)  # fmt: skip
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "artfinetune",
+            "render",
+            "--model",
+            str(tmp_path / "random.keras"),
+            "--channel",
+            "mixed4d_3x3_pre_relu:300",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert bad.returncode == 2
     assert "channel 300 is out of range for mixed4d_3x3_pre_relu, which has channels 0..287" in bad.stderr

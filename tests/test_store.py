@@ -83,9 +83,17 @@ def test_validation_is_carved_from_train_with_a_fixed_seed(tmp_path):
 
     def carve(seed, name):
         build_store(
-            table, tmp_path, tmp_path / f"{name}.h5", tmp_path / f"{name}.csv", ["a", "b"], "multi_label", 16,
-            val_fraction=0.25, split_seed=seed, workers=1,
-        )  # fmt: skip
+            table,
+            tmp_path,
+            tmp_path / f"{name}.h5",
+            tmp_path / f"{name}.csv",
+            ["a", "b"],
+            "multi_label",
+            16,
+            val_fraction=0.25,
+            split_seed=seed,
+            workers=1,
+        )
         return [m["id"] for m in read_rows(tmp_path / f"{name}.csv") if m["split"] == "val"]
 
     first, again, other = carve(0, "a"), carve(0, "b"), carve(1, "c")

@@ -188,11 +188,65 @@ def cmd_render(args) -> None:
             from artfinetune.model.lucid_export import export_graph
 
             graph = export_graph(load_model(args.model), Path(tmp) / "model.pb")
-        scores = render_channels(graph, args.channel, outs, size=args.size, steps=args.steps, lr=args.lr,
-                                 seed=args.seed)  # fmt: skip
+        scores = render_channels(
+            graph, args.channel, outs, size=args.size, steps=args.steps, lr=args.lr, seed=args.seed
+        )
     for out, score in zip(outs, scores, strict=True):
-        print(f"{out}: {score['channel']} mean activation {score['activation_start']:.3f} -> "
-              f"{score['activation_end']:.3f}")  # fmt: skip
+        print(
+            f"{out}: {score['channel']} mean activation {score['activation_start']:.3f} -> "
+            f"{score['activation_end']:.3f}"
+        )
+
+
+def _set_threads(n: int) -> None:
+    if n > 0:  # the job's thread budget (Snakemake's `threads`), before TensorFlow starts its pools
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))
+
+
+def cmd_train(args) -> None:
+    from artfinetune.train.loop import train_run
+
+    if args.config:
+        from artfinetune import paths
+        from artfinetune.config import load_config
+
+        config = load_config(args.config)
+        if args.run not in config["runs"]:
+            raise SystemExit(f"run {args.run!r} is not in {args.config}; choose from {list(config['runs'])}")
+        spec = config["runs"][args.run]
+        mode, store = config["modes"][spec["mode"]], paths.store_path(config, spec["dataset"])
+        out, init = paths.run_dir(config, args.run, args.seed), paths.run_init_model(config, args.run, args.seed)
+        image_size, mixed = config["image_size"], config["mixed_precision"]
+    else:
+        if not (args.mode_json and args.store and args.out and args.image_size):
+            raise SystemExit("give --config FILE, or all of --mode-json, --store, --out and --image-size")
+        mode, store, out, init = json.loads(args.mode_json), args.store, args.out, args.init or None
+        image_size, mixed = args.image_size, args.mixed_precision
+    _set_threads(args.threads)
+    result = train_run(
+        store, out, mode, args.seed, image_size, init_model=init, mixed_precision=mixed, max_epochs=args.max_epochs
+    )
+    if result:
+        print(f"{out}: " + ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items() if isinstance(v, float)))
+    else:
+        print(f"{out}: stopped after {args.max_epochs} epochs; run again to resume")
+
+
+def cmd_ensemble(args) -> None:
+    from artfinetune.train.evaluate import evaluate_ensemble
+
+    result = evaluate_ensemble(args.predictions, args.out)
+    print(f"{args.out}: " + ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items() if isinstance(v, float)))
+
+
+def cmd_table(args) -> None:
+    from artfinetune.train.tables import write_table
+
+    table = write_table(json.loads(args.spec_json), args.out_csv, args.out_md)
+    print(table.to_string(index=False))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,6 +330,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     p.add_argument("--seed", type=int, default=0, help="graph-level random seed")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "train",
+        help="train one run with one seed (resumes from its checkpoint)",
+        description="Train a run: either by name from a study config (--config), or fully specified "
+        "(--mode-json, --store, --out, --image-size, optional --init). Writes init.keras, model.keras, "
+        "history.csv, eval.json and predictions.npz to the run's folder.",
+    )
+    p.add_argument("run", nargs="?", default="", help="run name (with --config)")
+    p.add_argument("--seed", type=int, required=True, help="the run's seed: head init, batch order, augmentation")
+    p.add_argument("--config", help="study config file")
+    p.add_argument("--mode-json", help="the mode's config section as JSON")
+    p.add_argument("--store", help="the dataset's image store")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--init", help="model to start from (.keras); omitted: a random init from the seed")
+    p.add_argument("--image-size", type=int, help="network input size (px)")
+    p.add_argument("--mixed-precision", action="store_true", help="mixed float16 training")
+    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (default: all cores)")
+    p.add_argument("--max-epochs", type=int, default=None, help="stop after this many epochs (resume later)")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("ensemble", help="average the test predictions of several runs and evaluate them")
+    p.add_argument("predictions", nargs="+", help="predictions.npz of each member")
+    p.add_argument("--out", required=True, help="output folder (eval.json, predictions.npz)")
+    p.set_defaults(func=cmd_ensemble)
+
+    p = sub.add_parser("table", help="assemble a result table (CSV + markdown) from evaluations")
+    p.add_argument("--spec-json", required=True, help="rows, seeds and per-run eval files as JSON")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.set_defaults(func=cmd_table)
 
     p = sub.add_parser("summary", help="list a study's outputs and where they are")
     p.add_argument("config", help="study config file")

@@ -132,9 +132,20 @@ def check_references(config: dict, origin: str = "the config") -> None:
                 fail(f"init.{name} names dataset {init['dataset']!r}, which is not in datasets ({_choices(datasets)})")
             if init["mode"] not in modes:
                 fail(f"init.{name} names mode {init['mode']!r}, which is not in modes ({_choices(modes)})")
+    ensembles, tables = config["ensembles"], config["tables"]
     for name in runs:
         if name in inits:
             fail(f"run {name!r} has the name of an init; rename one of them")
+        if name == "init":
+            fail("'init' is reserved for the folder of initial models; rename that run")
+    for name, ensemble in ensembles.items():
+        if name in runs or name in inits or name == "init":
+            fail(f"ensemble {name!r} has the name of a run or init; rename it")
+        unknown = [r for r in ensemble["runs"] if r not in runs]
+        if unknown:
+            fail(f"ensembles.{name}.runs names {unknown}, which are not in runs")
+        if len({runs[r]["dataset"] for r in ensemble["runs"]}) > 1:
+            fail(f"ensembles.{name} mixes datasets; an ensemble averages runs of one dataset")
     for name, run in runs.items():
         if run["dataset"] not in datasets:
             fail(
@@ -160,6 +171,19 @@ def check_references(config: dict, origin: str = "the config") -> None:
                 layers.expand_layers(mode[key])
             except ValueError as err:
                 fail(f"modes.{name}.{key}: {err}")
+    for table_name, table in tables.items():
+        for k, row in enumerate(table["rows"]):
+            where = f"tables.{table_name}.rows[{k}] ({row['label']})"
+            unknown = [r for r in row["runs"] if r not in runs and r not in ensembles]
+            if unknown:
+                fail(f"{where} names {unknown}, which are neither runs nor ensembles")
+            if "paper" in row:
+                expected = sum(len(_metrics_of(config, r)) for r in row["runs"])
+                if len(row["paper"]) != expected:
+                    fail(
+                        f"{where} gives {len(row['paper'])} paper values, expected {expected} "
+                        "(for each run, its dataset's metrics)"
+                    )
     for i, pair in enumerate(config["comparisons"]):
         for model in pair:
             try:
@@ -176,6 +200,14 @@ def check_references(config: dict, origin: str = "the config") -> None:
             layers.parse_channel(channel)
         except ValueError as err:
             fail(f"render.channels: {err}")
+
+
+def _metrics_of(config: dict, run_or_ensemble: str) -> list[str]:
+    from artfinetune.train.metrics import metric_names
+
+    run = config["ensembles"][run_or_ensemble]["runs"][0] if run_or_ensemble in config["ensembles"] else run_or_ensemble
+    ds = config["datasets"][config["runs"][run]["dataset"]]
+    return metric_names(ds["task"], len(ds["classes"]))
 
 
 def _check_no_cycle(start: str, runs: dict, fail) -> None:

@@ -84,11 +84,23 @@ def render_channels(
         out = Path(out)
         with atomic_path(out) as tmp:
             Image.fromarray(np.uint8(np.clip(final[i], 0, 1) * 255 + 0.5)).save(tmp, format="PNG")
-        score = {"channel": spec, "steps": steps, "size": size, "lr": lr, "seed": seed,
-                 "activation_start": float(before[i]), "activation_end": float(after[i])}  # fmt: skip
+        score = {
+            "channel": spec,
+            "steps": steps,
+            "size": size,
+            "lr": lr,
+            "seed": seed,
+            "activation_start": float(before[i]),
+            "activation_end": float(after[i]),
+        }
         with atomic_path(out.with_suffix(".json")) as tmp:
             tmp.write_text(json.dumps(score, indent=1))
-        log.info("%s: mean activation %.3f on the starting image, %.3f after %d steps",
-                 spec, score["activation_start"], score["activation_end"], steps)  # fmt: skip
+        log.info(
+            "%s: mean activation %.3f on the starting image, %.3f after %d steps",
+            spec,
+            score["activation_start"],
+            score["activation_end"],
+            steps,
+        )
         results.append(score)
     return results

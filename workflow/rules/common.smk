@@ -1,12 +1,25 @@
 # Config validation and the functions that turn the config into target paths.
 import json
+import shutil
 
+from snakemake.settings.types import DeploymentMethod
+
+from artfinetune import paths
 from artfinetune.config import ConfigError, prepare_config
+from artfinetune.train.metrics import metric_names
 
 try:
     config.update(prepare_config(config, origin="the study config"))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
+
+if shutil.which("artfinetune") is None and (
+    DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
+):
+    raise WorkflowError(
+        "the artfinetune command is not on PATH: activate the environment first "
+        "(. .venv/bin/activate, after `make setup`) or run with --sdm conda"
+    )
 
 R = config["results"]
 # Rules call the `artfinetune` command: from the active .venv, or from this conda env
@@ -22,6 +35,7 @@ DOWNLOADED_DATASETS = [
     n for n in config["datasets"] if n not in DEMO_DATASETS and n not in CSV_DATASETS
 ]
 LUCID_INITS = [n for n, i in config["init"].items() if i["kind"] == "lucid"]
+PRETRAIN_INITS = [n for n, i in config["init"].items() if i["kind"] == "pretrain"]
 
 
 wildcard_constraints:
@@ -53,15 +67,59 @@ def image_root(wildcards):
     return f"{R}/data/{wildcards.dataset}"
 
 
-def store_path(dataset):
-    return f"{R}/data/{dataset}/store.h5"
+def mixed_precision_flag(wildcards):
+    return "--mixed-precision" if config["mixed_precision"] else ""
 
 
-def init_model_path(init):
-    return f"{R}/models/init/{init}/model.keras"
+def train_inputs(wildcards):
+    """A run's store and, unless it starts from a random init, the model it starts from."""
+    run = config["runs"][wildcards.run]
+    inputs = {"store": paths.store_path(config, run["dataset"])}
+    init = paths.run_init_model(config, wildcards.run, wildcards.seed)
+    if init is not None:
+        inputs["init"] = init
+    return inputs
+
+
+def _table_columns(table):
+    columns = {}
+    for row in config["tables"][table]["rows"]:
+        for name in row["runs"]:
+            member = config["ensembles"].get(name, {"runs": [name]})["runs"][0]
+            ds = config["runs"][member]["dataset"]
+            columns[name] = {
+                "dataset": ds,
+                "metrics": metric_names(
+                    config["datasets"][ds]["task"],
+                    len(config["datasets"][ds]["classes"]),
+                ),
+                "evals": {
+                    str(s): f"{paths.run_dir(config, name, s)}/eval.json"
+                    for s in config["seeds"]
+                },
+            }
+    return columns
+
+
+def table_evals(wildcards):
+    return [
+        e for c in _table_columns(wildcards.table).values() for e in c["evals"].values()
+    ]
+
+
+def table_spec(wildcards):
+    spec = dict(config["tables"][wildcards.table])
+    spec.update(seeds=config["seeds"], columns=_table_columns(wildcards.table))
+    return json.dumps(spec)
 
 
 def all_targets():
-    return [store_path(d) for d in config["datasets"]] + [
-        init_model_path(i) for i in LUCID_INITS
+    stores = [paths.store_path(config, d) for d in config["datasets"]]
+    inits = [f"{paths.init_dir(config, i)}/model.keras" for i in config["init"]]
+    runs = [
+        f"{paths.run_dir(config, r, s)}/eval.json"
+        for r in [*config["runs"], *config["ensembles"]]
+        for s in config["seeds"]
     ]
+    tables = [paths.table_path(config, t) for t in config["tables"]]
+    return stores + inits + runs + tables

@@ -173,8 +173,12 @@ def build_store(
         carved = 0
         if not any(r["split"] == "val" for r in stored):
             carved = carve_validation(stored, val_fraction, split_seed)
-            log.info("no validation split: moved %d of the train images to val (fraction %s, seed %d)",
-                     carved, val_fraction, split_seed)  # fmt: skip
+            log.info(
+                "no validation split: moved %d of the train images to val (fraction %s, seed %d)",
+                carved,
+                val_fraction,
+                split_seed,
+            )
         images.resize(n_ok, axis=0)
         f.create_dataset("labels", data=labels[:n_ok].astype(np.uint8 if task == "multi_label" else np.int64))
         f.create_dataset("split", data=np.array([SPLITS.index(r["split"]) for r in stored], np.uint8))

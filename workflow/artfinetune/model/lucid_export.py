@@ -67,8 +67,13 @@ def export_graph(model: keras.Model, out_path: str | Path) -> Path:
         node.attr["T"].type = tf.float32.as_datatype_enum
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(graph_def.SerializeToString())
-    meta = {"input_name": INPUT_NAME, "image_value_range": list(IMAGE_VALUE_RANGE), "tensors": names,
-            "num_classes": num_classes, "task": task}  # fmt: skip
+    meta = {
+        "input_name": INPUT_NAME,
+        "image_value_range": list(IMAGE_VALUE_RANGE),
+        "tensors": names,
+        "num_classes": num_classes,
+        "task": task,
+    }
     with atomic_path(out_path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
     return out_path

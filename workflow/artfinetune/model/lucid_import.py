@@ -76,8 +76,12 @@ def _lrn_attributes(nodes: dict, source: str) -> dict:
         if name not in nodes:
             raise GraphImportError(f"node {name!r} (LRN) is missing from {source}; is this Lucid's InceptionV1 graph?")
         attr = nodes[name].attr
-        out[name] = {"depth_radius": attr["depth_radius"].i, "bias": attr["bias"].f, "alpha": attr["alpha"].f,
-                     "beta": attr["beta"].f}  # fmt: skip
+        out[name] = {
+            "depth_radius": attr["depth_radius"].i,
+            "bias": attr["bias"].f,
+            "alpha": attr["alpha"].f,
+            "beta": attr["beta"].f,
+        }
     return out
 
 

@@ -1,0 +1,273 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from artfinetune.data.demo import GENERATORS, generate_demo_dataset
+from artfinetune.data.reader import StoreReader
+from artfinetune.data.store import build_store
+from artfinetune.model.files import load_model, save_model
+from artfinetune.model.inception import build_inception_v1
+from artfinetune.train.loop import Trainer, head_loss, learning_rate, run_loss, train_run
+from artfinetune.train.setup import block_layers, build_run_model
+
+from .conftest import REPO
+
+SIZE = 64
+BASE_MODE = {
+    "lr_head": 0.01,
+    "lr_transferred": 0.001,
+    "epochs": 2,
+    "deep_supervision": False,
+    "optimizer": "sgd",
+    "momentum": 0.9,
+    "batch_size": 8,
+    "augmentation": {"crop": "center", "flip": False, "translate": 0},
+    "schedule": None,
+    "frozen": [],
+    "reinit": [],
+    "kind": "fine_tune",
+}
+
+
+def mode(**changes):
+    return {**BASE_MODE, **changes}
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 9-class styles store (4 images a class, 72 px) and a pretrained-looking 12-class init model."""
+    root = tmp_path_factory.mktemp("tiny")
+    table = generate_demo_dataset(
+        root,
+        "styles",
+        images_per_class=4,
+        image_size=72,
+        seed=3,
+        workers=1,
+        splits={"train": 0.5, "val": 0.25, "test": 0.25},
+    )
+    store = root / "store.h5"
+    build_store(table, root, store, root / "manifest.csv", list(GENERATORS["styles"]), "single_label", 72, workers=1)
+    keras.utils.set_random_seed(99)
+    init = build_inception_v1(12, input_size=SIZE, aux_heads=True)
+    save_model(init, root / "init_model.keras")
+    return store, root / "init_model.keras"
+
+
+def _weights(model, names):
+    return {n: [w.copy() for w in model.get_layer(n).get_weights()] for n in names}
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_one_step_moves_head_and_transferred_layers_by_their_own_rates(tiny, optimizer):
+    store, init_path = tiny
+    run = build_run_model(mode(optimizer=optimizer), 9, "single_label", SIZE, 1, load_model(init_path))
+    assert run.head == ["softmax2_pre_activation"] and "mixed5b_5x5_pre_relu" in run.body
+    trainer = Trainer(run, mode(optimizer=optimizer), "single_label")
+    images, labels = next(iter(StoreReader(store, "train", 8, SIZE).epoch(0)))
+    x, y = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
+    variables = run.model.trainable_variables
+    with tf.GradientTape() as tape:
+        loss, _ = run_loss(run.model(x, training=True), y, "single_label")
+    grads = {v.path: g.numpy() for v, g in zip(variables, tape.gradient(loss, variables), strict=True)}
+    before = {v.path: v.numpy().copy() for v in variables}
+    trainer._step(x, y)
+    for group, names, lr in (("head", run.head, 0.01), ("transferred", run.body, 0.001)):
+        for v in run.variables(names):
+            delta, g = v.numpy() - before[v.path], grads[v.path]
+            if optimizer == "sgd":  # first SGD step with momentum: w -= lr * g
+                # tolerance: float32 roundoff of w - lr * g, and the compiled step's gradient differing from
+                # this eager one in the last digits (reduction order); a wrong rate is off by 10x
+                tol = 2 * np.finfo(np.float32).eps * np.abs(before[v.path]).max() + 1e-3 * lr * np.abs(g).max()
+                np.testing.assert_allclose(delta, -lr * g, rtol=1e-3, atol=tol, err_msg=v.path)
+            else:  # first Adam step (bias-corrected m = g, v = g^2): w -= lr * g / (|g| + eps / sqrt(1 - beta2))
+                opt = trainer.groups[group][0]
+                expected = lr * g / (np.abs(g) + opt.epsilon / np.sqrt(1 - opt.beta_2))
+                big = np.abs(g) > 1e-5  # where the update is close to lr, so a wrong rate cannot hide
+                np.testing.assert_allclose(delta[big], -expected[big], rtol=2e-2, err_msg=v.path)
+
+
+def test_frozen_layers_stay_bit_identical_and_reinitialised_ones_differ(tiny, tmp_path):
+    store, init_path = tiny
+    end = mode(
+        frozen=["conv2d0..mixed3b"],
+        reinit=["mixed4a..mixed5b"],
+        optimizer="adam",
+        lr_head=1e-3,
+        lr_transferred=1e-3,
+        augmentation={"crop": "random", "flip": True, "translate": 4},
+        epochs=1,
+    )
+    train_run(store, tmp_path, end, seed=1, image_size=SIZE, init_model=init_path)
+    source, start, trained = (
+        load_model(init_path),
+        load_model(tmp_path / "init.keras"),
+        load_model(tmp_path / "model.keras"),
+    )
+    frozen = block_layers(trained, ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b"])
+    reinit = block_layers(trained, ["mixed4a", "mixed4b", "mixed4c", "mixed4d", "mixed4e", "mixed5a", "mixed5b"])
+    assert len(frozen) == 3 + 2 * 6 and len(reinit) == 7 * 6
+    for name in frozen:
+        for a, b in zip(source.get_layer(name).get_weights(), trained.get_layer(name).get_weights(), strict=True):
+            assert np.array_equal(a, b), name
+    for name in reinit:
+        assert not np.array_equal(source.get_layer(name).get_weights()[0], start.get_layer(name).get_weights()[0])
+        assert not np.array_equal(start.get_layer(name).get_weights()[0], trained.get_layer(name).get_weights()[0])
+    log_lines = (tmp_path / "history.csv").read_text().splitlines()
+    assert log_lines[0].startswith("epoch,train_loss,val_loss,lr_head,lr_transferred")
+
+
+def test_off_the_shelf_trains_only_the_linear_classifier(tiny, tmp_path):
+    store, init_path = tiny
+    train_run(store, tmp_path, mode(kind="off_the_shelf", lr_transferred=0, epochs=1), 1, SIZE, init_path)
+    source, trained = load_model(init_path), load_model(tmp_path / "model.keras")
+    for layer in trained.layers:
+        if layer.weights and layer.name != "softmax2_pre_activation":
+            assert all(
+                np.array_equal(a, b)
+                for a, b in zip(layer.get_weights(), source.get_layer(layer.name).get_weights(), strict=True)
+            ), layer.name
+    assert trained.get_layer("softmax2_pre_activation").get_weights()[0].shape == (1024, 9)
+
+
+def test_deep_supervision_loss_is_the_weighted_sum():
+    keras.utils.set_random_seed(0)
+    model = build_inception_v1(4, input_size=SIZE, aux_heads=True)
+    x = np.random.default_rng(0).uniform(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
+    y = np.array([0, 3, 1])
+    outputs = {k: np.asarray(v) for k, v in model(x).items()}
+    ce = {k: -np.log(np.clip(p[np.arange(3), y], 1e-7, 1)).mean() for k, p in outputs.items()}  # by hand
+    total, main = run_loss(outputs, y, "single_label")
+    assert float(main) == pytest.approx(ce["softmax2"], rel=1e-5)
+    assert float(total) == pytest.approx(ce["softmax2"] + 0.3 * ce["softmax0"] + 0.3 * ce["softmax1"], rel=1e-5)
+
+
+def test_multi_label_loss_is_the_sum_of_per_class_binary_cross_entropies():
+    p = np.array([[0.9, 0.2, 0.6]], np.float32)
+    y = np.array([[1, 0, 0]], np.float32)
+    expected = -(np.log(0.9) + np.log(0.8) + np.log(0.4))
+    assert float(head_loss(p, y, "multi_label")) == pytest.approx(expected, rel=1e-5)
+
+
+def test_googlenet_schedule():
+    schedule = {"factor": 0.96, "every": 8}
+    assert [learning_rate(0.001, schedule, e) for e in (0, 7, 8, 16)] == pytest.approx(
+        [0.001, 0.001, 0.00096, 0.0009216]
+    )
+    assert learning_rate(0.01, None, 40) == 0.01
+    run = build_run_model(mode(), 9, "single_label", SIZE, 0, None)
+    trainer = Trainer(run, mode(lr_head=0.001, lr_transferred=0.001, schedule=schedule), "single_label")
+    assert trainer.set_epoch(16) == {"head": pytest.approx(0.0009216)}  # random init: every layer is new
+    opt = trainer.groups["head"][0]
+    assert float(opt.learning_rate) == pytest.approx(0.0009216)
+
+
+def _all_weights(path):
+    return load_model(path).get_weights()
+
+
+def test_same_seed_same_weights_and_stop_resume_equals_a_clean_run(tiny, tmp_path):
+    store, init_path = tiny
+    m = mode(epochs=3, augmentation={"crop": "random", "flip": True, "translate": 2})
+    train_run(store, tmp_path / "a", m, 1, SIZE, init_path)
+    train_run(store, tmp_path / "b", m, 1, SIZE, init_path)
+    train_run(store, tmp_path / "c", m, 2, SIZE, init_path)
+    assert train_run(store, tmp_path / "d", m, 1, SIZE, init_path, max_epochs=1) == {}
+    assert (tmp_path / "d/checkpoint/state.npz").exists() and not (tmp_path / "d/model.keras").exists()
+    train_run(store, tmp_path / "d", m, 1, SIZE, init_path)
+    a, b, c, d = (_all_weights(tmp_path / x / "model.keras") for x in "abcd")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert all(np.array_equal(x, y) for x, y in zip(a, d, strict=True))
+    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+    assert not (tmp_path / "d/checkpoint").exists()
+
+
+def test_sigkill_in_the_middle_then_rerun_gives_the_clean_result(tiny, tmp_path):
+    store, init_path = tiny
+    import json
+
+    m = json.dumps(mode(epochs=4))
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+
+    def cmd(out):
+        return [
+            sys.executable,
+            "-m",
+            "artfinetune",
+            "train",
+            "--seed",
+            "3",
+            "--mode-json",
+            m,
+            "--store",
+            str(store),
+            "--init",
+            str(init_path),
+            "--out",
+            str(out),
+            "--image-size",
+            str(SIZE),
+        ]
+
+    subprocess.run(cmd(tmp_path / "clean"), check=True, capture_output=True, env=env)
+    proc = subprocess.Popen(cmd(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    checkpoint = tmp_path / "killed/checkpoint/state.npz"
+    deadline = time.time() + 120
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "killed/model.keras").exists(), "the job finished before it could be killed"
+    resumed = subprocess.run(cmd(tmp_path / "killed"), capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming after epoch" in resumed.stderr
+    clean, killed = _all_weights(tmp_path / "clean/model.keras"), _all_weights(tmp_path / "killed/model.keras")
+    assert all(np.array_equal(x, y) for x, y in zip(clean, killed, strict=True))
+    assert (tmp_path / "clean/eval.json").read_text() == (tmp_path / "killed/eval.json").read_text()
+
+
+def test_learning_rates_are_logged_per_variable(tiny, tmp_path):
+    store, init_path = tiny
+    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
+    import json
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "artfinetune",
+            "train",
+            "--seed",
+            "1",
+            "--mode-json",
+            json.dumps(mode(epochs=1, frozen=["conv2d0"])),
+            "--store",
+            str(store),
+            "--init",
+            str(init_path),
+            "--out",
+            str(tmp_path),
+            "--image-size",
+            str(SIZE),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    log = proc.stderr
+    assert "effective learning rate of every variable" in log
+    assert "conv2d0_pre_relu/kernel" in log and "frozen (kept from the init)" in log
+    assert any("softmax2_pre_activation/kernel" in line and "lr 0.01 (head), new" in line for line in log.splitlines())
+    assert any(
+        "mixed5b_1x1_pre_relu/kernel" in line and "lr 0.001 (transferred), transferred" in line
+        for line in log.splitlines()
+    )

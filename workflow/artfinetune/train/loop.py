@@ -1,0 +1,293 @@
+"""One training run: a mode applied to a dataset from an init, with one seed.
+
+The loop keeps the epoch with the best validation loss (of the main head),
+checkpoints after every epoch and resumes from the last completed one when it
+is started again, ending with the same weights as an uninterrupted run: every
+random choice of an epoch comes from (seed, epoch) and the checkpoint holds the
+weights, the optimizer states and the best weights so far.
+
+Outputs in ``out_dir``: ``init.keras`` (the weights before training),
+``model.keras`` (the selected epoch), ``history.csv``, ``eval.json`` and
+``predictions.npz`` (test-set probabilities).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from artfinetune.data.reader import Augmentation, StoreReader
+from artfinetune.io import atomic_path
+from artfinetune.model.files import load_model, save_model
+from artfinetune.train.evaluate import evaluate_model
+from artfinetune.train.setup import RunModel, build_run_model
+
+log = logging.getLogger(__name__)
+
+AUX_WEIGHT = 0.3  # deep supervision: loss = 1.0 main + 0.3 head0 + 0.3 head1
+CHECKPOINT = "checkpoint/state.npz"  # beside checkpoint/init.keras, until the run is complete
+
+
+def configure_devices(mixed_precision: bool = False) -> None:
+    """GPU memory growth (share a GPU without grabbing it whole), op determinism, optional mixed precision."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        tf.config.experimental.set_memory_growth(gpu, True)
+    tf.config.experimental.enable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+
+
+def learning_rate(base: float, schedule: dict | None, epoch: int) -> float:
+    """The rate of epoch ``epoch`` (from 0): ``base * factor ** (epoch // every)`` under a step schedule."""
+    if not schedule:
+        return base
+    return base * schedule["factor"] ** (epoch // schedule["every"])
+
+
+def head_loss(probs, labels, task: str):
+    """Mean over the batch of the cross-entropy (softmax) or the sum of per-class binary cross-entropies."""
+    probs = keras.ops.cast(probs, "float32")
+    if task == "single_label":
+        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
+    per_class_mean = keras.losses.binary_crossentropy(labels, probs)
+    return keras.ops.mean(per_class_mean * keras.ops.cast(keras.ops.shape(labels)[-1], "float32"))
+
+
+def run_loss(outputs, labels, task: str):
+    """(training loss, main-head loss); with auxiliary heads, 1.0 main + 0.3 each auxiliary."""
+    if not isinstance(outputs, dict):
+        main = head_loss(outputs, labels, task)
+        return main, main
+    main = head_loss(outputs["softmax2"], labels, task)
+    total = main + AUX_WEIGHT * (
+        head_loss(outputs["softmax0"], labels, task) + head_loss(outputs["softmax1"], labels, task)
+    )
+    return total, main
+
+
+def make_optimizer(mode: dict, lr: float, mixed_precision: bool):
+    if mode["optimizer"] == "adam":
+        opt = keras.optimizers.Adam(lr)
+    else:
+        opt = keras.optimizers.SGD(lr, momentum=mode["momentum"])
+    return keras.optimizers.LossScaleOptimizer(opt) if mixed_precision else opt
+
+
+class Trainer:
+    """Two optimizers (new head, transferred layers) over one model, with checkpointing."""
+
+    def __init__(self, run: RunModel, mode: dict, task: str, mixed_precision: bool = False):
+        self.run, self.mode, self.task = run, mode, task
+        self.groups = {}
+        for group, names, base in (
+            ("head", run.head, mode["lr_head"]),
+            ("transferred", run.body, mode["lr_transferred"]),
+        ):
+            variables = run.variables(names)
+            if variables and base > 0:
+                opt = make_optimizer(mode, base, mixed_precision)
+                opt.build(variables)
+                self.groups[group] = (opt, variables, base)
+        self.mixed_precision = mixed_precision
+        self._step = tf.function(self._train_step, reduce_retracing=True)
+        self._eval = tf.function(self._eval_step, reduce_retracing=True)
+
+    def set_epoch(self, epoch: int) -> dict[str, float]:
+        rates = {}
+        for group, (opt, _, base) in self.groups.items():
+            rates[group] = learning_rate(base, self.mode.get("schedule"), epoch)
+            opt.learning_rate.assign(rates[group])
+        return rates
+
+    def _train_step(self, images, labels):
+        groups = list(self.groups.values())
+        with tf.GradientTape(persistent=self.mixed_precision) as tape:
+            outputs = self.run.model(images, training=True)
+            loss, main = run_loss(outputs, labels, self.task)
+        if self.mixed_precision:  # each optimizer scales the loss by its own dynamic factor
+            for opt, variables, _ in groups:
+                opt.apply(tape.gradient(opt.scale_loss(loss), variables), variables)
+        else:
+            grads = tape.gradient(loss, [v for _, variables, _ in groups for v in variables])
+            for opt, variables, _ in groups:
+                opt.apply(grads[: len(variables)], variables)
+                grads = grads[len(variables) :]
+        return loss, main
+
+    def _eval_step(self, images, labels):
+        return run_loss(self.run.model(images, training=False), labels, self.task)
+
+    def train_epoch(self, batches) -> float:
+        total, n = 0.0, 0
+        for images, labels in batches:
+            loss, _ = self._step(tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
+            total += float(loss) * len(images)
+            n += len(images)
+        return total / n
+
+    def validation_loss(self, batches) -> float:
+        total, n = 0.0, 0
+        for images, labels in batches:
+            _, main = self._eval(tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
+            total += float(main) * len(images)
+            n += len(images)
+        return total / n
+
+    # -- checkpoints: one .npz holding everything, renamed into place
+    def save_checkpoint(self, path: Path, state: dict, best_weights) -> None:
+        arrays = {f"w{i}": w for i, w in enumerate(self.run.model.get_weights())}
+        arrays.update({f"b{i}": w for i, w in enumerate(best_weights)})
+        for group, (opt, _, _) in self.groups.items():
+            arrays.update({f"o_{group}_{i}": v.numpy() for i, v in enumerate(opt.variables)})
+        arrays["state"] = np.array(json.dumps(state))
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buffer.getvalue())
+
+    def load_checkpoint(self, path: Path) -> tuple[dict, list]:
+        with np.load(path) as data:
+            n = len(self.run.model.get_weights())
+            self.run.model.set_weights([data[f"w{i}"] for i in range(n)])
+            best = [data[f"b{i}"] for i in range(n)]
+            for group, (opt, _, _) in self.groups.items():
+                for i, v in enumerate(opt.variables):
+                    v.assign(data[f"o_{group}_{i}"])
+            return json.loads(str(data["state"])), best
+
+
+def log_learning_rates(run: RunModel, trainer: Trainer) -> None:
+    """Write the effective rate of every variable, so a reader can check what the mode did."""
+    rate_of = {}
+    for group, (_, variables, base) in trainer.groups.items():
+        for v in variables:
+            rate_of[id(v)] = f"lr {base:g} ({group})"
+    log.info("effective learning rate of every variable at epoch 0:")
+    for layer in run.model.layers:
+        for v in layer.weights:
+            if layer.name in run.frozen:
+                what = "frozen (kept from the init)"
+            else:
+                what = rate_of.get(id(v), "not updated (learning rate 0)")
+            origin = (
+                "transferred"
+                if layer.name in run.transferred
+                else "re-initialised"
+                if layer.name in run.reinit
+                else "new"
+            )
+            log.info("  %-45s %-20s %s, %s", v.path, str(tuple(v.shape)), what, origin)
+
+
+def train_run(
+    store: str | Path,
+    out_dir: str | Path,
+    mode: dict,
+    seed: int,
+    image_size: int,
+    init_model: str | Path | None = None,
+    mixed_precision: bool = False,
+    max_epochs: int | None = None,
+) -> dict:
+    """Train one run and write its outputs to ``out_dir``; returns the test evaluation.
+
+    ``init_model`` is a ``.keras`` file (None: a random init from ``seed``).
+    ``max_epochs`` stops early (tests); a later call resumes from the checkpoint.
+    """
+    out = Path(out_dir)
+    configure_devices(mixed_precision)
+    train = StoreReader(
+        store,
+        "train",
+        mode["batch_size"],
+        image_size,
+        shuffle=True,
+        seed=seed,
+        augmentation=Augmentation.from_config(mode.get("augmentation")),
+    )
+    val = StoreReader(store, "val", mode["batch_size"], image_size)
+    init = load_model(init_model) if init_model else None
+    run = build_run_model(mode, len(train.class_names), train.task, image_size, seed, init)
+    # Outputs appear only when the run is complete; until then everything lives in checkpoint/.
+    initial = out / "checkpoint" / "init.keras"
+    if not initial.exists():
+        save_model(run.model, initial)
+    trainer = Trainer(run, mode, train.task, mixed_precision)
+    log_learning_rates(run, trainer)
+
+    checkpoint = out / CHECKPOINT
+    state = {"epoch": 0, "best_loss": None, "best_epoch": None, "history": []}
+    best_weights = run.model.get_weights()
+    if checkpoint.exists():
+        state, best_weights = trainer.load_checkpoint(checkpoint)
+        log.info(
+            "resuming after epoch %d (best validation loss %s at epoch %s)",
+            state["epoch"],
+            state["best_loss"],
+            state["best_epoch"],
+        )
+    last = mode["epochs"] if max_epochs is None else min(mode["epochs"], max_epochs)
+    for epoch in range(state["epoch"], last):
+        started = time.perf_counter()
+        rates = trainer.set_epoch(epoch)
+        train_loss = trainer.train_epoch(train.epoch(epoch))
+        val_loss = trainer.validation_loss(val.epoch(epoch))
+        if not np.isfinite(train_loss):
+            raise FloatingPointError(f"training loss is {train_loss} at epoch {epoch + 1}; lower the learning rates")
+        if state["best_loss"] is None or val_loss < state["best_loss"]:
+            state["best_loss"], state["best_epoch"] = val_loss, epoch + 1
+            best_weights = run.model.get_weights()
+        state["history"].append(
+            {
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                **{f"lr_{g}": r for g, r in rates.items()},
+            }
+        )
+        state["epoch"] = epoch + 1
+        trainer.save_checkpoint(checkpoint, state, best_weights)
+        log.info(
+            "epoch %d/%d: train loss %.4f, val loss %.4f%s (%.1f s, %s)",
+            epoch + 1,
+            mode["epochs"],
+            train_loss,
+            val_loss,
+            " (best)" if state["best_epoch"] == epoch + 1 else "",
+            time.perf_counter() - started,
+            ", ".join(f"lr {g} {r:g}" for g, r in rates.items()),
+        )
+    if state["epoch"] < mode["epochs"]:
+        return {}  # stopped early on request; the checkpoint holds the progress
+    run.model.set_weights(best_weights)
+    save_model(run.model, out / "model.keras")
+    os.replace(initial, out / "init.keras")
+    write_history(state["history"], out / "history.csv")
+    result = evaluate_model(run.model, store, image_size, out)
+    result.update(best_epoch=state["best_epoch"], best_val_loss=state["best_loss"])
+    with atomic_path(out / "eval.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=1))
+    shutil.rmtree(checkpoint.parent, ignore_errors=True)
+    log.info(
+        "selected epoch %d (val loss %.4f); test: %s",
+        state["best_epoch"],
+        state["best_loss"],
+        ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items() if isinstance(v, float)),
+    )
+    return result
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(history[0]))
+        writer.writeheader()
+        writer.writerows(history)

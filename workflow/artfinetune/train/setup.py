@@ -1,0 +1,78 @@
+"""The starting point of a run: its model built from the init, and which layers train at which rate.
+
+- Every layer is first initialised at random from the run's seed.
+- The init (ImageNet, a pretrained demo model, or another run's model) then
+  provides every trunk and auxiliary-head layer it has, except the classifiers
+  (``softmax0/1/2``), which are always new, and the mode's ``reinit`` layers,
+  which keep their random weights.
+- ``frozen`` layers (and, off the shelf, the whole trunk) are not trained.
+- ``lr_head`` applies to the layers the init did not provide (the new classifier,
+  the auxiliary classifiers, and for a random init every layer); ``lr_transferred``
+  to the transferred and re-initialised layers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+
+from artfinetune.model.inception import build_inception_v1, lrn_attributes, transfer_weights, weight_layers
+from artfinetune.model.layers import STUDY_LAYERS, expand_layers
+
+CLASSIFIERS = ("softmax0_pre_activation", "softmax1_pre_activation", "softmax2_pre_activation")
+
+
+def block_layers(model: keras.Model, study_layers: list[str]) -> list[str]:
+    """Keras weight layers making up the given study layers (``mixed4a`` -> its six convolutions)."""
+    wanted = set(study_layers)
+    out = []
+    for layer in weight_layers(model):
+        block = layer.name.split("_")[0]
+        if block in wanted:
+            out.append(layer.name)
+    return out
+
+
+@dataclass
+class RunModel:
+    model: keras.Model
+    transferred: list[str]  # weight layers copied from the init
+    reinit: list[str]  # weight layers re-initialised at random
+    frozen: list[str]  # weight layers not trained
+    head: list[str]  # trained at lr_head
+    body: list[str]  # trained at lr_transferred
+
+    def variables(self, names: list[str]):
+        return [v for n in names for v in self.model.get_layer(n).trainable_weights]
+
+
+def build_run_model(
+    mode: dict,
+    num_classes: int,
+    task: str,
+    image_size: int,
+    seed: int,
+    init: keras.Model | None,
+) -> RunModel:
+    """Build a run's initial model (seeded) and its layer groups; see the module docstring."""
+    keras.utils.set_random_seed(seed)
+    off_the_shelf = mode.get("kind", "fine_tune") == "off_the_shelf"
+    deep = bool(mode.get("deep_supervision")) and not off_the_shelf
+    lrn = lrn_attributes(init) if init is not None else None
+    model = build_inception_v1(num_classes, task, input_size=image_size, aux_heads=deep, lrn=lrn)
+    reinit = block_layers(model, expand_layers(mode.get("reinit", [])))
+    transferred = []
+    if init is not None:
+        keep = [
+            layer.name for layer in weight_layers(model) if layer.name not in CLASSIFIERS and layer.name not in reinit
+        ]
+        transferred = transfer_weights(init, model, names=keep)
+    frozen_study = list(STUDY_LAYERS) if off_the_shelf else expand_layers(mode.get("frozen", []))
+    frozen = block_layers(model, frozen_study)
+    for name in frozen:
+        model.get_layer(name).trainable = False
+    trained = [layer.name for layer in weight_layers(model) if layer.name not in frozen]
+    head = [n for n in trained if n not in transferred and n not in reinit]
+    body = [n for n in trained if n in transferred or n in reinit]
+    return RunModel(model, transferred, reinit, frozen, head, body)

@@ -1,0 +1,59 @@
+"""Result tables (the paper's tables 1 and 3): one line per row, dataset and metric; a column per seed and the mean."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from artfinetune.io import atomic_path
+
+
+def build_table(spec: dict) -> pd.DataFrame:
+    """``spec``: ``rows`` (label, runs, optional paper values), ``seeds``, and for every run or
+    ensemble its ``dataset``, ``metrics`` and ``evals`` (seed -> eval.json path)."""
+    lines = []
+    for row in spec["rows"]:
+        paper = list(row.get("paper", []))
+        for run in row["runs"]:
+            column = spec["columns"][run]
+            values = {
+                seed: json.loads(Path(column["evals"][str(seed)]).read_text())["metrics"] for seed in spec["seeds"]
+            }
+            for metric in column["metrics"]:
+                line = {"model": row["label"], "dataset": column["dataset"], "metric": metric, "run": run}
+                for seed in spec["seeds"]:
+                    line[f"seed {seed}"] = values[seed][metric]
+                line["mean"] = sum(values[s][metric] for s in spec["seeds"]) / len(spec["seeds"])
+                line["paper"] = paper.pop(0) if paper else None
+                lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    columns = list(table.columns)
+    out = [f"# {title}" if title else "", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, line in table.iterrows():
+        cells = []
+        for c in columns:
+            v = line[c]
+            cells.append(
+                ""
+                if v is None or (isinstance(v, float) and pd.isna(v))
+                else f"{v:.2f}"
+                if isinstance(v, float)
+                else str(v)
+            )
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out).lstrip() + "\n"
+
+
+def write_table(spec: dict, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
+    """Write a table as CSV (full precision) and markdown (two decimals, metrics in %)."""
+    table = build_table(spec)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(table, spec.get("title", "")))
+    return table
