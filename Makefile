@@ -4,7 +4,7 @@ VENV ?= .venv
 ENV ?= cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(ENV)
-CORES ?= 2
+CORES ?= 2  # the demo runs single-threaded training jobs side by side (faster on small CPUs)
 DEMO := --configfile resources/demo/config.yaml
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -18,7 +18,7 @@ $(STAMP): envs/$(ENV).txt envs/lucid.txt envs/install.sh pyproject.toml
 	touch $@
 
 demo: setup
-	$(BIN)/snakemake --cores $(CORES) $(DEMO)
+	$(BIN)/snakemake --cores $(CORES) $(DEMO) --set-threads train=1 pretrain=1
 	@$(BIN)/artfinetune summary resources/demo/config.yaml
 
 test: setup lint

@@ -1,7 +1,7 @@
 import argparse
 import importlib
 
-BENCHES = ["store", "model"]
+BENCHES = ["store", "model", "train"]
 
 parser = argparse.ArgumentParser(prog="python -m benchmarks", description="Run artfinetune's benchmarks.")
 parser.add_argument("names", nargs="*", default=BENCHES, help=f"benchmarks to run (default: all of {BENCHES})")

@@ -40,28 +40,113 @@ def tiny_demo(tmp_path, **dataset_changes):
     return path, config
 
 
-def test_dry_run_lists_the_dag_of_both_configs():
-    code, out = snakemake("-n")
+def _elsewhere(config_path, tmp_path):
+    """The config with its results under tmp_path, so outputs in the work tree do not matter."""
+    config = yaml.safe_load(config_path.read_text())
+    config["results"] = str(tmp_path / config_path.parent.name / "results")
+    path = tmp_path / f"{config_path.parent.name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
+    code, out = snakemake("-n", configfile=_elsewhere(REPO / "config.yaml", tmp_path))
     assert code == 0, out
-    assert jobs(out) == {"download_dataset": 3, "image_store": 3, "all": 1}
-    code, out = snakemake("-n", configfile=DEMO_CONFIG)
+    assert jobs(out) == {
+        "download_dataset": 3,
+        "image_store": 3,
+        "download_lucid_weights": 1,
+        "import_lucid": 1,
+        "train": 42,
+        "ensemble": 2,
+        "table": 2,
+        "all": 1,
+    }
+    code, out = snakemake("-n", configfile=_elsewhere(DEMO_CONFIG, tmp_path))
     assert code == 0, out
-    assert jobs(out)["demo_dataset"] == 3 and jobs(out)["image_store"] == 3
+    assert jobs(out) == {
+        "demo_dataset": 3,
+        "image_store": 3,
+        "pretrain": 1,
+        "train": 22,
+        "ensemble": 2,
+        "table": 2,
+        "all": 1,
+    }
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
+    code, out = snakemake("-n")  # the paper config by default
+    assert code == 0 and jobs(out)["import_lucid"] == 1, out
 
 
 def test_demo_data_rules_build_the_stores_and_rerun_only_what_changed(tmp_path):
     cfg, config = tiny_demo(tmp_path)
-    code, out = snakemake(configfile=cfg)
+    stores = [str(tmp_path / f"results/data/{name}/store.h5") for name in config["datasets"]]
+    code, out = snakemake(*stores, configfile=cfg)
     assert code == 0, out
     for name in config["datasets"]:
         info = read_store_info(tmp_path / f"results/data/{name}/store.h5")
         assert info["store_size"] == 72 and info["n"] == 4 * len(info["classes"])
         log = (tmp_path / f"results/logs/image_store/{name}.log").read_text()
         assert f"{name}: stored {info['n']} images" in log
-    code, out = snakemake("-n", configfile=cfg)
+    code, out = snakemake("-n", *stores, configfile=cfg)
     assert "Nothing to be done" in out
     # A new store size changes only the stores' params: the generated images are kept.
     cfg, _ = tiny_demo(tmp_path, store_size=64)
-    code, out = snakemake("-n", configfile=cfg)
-    assert jobs(out) == {"image_store": 3, "all": 1}, out
+    code, out = snakemake("-n", *stores, configfile=cfg)
+    assert jobs(out) == {"image_store": 3}, out
+
+
+def test_killed_training_resumes_when_the_workflow_is_rerun(tmp_path):
+    """SIGKILL the whole Snakemake process group mid-training, unlock, rerun: same model as a clean run."""
+    import signal
+    import time
+
+    import numpy as np
+
+    from artfinetune.model.files import load_model
+
+    cfg, config = tiny_demo(tmp_path)
+    config["modes"]["from_scratch"]["epochs"] = 5
+    config["runs"] = {"styles_from_scratch": config["runs"]["styles_from_scratch"]}
+    config.update(ensembles={}, tables={}, comparisons=[])
+    cfg.write_text(yaml.safe_dump(config))
+    model = tmp_path / "results/models/styles_from_scratch/1/model.keras"
+    # Its own working directory, so --unlock cannot touch another Snakemake's locks in the repository.
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        str(model),
+        "--cores",
+        "1",
+        "--configfile",
+        str(cfg),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    checkpoint = model.parent / "checkpoint/state.npz"
+    deadline = time.time() + 300
+    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not model.exists(), "training finished before it could be killed"
+    subprocess.run([*cmd, "--unlock"], cwd=REPO, env=ENV, check=True, capture_output=True)
+    dry = subprocess.run([*cmd, "-n"], cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert jobs(dry.stdout + dry.stderr) == {"train": 1}, dry.stderr  # only the killed job is scheduled again
+    rerun = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    log = (tmp_path / "results/logs/train/styles_from_scratch/1.log").read_text()
+    assert "resuming after epoch" in log
+    # The same job, uninterrupted, in a second results folder.
+    config["results"] = str(tmp_path / "clean")
+    cfg.write_text(yaml.safe_dump(config))
+    clean = tmp_path / "clean/models/styles_from_scratch/1/model.keras"
+    subprocess.run([*cmd[:3], str(clean), *cmd[4:]], cwd=REPO, env=ENV, check=True, capture_output=True)
+    a, b = load_model(model).get_weights(), load_model(clean).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

@@ -119,20 +119,35 @@ def cmd_store_info(args) -> None:
 def cmd_summary(args) -> None:
     from pathlib import Path
 
+    from artfinetune import paths
     from artfinetune.config import load_config
     from artfinetune.data.store import read_store_info
 
     config = load_config(args.config)
-    results = Path(config["results"])
-    print(f"{args.config}: outputs under {results.resolve()}")
+    print(f"{args.config}: outputs under {Path(config['results']).resolve()}")
     for name in config["datasets"]:
-        store = results / "data" / name / "store.h5"
+        store = Path(paths.store_path(config, name))
         if store.exists():
             info = read_store_info(store)
             counts = ", ".join(f"{k} {v}" for k, v in info["split_counts"].items())
             print(f"  store {name}: {store} ({info['n']} images: {counts}; left out {info['n_failed']})")
         else:
             print(f"  store {name}: not built yet ({store})")
+    for init in config["init"]:
+        model = Path(paths.init_dir(config, init)) / "model.keras"
+        print(f"  init {init}: {model}" + ("" if model.exists() else " (not built yet)"))
+    models = [
+        Path(paths.run_dir(config, r, s)) for r in [*config["runs"], *config["ensembles"]] for s in config["seeds"]
+    ]
+    done = sum((m / "eval.json").exists() for m in models)
+    print(f"  runs: {done} of {len(models)} trained and evaluated, under {Path(config['results']) / 'models'}")
+    for table in config["tables"]:
+        md = Path(paths.table_path(config, table, "md"))
+        if md.exists():
+            print(f"  table {table}: {md}\n")
+            print(md.read_text())
+        else:
+            print(f"  table {table}: not built yet ({md})")
 
 
 def cmd_import_lucid(args) -> None:
@@ -207,6 +222,9 @@ def _set_threads(n: int) -> None:
 
 
 def cmd_train(args) -> None:
+    from artfinetune.gpu import claim_device
+
+    claim_device()  # before TensorFlow starts: one device per concurrent local GPU job
     from artfinetune.train.loop import train_run
 
     if args.config:
