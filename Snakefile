@@ -5,8 +5,8 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-# --configfile replaces the paper config instead of being merged into it.
-if not config:
+# --configfile replaces the paper config instead of being merged into it (--config still edits it).
+if not workflow.overwrite_configfiles:
 
     configfile: "config.yaml"
 

@@ -111,3 +111,33 @@ def test_snakemake_stops_on_bad_config_before_any_job(tmp_path, demo_config_dict
     assert proc.returncode != 0
     assert "runs.styles_A.mode is 'Z', which is not in modes" in proc.stdout + proc.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_typo_in_a_schedule_and_bad_names_are_named(demo_config_dict):
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["modes"]["from_scratch"]["schedule"] = {"factor": 0.96, "evry": 8}
+    with pytest.raises(
+        ConfigError, match=r"unknown key 'evry' in modes\.from_scratch\.schedule; .*allowed: every, factor"
+    ):
+        prepare_config(cfg)
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["runs"]["styles/A"] = cfg["runs"].pop("styles_A")
+    with pytest.raises(ConfigError, match=r"runs: 'styles/A' is not allowed \(names are used in paths"):
+        prepare_config(cfg)
+
+
+def test_missing_dataset_spec_is_a_config_error(tmp_path):
+    config = load_config(PAPER_CONFIG)
+    config["datasets"]["rasta"]["source"]["spec"] = str(tmp_path / "nope.yaml")
+    with pytest.raises(ConfigError, match=r"datasets\.rasta\.source: dataset spec .*nope.yaml does not exist"):
+        prepare_config(config)
+
+
+def test_demo_splits_that_leave_a_split_empty_are_refused(demo_config_dict):
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["datasets"]["demo_styles"]["source"].update(images_per_class=2, splits={"train": 0.6, "val": 0.2, "test": 0.2})
+    with pytest.raises(ConfigError, match=r"datasets\.demo_styles\.source: 2 images per class leave split\(s\)"):
+        prepare_config(cfg)
+    cfg["datasets"]["demo_styles"]["source"].update(images_per_class=40, splits={"train": 0, "val": 0, "test": 0})
+    with pytest.raises(ConfigError, match=r"splits give no share to \['train', 'test'\]"):
+        prepare_config(cfg)

@@ -90,13 +90,14 @@ def test_paintings_url_list_records_dead_links(served, tmp_path):
     out = tmp_path / "paintings"
     table = prepare_dataset("paintings", spec, out, workers=2)
     rows = {r["id"]: r for r in read_rows(table)}
-    assert list(rows) == ["a1", "a2", "a3", "a4", "a5"]
+    assert list(rows) == ["a1", "a2", "a3", "a4", "a4_row5", "a5"]  # every row of the table is listed
+    assert rows["a4_row5"]["status"] == "skipped (duplicate of a4)"
     assert rows["a1"]["labels"] == "aeroplane;bird" and rows["a2"]["split"] == "val"
     assert rows["a4"]["labels"] == "diningtable;chair"
     assert rows["a3"]["status"].startswith("dead link (could not download") and "404" in rows["a3"]["status"]
     assert rows["a5"]["status"].startswith("skipped (subset")
     summary = build_store(table, out, out / "store.h5", out / "manifest.csv", spec["classes"], "multi_label", 32)
-    assert summary["stored"] == 3 and summary["left_out"] == 2
+    assert summary["stored"] == 3 and summary["left_out"] == 3
     manifest = {r["id"]: r for r in read_rows(out / "manifest.csv")}
     assert manifest["a3"]["status"] == rows["a3"]["status"]
 
@@ -114,6 +115,9 @@ def test_offline_and_checksum_errors_say_what_to_do(served, tmp_path):
     spec.update(url=f"{url}/IconArt_v1.zip", sha256="0" * 64)
     with pytest.raises(DownloadError, match="does not match the checksum in the dataset spec"):
         prepare_dataset("iconart", spec, tmp_path / "checksum")
+    spec.update(url="htp://127.0.0.1/IconArt_v1.zip", sha256=None)
+    with pytest.raises(DownloadError, match="cannot download 'htp://127.0.0.1/IconArt_v1.zip' .*fix the url"):
+        prepare_dataset("iconart", spec, tmp_path / "badurl")
 
 
 def test_label_list_parsing():
@@ -136,6 +140,7 @@ def test_download_and_store_rules_through_snakemake(served, tmp_path):
     config["datasets"]["iconart"]["store_size"] = 224
     config["runs"] = {k: v for k, v in config["runs"].items() if k == "iconart_A"}
     config["comparisons"] = [["imagenet", "iconart_A/1"]]
+    config["ensembles"], config["tables"] = {}, {}
     config["results"] = str(tmp_path / "results")
     cfg = tmp_path / "config.yaml"
     cfg.write_text(yaml.safe_dump(config))

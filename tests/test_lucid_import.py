@@ -108,3 +108,14 @@ def test_imagenet_init_through_the_workflow(full_graph, tmp_path):
         model.get_layer("mixed5b_5x5_pre_relu").get_weights()[0],
         import_graphdef(full_graph).get_layer("mixed5b_5x5_pre_relu").get_weights()[0],
     )
+
+
+@pytest.mark.parametrize("size", [64, 80, 100, 224])
+def test_aux_heads_adapt_to_any_input_size(size):
+    model = build_inception_v1(6, "multi_label", input_size=size, aux_heads=True)
+    out = model(np.zeros((2, size, size, 3), np.float32))
+    assert {k: tuple(v.shape) for k, v in out.items()} == {"softmax2": (2, 6), "softmax0": (2, 6), "softmax1": (2, 6)}
+    for head in ("head0_pool", "head1_pool"):
+        assert tuple(model.get_layer(head).output.shape[1:3]) == (4, 4)
+    with pytest.raises(ValueError, match="below the 64 px"):
+        build_inception_v1(6, input_size=48)

@@ -124,3 +124,17 @@ def test_no_readable_image_is_an_error_and_leaves_no_store(tmp_path):
         build_store(table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["a", "b"], "single_label", 16)
     assert not (tmp_path / "s.h5").exists()
     assert not list(tmp_path.glob(".s.h5*"))
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+
+    a = np.zeros((20, 40, 3), np.uint8)  # landscape: left half red, right half blue
+    a[:, :20, 0] = 255
+    a[:, 20:, 2] = 255
+    img = Image.fromarray(a)
+    exif = img.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    img.save(tmp_path / "o.jpg", exif=exif, quality=95)
+    out = load_image(tmp_path / "o.jpg", 20)  # upright: portrait 20x40 -> centre 20x20 crop
+    assert out[2, 10, 0] > 200 and out[-3, 10, 2] > 200  # red on top, blue below after the quarter turn

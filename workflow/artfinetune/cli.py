@@ -194,7 +194,7 @@ def cmd_render(args) -> None:
     for channel in args.channel:  # before any expensive work
         parse_channel(channel)
     if args.out and len(args.out) != len(args.channel):
-        raise ValueError(f"give one --out per --channel ({len(args.channel)} channels, {len(args.out)} outputs)")
+        raise SystemExit(f"give one --out per --channel ({len(args.channel)} channels, {len(args.out)} outputs)")
     outs = args.out or [f"{c.replace(':', '_')}.png" for c in args.channel]
     with tempfile.TemporaryDirectory() as tmp:
         graph = args.graph
@@ -393,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         args.func(args)
-    except (UserError, FileNotFoundError, ValueError) as err:
+    except (UserError, FileNotFoundError) as err:
         if args.verbose:
             raise
         log.error("%s", err)

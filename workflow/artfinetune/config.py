@@ -74,8 +74,8 @@ def _check_schema(config: dict, origin: str) -> None:
         msg = f"{where} is missing a required key: {error.message}; add it"
     elif error.validator == "type":
         msg = f"{where} has the wrong type: {error.message}; give a value of that type"
-    elif error.validator == "pattern" and error.absolute_path and error.validator_value:
-        msg = f"{where}: {error.message}"
+    elif error.validator == "pattern" and "description" in error.schema:
+        msg = f"{where}: {error.instance!r} is not allowed ({error.schema['description']})"
     else:
         msg = f"{where}: {error.message}; fix this value"
     raise ConfigError(f"{origin}: {msg}")
@@ -92,7 +92,10 @@ def _complete_datasets(config: dict, origin: str) -> None:
     from artfinetune.data import sources
 
     for name, ds in config["datasets"].items():
-        available = sources.source_classes(ds["source"])
+        try:
+            available = sources.source_classes(ds["source"])
+        except FileNotFoundError as err:
+            raise ConfigError(f"{origin}: datasets.{name}.source: {err}") from None
         if "classes" not in ds:
             if available is None:
                 raise ConfigError(
@@ -106,6 +109,14 @@ def _complete_datasets(config: dict, origin: str) -> None:
                     f"{origin}: datasets.{name}.classes names {unknown}, which its source does not have; "
                     f"choose from {list(available)}"
                 )
+        src = ds["source"]
+        if src["kind"] == "demo":
+            from artfinetune.data.demo import check_splits
+
+            try:
+                check_splits(src["generator"], len(ds["classes"]), src["images_per_class"], src["splits"])
+            except ValueError as err:
+                raise ConfigError(f"{origin}: datasets.{name}.source: {err}") from None
         if ds["store_size"] < config["image_size"]:
             raise ConfigError(
                 f"{origin}: datasets.{name}.store_size ({ds['store_size']}) is smaller than image_size "
@@ -138,14 +149,6 @@ def check_references(config: dict, origin: str = "the config") -> None:
             fail(f"run {name!r} has the name of an init; rename one of them")
         if name == "init":
             fail("'init' is reserved for the folder of initial models; rename that run")
-    for name, ensemble in ensembles.items():
-        if name in runs or name in inits or name == "init":
-            fail(f"ensemble {name!r} has the name of a run or init; rename it")
-        unknown = [r for r in ensemble["runs"] if r not in runs]
-        if unknown:
-            fail(f"ensembles.{name}.runs names {unknown}, which are not in runs")
-        if len({runs[r]["dataset"] for r in ensemble["runs"]}) > 1:
-            fail(f"ensembles.{name} mixes datasets; an ensemble averages runs of one dataset")
     for name, run in runs.items():
         if run["dataset"] not in datasets:
             fail(
@@ -165,6 +168,14 @@ def check_references(config: dict, origin: str = "the config") -> None:
             )
     for name in runs:
         _check_no_cycle(name, runs, fail)
+    for name, ensemble in ensembles.items():
+        if name in runs or name in inits or name == "init":
+            fail(f"ensemble {name!r} has the name of a run or init; rename it")
+        unknown = [r for r in ensemble["runs"] if r not in runs]
+        if unknown:
+            fail(f"ensembles.{name}.runs names {unknown}, which are not in runs")
+        if len({runs[r]["dataset"] for r in ensemble["runs"]}) > 1:
+            fail(f"ensembles.{name} mixes datasets; an ensemble averages runs of one dataset")
     for name, mode in modes.items():
         for key in ("frozen", "reinit"):
             try:

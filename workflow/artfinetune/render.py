@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 from artfinetune.model.layers import parse_channel
 
@@ -51,7 +52,7 @@ def render_channels(
 
     parsed = [parse_channel(c) for c in channels]
     if len(out_paths) != len(channels):
-        raise ValueError(f"{len(channels)} channels but {len(out_paths)} output paths")
+        raise UserError(f"{len(channels)} channels but {len(out_paths)} output paths")
     graph_path = Path(graph_path)
     L = lucid()
     tf = L.render.tf  # tf.compat.v1, as Lucid sees it

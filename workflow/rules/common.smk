@@ -9,7 +9,8 @@ from artfinetune.config import ConfigError, prepare_config
 from artfinetune.train.metrics import metric_names
 
 try:
-    config.update(prepare_config(config, origin="the study config"))
+    origin = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config.yaml"
+    config.update(prepare_config(config, origin=origin))
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 

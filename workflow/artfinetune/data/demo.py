@@ -239,7 +239,7 @@ def draw_objects(rng, size, classes) -> tuple[Image.Image, list[str]]:
     present = [c for c in classes if rng.random() < 1.6 / len(classes)]
     if not present:
         present = [classes[rng.integers(len(classes))]]
-    present = present[:3]
+    present = [present[i] for i in rng.permutation(len(present))][:3]  # no class favoured by its position
     d = ImageDraw.Draw(img)
     for kind in present:
         r = rng.uniform(0.12, 0.22) * min(w, h)
@@ -379,13 +379,31 @@ def _draw_one(args) -> tuple[str, list[str]]:
     return path, labels
 
 
+def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
+    """How many of n items each split gets, in the given proportions (rounding goes to the first split)."""
+    total = sum(fractions.values())
+    if total <= 0:
+        raise ValueError(f"split fractions {fractions} must add up to more than 0")
+    names = [k for k, v in fractions.items() if v > 0]
+    counts = {k: int(round(n * fractions[k] / total)) for k in names}
+    counts[names[0]] += n - sum(counts.values())
+    return counts
+
+
+def check_splits(generator: str, n_classes: int, images_per_class: int, fractions: dict[str, float]) -> None:
+    """Every split asked for must get images (per class for the single-label generators); train and test too."""
+    missing = [s for s in ("train", "test") if fractions.get(s, 0) <= 0]
+    if missing:
+        raise ValueError(f"splits give no share to {missing}; a demo dataset needs train and test images")
+    n = images_per_class * n_classes if generator == "objects" else images_per_class
+    empty = [s for s, c in split_counts(n, fractions).items() if c == 0]
+    if empty:
+        raise ValueError(f"{images_per_class} images per class leave split(s) {empty} empty; raise images_per_class")
+
+
 def assign_splits(n: int, fractions: dict[str, float], rng) -> list[str]:
     """Split names for n items in the given proportions, shuffled with ``rng``."""
-    total = sum(fractions.values())
-    names = [k for k, v in fractions.items() if v > 0]
-    counts = [int(round(n * fractions[k] / total)) for k in names]
-    counts[0] += n - sum(counts)
-    out = [name for name, c in zip(names, counts, strict=True) for _ in range(c)]
+    out = [name for name, c in split_counts(n, fractions).items() for _ in range(c)]
     return [out[i] for i in rng.permutation(n)]
 
 

@@ -53,7 +53,9 @@ def fetch(url: str, sha256: str | None, folder: Path, processor=None, fname: str
         return pooch.retrieve(
             url, known_hash=known, fname=fname, path=folder, processor=processor, progressbar=progressbar
         )
-    except ValueError as err:  # pooch's checksum mismatch
+    except ValueError as err:
+        if "hash" not in str(err).lower():  # pooch also raises ValueError for a malformed URL
+            raise DownloadError(f"cannot download {url!r} ({err}); fix the url in the dataset spec") from None
         raise DownloadError(
             f"{folder / fname} does not match the checksum in the dataset spec ({err}); delete it to download "
             "again, or fix sha256 in the spec if the authors changed the file"
@@ -185,23 +187,28 @@ def _prepare_url_list(spec: dict, out_dir: Path, workers: int) -> list[dict]:
         records = list(reader)
     images = out_dir / "images"
     aliases = spec.get("label_aliases", {})
-    rows, jobs, seen = [], [], set()
-    for rec in records:
+    rows, jobs, first_of_url, ids = [], [], {}, set()
+    for n, rec in enumerate(records, start=1):
         url = _clean(rec["Image URL"])
         split = split_of.get(_clean(rec["Subset"]))
         stem = PurePosixPath(urlparse(url).path).stem if url.startswith("http") else ""
-        if stem in seen:  # the published table repeats some paintings
-            continue
-        seen.add(stem)
-        row = {"id": stem, "path": f"images/{stem}.jpg", "labels": ";".join(parse_label_list(rec["Labels"], aliases))}
-        row["split"] = split or ""
+        row_id = stem or f"row{n}"
+        if row_id in ids:  # a repeated row, or another painting with the same file name
+            row_id = f"{row_id}_row{n}"
+        ids.add(row_id)
+        labels = ";".join(parse_label_list(rec["Labels"], aliases))
+        row = {"id": row_id, "path": f"images/{row_id}.jpg", "labels": labels, "split": split or ""}
         if not stem:
-            row.update(id=f"row{len(rows)}", status=f"skipped (no image URL: {url!r})")
+            row["status"] = f"skipped (no image URL: {url!r})"
+        elif url in first_of_url:  # the published table repeats some paintings
+            row["status"] = f"skipped (duplicate of {first_of_url[url]})"
         elif split is None:
             row["status"] = f"skipped (subset {rec['Subset']!r} is not one of {list(split_of)})"
         else:
             row["status"] = "pending"
             jobs.append((row, url))
+        if stem:
+            first_of_url.setdefault(url, row_id)
         rows.append(row)
 
     def get(job):

@@ -21,6 +21,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from artfinetune.errors import UserError
+
 
 @dataclass(frozen=True)
 class Augmentation:
@@ -32,9 +34,9 @@ class Augmentation:
 
     def __post_init__(self):
         if self.crop not in ("center", "random"):
-            raise ValueError(f"augmentation crop must be 'center' or 'random', not {self.crop!r}")
+            raise UserError(f"augmentation crop must be 'center' or 'random', not {self.crop!r}")
         if self.translate < 0:
-            raise ValueError(f"augmentation translate must be >= 0, not {self.translate}")
+            raise UserError(f"augmentation translate must be >= 0, not {self.translate}")
 
     @classmethod
     def from_config(cls, cfg: dict | None) -> Augmentation:
@@ -67,19 +69,19 @@ class StoreReader:
         with h5py.File(self.path, "r") as f:
             self.splits = json.loads(f.attrs["splits"])
             if split not in self.splits:
-                raise ValueError(f"split {split!r} is not one of {self.splits} in {self.path}")
+                raise UserError(f"split {split!r} is not one of {self.splits} in {self.path}")
             self.class_names = json.loads(f.attrs["classes"])
             self.task = str(f.attrs["task"])
             self.store_size = int(f.attrs["store_size"])
             self.indices = np.flatnonzero(f["split"][:] == self.splits.index(split))
             labels = f["labels"][:]
         if image_size > self.store_size:
-            raise ValueError(
+            raise UserError(
                 f"image_size {image_size} exceeds the store's {self.store_size} px ({self.path}); "
                 "rebuild the store with a larger store_size"
             )
         if len(self.indices) == 0:
-            raise ValueError(f"split {split!r} of {self.path} is empty")
+            raise UserError(f"split {split!r} of {self.path} is empty")
         self.labels = labels[self.indices]
         if self.task == "multi_label":
             self.labels = self.labels.astype(np.float32)

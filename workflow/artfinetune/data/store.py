@@ -24,7 +24,7 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from artfinetune.errors import UserError
@@ -36,8 +36,9 @@ SPLITS = ("train", "val", "test")
 TASKS = ("single_label", "multi_label")
 MANIFEST_COLUMNS = ("id", "path", "labels", "split", "status", "store_index")
 PREPROCESSING = (
-    "decoded with Pillow, converted to RGB, shorter side resized to store_size (bicubic, "
-    "JPEG draft decoding when the file is at least twice as large), centre crop to a square, uint8"
+    "decoded with Pillow, turned upright by its EXIF orientation, converted to RGB, shorter side resized "
+    "to store_size (bicubic, JPEG draft decoding when the file is at least twice as large), centre crop "
+    "to a square, uint8"
 )
 # Paintings can be very large scans; they are legitimate input, not decompression bombs.
 Image.MAX_IMAGE_PIXELS = 400_000_000
@@ -51,7 +52,7 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
     """Decode one image file to a (size, size, 3) uint8 array: resize shorter side, centre crop."""
     with Image.open(path) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale still >= size
-        img = img.convert("RGB")
+        img = ImageOps.exif_transpose(img).convert("RGB")  # photos with an orientation tag stand upright
         w, h = img.size
         scale = size / min(w, h)
         nw, nh = max(size, round(w * scale)), max(size, round(h * scale))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import keras
 
+from artfinetune.errors import UserError
 from artfinetune.model import inception  # noqa: F401  (registers the custom layers for loading)
 
 
@@ -14,7 +15,7 @@ def save_model(model: keras.Model, path: str | Path) -> Path:
     """Save ``model`` to ``path`` (must end in .keras) via a temporary file renamed into place."""
     path = Path(path)
     if path.suffix != ".keras":
-        raise ValueError(f"model files end in .keras, not {path.name}")
+        raise UserError(f"model files end in .keras, not {path.name}")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
     try:

@@ -6,6 +6,8 @@ builder, the importer, activation extraction, metrics and rendering.
 
 from __future__ import annotations
 
+from artfinetune.errors import UserError
+
 # Stem convolutions: name -> (kernel, stride, output channels).
 STEM = {
     "conv2d0": (7, 2, 64),
@@ -70,7 +72,7 @@ def expand_layers(spec: list[str] | None) -> list[str]:
             first, last = item.split("..", 1)
             i, j = layer_index(first), layer_index(last)
             if j < i:
-                raise ValueError(f"layer range {item!r} runs backwards; write it as {last}..{first}")
+                raise UserError(f"layer range {item!r} runs backwards; write it as {last}..{first}")
             out.extend(STUDY_LAYERS[i : j + 1])
         else:
             check_layer(item, STUDY_LAYERS)
@@ -83,20 +85,20 @@ def check_layer(name: str, valid=None) -> str:
     valid = WIDTHS if valid is None else valid
     if name not in valid:
         choices = ", ".join(valid)
-        raise ValueError(f"unknown layer {name!r}; valid layers are: {choices}")
+        raise UserError(f"unknown layer {name!r}; valid layers are: {choices}")
     return name
 
 
 def parse_channel(spec: str) -> tuple[str, int]:
     """Parse ``layer:channel`` (e.g. ``mixed4d_3x3_pre_relu:52``) and check it against the registry."""
     if ":" not in spec:
-        raise ValueError(f"channel {spec!r} must be written layer:index, e.g. mixed4d_3x3_pre_relu:52")
+        raise UserError(f"channel {spec!r} must be written layer:index, e.g. mixed4d_3x3_pre_relu:52")
     layer, _, index = spec.rpartition(":")
     check_layer(layer)
     try:
         channel = int(index)
     except ValueError:
-        raise ValueError(f"channel index in {spec!r} must be an integer") from None
+        raise UserError(f"channel index in {spec!r} must be an integer") from None
     if not 0 <= channel < WIDTHS[layer]:
-        raise ValueError(f"channel {channel} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}")
+        raise UserError(f"channel {channel} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}")
     return layer, channel

@@ -24,6 +24,7 @@ from artfinetune.model.inception import (
     build_inception_v1,
     lrn_attributes,
     transfer_weights,
+    weight_layers,
 )
 from artfinetune.model.layers import WIDTHS
 
@@ -45,7 +46,10 @@ def export_graph(model: keras.Model, out_path: str | Path) -> Path:
     num_classes = model.get_layer("softmax2_pre_activation").units
     # Without auxiliary heads the graph accepts any input size, as Lucid's renders need.
     trunk = build_inception_v1(num_classes, task, input_size=None, aux_heads=False, lrn=lrn_attributes(model))
-    transfer_weights(model, trunk)
+    copied = set(transfer_weights(model, trunk))
+    missed = [layer.name for layer in weight_layers(trunk) if layer.name not in copied]
+    if missed:  # never export random weights silently
+        raise RuntimeError(f"export could not copy the weights of {missed} from the model")
     names = exported_tensors(trunk)
     probe = keras.Model(trunk.input, {n: trunk.get_layer(n).output for n in names})
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from artfinetune.data.reader import StoreReader
+from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 from artfinetune.train.metrics import evaluate_predictions
 
@@ -67,7 +68,7 @@ def evaluate_ensemble(prediction_files: list[str | Path], out_dir: str | Path) -
     first = members[0]
     for path, m in zip(prediction_files, members, strict=True):
         if not np.array_equal(m["store_index"], first["store_index"]) or m["classes"] != first["classes"]:
-            raise ValueError(
+            raise UserError(
                 f"{path} does not predict the same images and classes as {prediction_files[0]}; "
                 "an ensemble needs runs of one dataset"
             )

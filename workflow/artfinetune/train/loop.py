@@ -126,21 +126,21 @@ class Trainer:
     def _eval_step(self, images, labels):
         return run_loss(self.run.model(images, training=False), labels, self.task)
 
-    def train_epoch(self, batches) -> float:
+    @staticmethod
+    def _mean(step, batches, which: int) -> float:
+        """Image-weighted mean over an epoch of one of the (training loss, main-head loss) pair."""
         total, n = 0.0, 0
         for images, labels in batches:
-            loss, _ = self._step(tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
-            total += float(loss) * len(images)
+            losses = step(tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
+            total += float(losses[which]) * len(images)
             n += len(images)
         return total / n
 
+    def train_epoch(self, batches) -> float:
+        return self._mean(self._step, batches, 0)
+
     def validation_loss(self, batches) -> float:
-        total, n = 0.0, 0
-        for images, labels in batches:
-            _, main = self._eval(tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
-            total += float(main) * len(images)
-            n += len(images)
-        return total / n
+        return self._mean(self._eval, batches, 1)  # model selection looks at the main head only
 
     # -- checkpoints: one .npz holding everything, renamed into place
     def save_checkpoint(self, path: Path, state: dict, best_weights) -> None:
