@@ -74,7 +74,7 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "all": 1,
     }
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
-    code, out = snakemake("-n")  # the paper config by default
+    code, out = snakemake("-n", "--config", f"results={tmp_path / 'paper'}")  # --config edits config.yaml
     assert code == 0 and jobs(out)["import_lucid"] == 1, out
 
 
