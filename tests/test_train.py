@@ -271,3 +271,15 @@ def test_learning_rates_are_logged_per_variable(tiny, tmp_path):
         "mixed5b_1x1_pre_relu/kernel" in line and "lr 0.001 (transferred), transferred" in line
         for line in log.splitlines()
     )
+
+
+def test_a_checkpoint_of_another_setup_is_not_resumed(tiny, tmp_path, caplog):
+    store, init_path = tiny
+    train_run(store, tmp_path, mode(epochs=3), 1, SIZE, init_path, max_epochs=1)
+    with caplog.at_level("INFO"):
+        train_run(store, tmp_path, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)  # the mode was edited
+    assert "was made with another setup; starting afresh" in caplog.text and "resuming" not in caplog.text
+    fresh = tmp_path / "fresh"
+    train_run(store, fresh, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)
+    a, b = _all_weights(tmp_path / "model.keras"), _all_weights(fresh / "model.keras")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

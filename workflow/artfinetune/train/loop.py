@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from artfinetune.data.reader import Augmentation, StoreReader
+from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 from artfinetune.model.files import load_model, save_model
 from artfinetune.train.evaluate import evaluate_model
@@ -154,6 +155,11 @@ class Trainer:
         with atomic_path(path) as tmp:
             tmp.write_bytes(buffer.getvalue())
 
+    @staticmethod
+    def checkpoint_state(path: Path) -> dict:
+        with np.load(path) as data:
+            return json.loads(str(data["state"]))
+
     def load_checkpoint(self, path: Path) -> tuple[dict, list]:
         with np.load(path) as data:
             n = len(self.run.model.get_weights())
@@ -215,6 +221,21 @@ def train_run(
         augmentation=Augmentation.from_config(mode.get("augmentation")),
     )
     val = StoreReader(store, "val", mode["batch_size"], image_size)
+    # What a checkpoint must match to be resumed (the number of epochs may grow).
+    setup = json.loads(
+        json.dumps(
+            {
+                "mode": {k: v for k, v in mode.items() if k != "epochs"},
+                "seed": seed,
+                "image_size": image_size,
+                "init": str(init_model),
+                "store": str(store),
+            }
+        )
+    )
+    if (out / CHECKPOINT).exists() and Trainer.checkpoint_state(out / CHECKPOINT).get("setup") != setup:
+        log.warning("checkpoint in %s was made with another setup; starting afresh", out / "checkpoint")
+        shutil.rmtree(out / "checkpoint")
     init = load_model(init_model) if init_model else None
     run = build_run_model(mode, len(train.class_names), train.task, image_size, seed, init)
     # Outputs appear only when the run is complete; until then everything lives in checkpoint/.
@@ -225,7 +246,7 @@ def train_run(
     log_learning_rates(run, trainer)
 
     checkpoint = out / CHECKPOINT
-    state = {"epoch": 0, "best_loss": None, "best_epoch": None, "history": []}
+    state = {"epoch": 0, "best_loss": None, "best_epoch": None, "history": [], "setup": setup}
     best_weights = run.model.get_weights()
     if checkpoint.exists():
         state, best_weights = trainer.load_checkpoint(checkpoint)
@@ -242,7 +263,7 @@ def train_run(
         train_loss = trainer.train_epoch(train.epoch(epoch))
         val_loss = trainer.validation_loss(val.epoch(epoch))
         if not np.isfinite(train_loss):
-            raise FloatingPointError(f"training loss is {train_loss} at epoch {epoch + 1}; lower the learning rates")
+            raise UserError(f"training loss is {train_loss} at epoch {epoch + 1}; lower the mode's learning rates")
         if state["best_loss"] is None or val_loss < state["best_loss"]:
             state["best_loss"], state["best_epoch"] = val_loss, epoch + 1
             best_weights = run.model.get_weights()
