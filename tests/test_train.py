@@ -283,3 +283,16 @@ def test_a_checkpoint_of_another_setup_is_not_resumed(tiny, tmp_path, caplog):
     train_run(store, fresh, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)
     a, b = _all_weights(tmp_path / "model.keras"), _all_weights(fresh / "model.keras")
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_mixed_precision_option_trains(tiny, tmp_path):
+    store, init_path = tiny
+    try:
+        result = train_run(store, tmp_path, mode(epochs=1), 1, SIZE, init_path, mixed_precision=True)
+        model = load_model(tmp_path / "model.keras")
+        assert model.get_layer("mixed4a_3x3_pre_relu").compute_dtype == "float16"
+        assert model.get_layer("mixed4a_3x3_pre_relu").kernel.dtype == "float32"  # weights stay float32
+        assert np.isfinite(float(__import__("pandas").read_csv(tmp_path / "history.csv")["train_loss"][0]))
+        assert 0 <= result["metrics"]["top1"] <= 100
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -114,9 +114,11 @@ class Trainer:
         with tf.GradientTape(persistent=self.mixed_precision) as tape:
             outputs = self.run.model(images, training=True)
             loss, main = run_loss(outputs, labels, self.task)
-        if self.mixed_precision:  # each optimizer scales the loss by its own dynamic factor
-            for opt, variables, _ in groups:
-                opt.apply(tape.gradient(opt.scale_loss(loss), variables), variables)
+            # each loss-scale optimizer scales the loss by its own dynamic factor, on the tape
+            scaled = [opt.scale_loss(loss) for opt, _, _ in groups] if self.mixed_precision else None
+        if self.mixed_precision:
+            for (opt, variables, _), scaled_loss in zip(groups, scaled, strict=True):
+                opt.apply(tape.gradient(scaled_loss, variables), variables)
         else:
             grads = tape.gradient(loss, [v for _, variables, _ in groups for v in variables])
             for opt, variables, _ in groups:
