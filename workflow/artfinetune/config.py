@@ -189,7 +189,7 @@ def check_references(config: dict, origin: str = "the config") -> None:
             if unknown:
                 fail(f"{where} names {unknown}, which are neither runs nor ensembles")
             if "paper" in row:
-                expected = sum(len(_metrics_of(config, r)) for r in row["runs"])
+                expected = sum(len(metrics_of(config, r)) for r in row["runs"])
                 if len(row["paper"]) != expected:
                     fail(
                         f"{where} gives {len(row['paper'])} paper values, expected {expected} "
@@ -213,11 +213,18 @@ def check_references(config: dict, origin: str = "the config") -> None:
             fail(f"render.channels: {err}")
 
 
-def _metrics_of(config: dict, run_or_ensemble: str) -> list[str]:
+def dataset_of(config: dict, run_or_ensemble: str) -> str:
+    """The dataset a run (or an ensemble, whose runs share one) is trained and evaluated on."""
+    ensemble = config["ensembles"].get(run_or_ensemble)
+    run = ensemble["runs"][0] if ensemble else run_or_ensemble
+    return config["runs"][run]["dataset"]
+
+
+def metrics_of(config: dict, run_or_ensemble: str) -> list[str]:
+    """The metrics reported for a run or ensemble (those of its dataset's task)."""
     from artfinetune.train.metrics import metric_names
 
-    run = config["ensembles"][run_or_ensemble]["runs"][0] if run_or_ensemble in config["ensembles"] else run_or_ensemble
-    ds = config["datasets"][config["runs"][run]["dataset"]]
+    ds = config["datasets"][dataset_of(config, run_or_ensemble)]
     return metric_names(ds["task"], len(ds["classes"]))
 
 

@@ -6,7 +6,7 @@ from snakemake.settings.types import DeploymentMethod
 
 from artfinetune import paths
 from artfinetune.config import ConfigError, prepare_config
-from artfinetune.train.metrics import metric_names
+from artfinetune.train.tables import table_spec
 
 try:
     origin = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config.yaml"
@@ -82,36 +82,13 @@ def train_inputs(wildcards):
     return inputs
 
 
-def _table_columns(table):
-    columns = {}
-    for row in config["tables"][table]["rows"]:
-        for name in row["runs"]:
-            member = config["ensembles"].get(name, {"runs": [name]})["runs"][0]
-            ds = config["runs"][member]["dataset"]
-            columns[name] = {
-                "dataset": ds,
-                "metrics": metric_names(
-                    config["datasets"][ds]["task"],
-                    len(config["datasets"][ds]["classes"]),
-                ),
-                "evals": {
-                    str(s): f"{paths.run_dir(config, name, s)}/eval.json"
-                    for s in config["seeds"]
-                },
-            }
-    return columns
-
-
 def table_evals(wildcards):
-    return [
-        e for c in _table_columns(wildcards.table).values() for e in c["evals"].values()
-    ]
+    columns = table_spec(config, wildcards.table)["columns"].values()
+    return [e for c in columns for e in c["evals"].values()]
 
 
-def table_spec(wildcards):
-    spec = dict(config["tables"][wildcards.table])
-    spec.update(seeds=config["seeds"], columns=_table_columns(wildcards.table))
-    return json.dumps(spec)
+def table_spec_json(wildcards):
+    return json.dumps(table_spec(config, wildcards.table))
 
 
 def all_targets():

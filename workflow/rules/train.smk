@@ -94,7 +94,7 @@ rule table:
     conda:
         ENV
     params:
-        spec=table_spec,
+        spec=table_spec_json,
     shell:
         "artfinetune table --spec-json {params.spec:q} --out-csv {output.csv}"
         " --out-md {output.md} > {log} 2>&1"

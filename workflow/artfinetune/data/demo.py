@@ -55,7 +55,6 @@ STYLE_CLASSES = (
 OBJECT_CLASSES = ("circle", "square", "triangle", "star", "cross", "crescent", "ring")
 
 GENERATORS = {"source": SOURCE_CLASSES, "styles": STYLE_CLASSES, "objects": OBJECT_CLASSES}
-TASKS = {"source": "single_label", "styles": "single_label", "objects": "multi_label"}
 JPEG_QUALITY = 92
 
 

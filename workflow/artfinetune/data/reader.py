@@ -98,10 +98,6 @@ class StoreReader:
         n, b = len(self.indices), self.batch_size
         return n // b if self.drop_remainder else -(-n // b)
 
-    @property
-    def num_images(self) -> int:
-        return len(self.indices)
-
     def order(self, epoch: int) -> np.ndarray:
         """Positions (into this split) in the order epoch ``epoch`` reads them."""
         n = len(self.indices)

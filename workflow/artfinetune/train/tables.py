@@ -10,6 +10,24 @@ import pandas as pd
 from artfinetune.io import atomic_path
 
 
+def table_spec(config: dict, table: str) -> dict:
+    """What :func:`build_table` needs for ``config``'s table ``table``: its rows, the seeds, and for
+    every run or ensemble its dataset, metrics and eval.json per seed."""
+    from artfinetune import paths
+    from artfinetune.config import dataset_of, metrics_of
+
+    names = [name for row in config["tables"][table]["rows"] for name in row["runs"]]
+    columns = {
+        name: {
+            "dataset": dataset_of(config, name),
+            "metrics": metrics_of(config, name),
+            "evals": {str(s): f"{paths.run_dir(config, name, s)}/eval.json" for s in config["seeds"]},
+        }
+        for name in names
+    }
+    return {**config["tables"][table], "seeds": config["seeds"], "columns": columns}
+
+
 def build_table(spec: dict) -> pd.DataFrame:
     """``spec``: ``rows`` (label, runs, optional paper values), ``seeds``, and for every run or
     ensemble its ``dataset``, ``metrics`` and ``evals`` (seed -> eval.json path)."""
