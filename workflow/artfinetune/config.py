@@ -16,6 +16,7 @@ import yaml
 
 from artfinetune.errors import UserError
 from artfinetune.model import layers
+from artfinetune.tasks import metric_names
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -222,8 +223,6 @@ def dataset_of(config: dict, run_or_ensemble: str) -> str:
 
 def metrics_of(config: dict, run_or_ensemble: str) -> list[str]:
     """The metrics reported for a run or ensemble (those of its dataset's task)."""
-    from artfinetune.train.metrics import metric_names
-
     ds = config["datasets"][dataset_of(config, run_or_ensemble)]
     return metric_names(ds["task"], len(ds["classes"]))
 

@@ -29,11 +29,11 @@ from tqdm import tqdm
 
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
+from artfinetune.tasks import TASKS
 
 log = logging.getLogger(__name__)
 
 SPLITS = ("train", "val", "test")
-TASKS = ("single_label", "multi_label")
 MANIFEST_COLUMNS = ("id", "path", "labels", "split", "status", "store_index")
 PREPROCESSING = (
     "decoded with Pillow, turned upright by its EXIF orientation, converted to RGB, shorter side resized "

@@ -4,14 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TOP_K = (1, 3, 5)
-
-
-def metric_names(task: str, num_classes: int) -> list[str]:
-    """The metrics reported for a dataset: top1/top3/top5 (k < classes) or mAP."""
-    if task == "single_label":
-        return [f"top{k}" for k in TOP_K if k < num_classes or k == 1]
-    return ["mAP"]
+from artfinetune.tasks import metric_names
 
 
 def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:

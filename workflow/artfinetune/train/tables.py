@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from artfinetune import paths
+from artfinetune.config import dataset_of, metrics_of
 from artfinetune.io import atomic_path
 
 
 def table_spec(config: dict, table: str) -> dict:
     """What :func:`build_table` needs for ``config``'s table ``table``: its rows, the seeds, and for
     every run or ensemble its dataset, metrics and eval.json per seed."""
-    from artfinetune import paths
-    from artfinetune.config import dataset_of, metrics_of
-
     names = [name for row in config["tables"][table]["rows"] for name in row["runs"]]
     columns = {
         name: {
