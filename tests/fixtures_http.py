@@ -4,6 +4,7 @@ import csv
 import functools
 import http.server
 import io
+import re
 import tarfile
 import threading
 import unicodedata
@@ -81,11 +82,51 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _RangeHandler(_Quiet):
+    """Serves files with ``Range: bytes=N-`` support (206 + Content-Range, 416 past the end), as web servers do."""
+
+    def __init__(self, *args, state, **kwargs):
+        self.state = state  # set before the base class, whose __init__ already handles the request
+        super().__init__(*args, **kwargs)
+
+    def do_GET(self):
+        path = Path(self.translate_path(self.path))
+        if not path.is_file():
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        asked = self.headers.get("Range")
+        match = re.fullmatch(r"bytes=(\d+)-", asked or "")
+        start = int(match[1]) if match and self.state.honour_range else 0
+        with self.state.lock:
+            cut, self.state.cut_after = self.state.cut_after, None  # only the first response is cut
+        if start >= len(data) > 0:
+            self.send_response(416)
+            self.send_header("Content-Range", f"bytes */{len(data)}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            self.state.log.append({"path": self.path, "range": asked, "status": 416, "sent": 0})
+            return
+        status = 206 if start else 200
+        body = data[start:]
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(body)))
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.end_headers()
+        sent = body if cut is None else body[:cut]
+        self.wfile.write(sent)
+        if cut is not None:
+            self.close_connection = True  # the client sees the connection drop before Content-Length bytes
+        self.state.log.append({"path": self.path, "range": asked, "status": status, "sent": len(sent)})
+
+
 class Server:
     """A static file server on 127.0.0.1 (a free port) for the duration of a test."""
 
-    def __init__(self, root: Path):
-        handler = functools.partial(_Quiet, directory=str(root))
+    def __init__(self, root: Path, handler=None):
+        handler = handler or functools.partial(_Quiet, directory=str(root))
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -97,3 +138,17 @@ class Server:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class RangeServer(Server):
+    """A file server that honours ``Range: bytes=N-`` and logs each GET (path, Range header, status, bytes sent).
+
+    cut_after: send only this many body bytes on the first GET, then drop the connection (an interrupted download).
+    honour_range: False makes it answer every GET with the whole file (200), as servers without Range support do.
+    """
+
+    def __init__(self, root: Path, cut_after: int | None = None, honour_range: bool = True):
+        self.cut_after, self.honour_range = cut_after, honour_range
+        self.log: list[dict] = []
+        self.lock = threading.Lock()
+        super().__init__(root, functools.partial(_RangeHandler, directory=str(root), state=self))
