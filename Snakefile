@@ -17,6 +17,16 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
 
 
+# Run on the submit host, not as cluster jobs: downloads need the internet, which compute
+# nodes often lack; ensembles and tables read a few small files for seconds (no TensorFlow),
+# less than a queue wait.
+localrules:
+    download_dataset,
+    download_lucid_weights,
+    ensemble,
+    table,
+
+
 rule all:
     default_target: True
     input:

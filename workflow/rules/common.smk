@@ -1,12 +1,24 @@
 # Config validation and the functions that turn the config into target paths.
+# The Python that runs Snakemake must have the artfinetune package: it checks the config
+# and builds the paths here, before any job runs (see README, "Software environment").
 import json
+import os
 import shutil
+import sys
+import sysconfig
 
 from snakemake.settings.types import DeploymentMethod
 
-from artfinetune import paths
-from artfinetune.config import ConfigError, prepare_config
-from artfinetune.train.tables import table_spec
+try:
+    from artfinetune import paths
+    from artfinetune.config import ConfigError, prepare_config
+    from artfinetune.train.tables import table_spec
+except ImportError as err:
+    raise WorkflowError(
+        f"Snakemake's Python ({sys.executable}) cannot import the artfinetune package ({err}): "
+        "run the Snakemake of the environment that has it (`make setup`, then "
+        "`.venv/bin/snakemake ...` or `. .venv/bin/activate`), with or without --sdm conda"
+    ) from None
 
 try:
     origin = ", ".join(str(f) for f in workflow.overwrite_configfiles) or "config.yaml"
@@ -14,17 +26,35 @@ try:
 except ConfigError as err:
     raise WorkflowError(str(err)) from None
 
+
+def use_own_command():
+    """Put the `artfinetune` of the environment that runs Snakemake first on PATH.
+
+    Jobs inherit Snakemake's environment (local jobs, and SLURM jobs through sbatch
+    --export=ALL), so `.venv/bin/snakemake ...` works without activating the .venv, and
+    the rules run the same package that checked the config.
+    """
+    scripts = sysconfig.get_path("scripts")
+    own = os.path.join(scripts, "artfinetune")
+    found = shutil.which("artfinetune")
+    if os.path.isfile(own) and not (found and os.path.samefile(found, own)):
+        # Set for the jobs, not asked of the user: no `envvars:` directive.
+        os.environ.update(PATH=os.pathsep.join([scripts, os.environ.get("PATH", "")]))
+
+
+use_own_command()
 if shutil.which("artfinetune") is None and (
     DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
 ):
     raise WorkflowError(
-        "the artfinetune command is not on PATH: activate the environment first "
-        "(. .venv/bin/activate, after `make setup`) or run with --sdm conda"
+        "the artfinetune command is neither on PATH nor beside Snakemake's Python: "
+        "run the Snakemake of the environment `make setup` builds (.venv/bin/snakemake, "
+        "or activate it first with . .venv/bin/activate) or run with --sdm conda"
     )
 
 R = config["results"]
-# Rules call the `artfinetune` command: from the active .venv, or from this conda env
-# under --sdm conda (see README, "Software environment").
+# Rules call the `artfinetune` command: from the environment that runs Snakemake, or from
+# this conda env under --sdm conda (see README, "Software environment").
 ENV = "../../envs/artfinetune.yaml"
 DEMO_DATASETS = [
     n for n, d in config["datasets"].items() if d["source"]["kind"] == "demo"
