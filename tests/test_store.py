@@ -4,7 +4,7 @@ import h5py
 import numpy as np
 import pytest
 
-from artfinetune.data.store import StoreError, build_store, load_image, read_store_info
+from artfinetune.data.store import StoreError, build_store, load_image, read_store_info, store_sha256
 
 from .conftest import read_rows, write_images, write_table
 
@@ -116,6 +116,45 @@ def test_multi_label_store_is_multi_hot(tmp_path):
     with h5py.File(tmp_path / "s.h5") as f:
         assert f["labels"].dtype == np.uint8
         assert f["labels"][:].tolist() == [[1, 0, 1], [0, 1, 0], [1, 1, 1]]
+
+
+@pytest.mark.parametrize("task", ["multi_label", "single_label"])
+def test_an_image_without_a_label_is_a_negative_in_multi_label_data_and_left_out_in_single_label(tmp_path, task):
+    write_images(tmp_path / "img", 4, size=(16, 16))
+    rows = [
+        {"id": "0", "path": "img/img0.png", "labels": "a", "split": "train"},
+        {"id": "1", "path": "img/img1.png", "labels": "b", "split": "val"},
+        {"id": "2", "path": "img/img2.png", "labels": "", "split": "test"},  # shows none of the classes
+        {"id": "3", "path": "img/img3.png", "labels": "c", "split": "test"},
+    ]
+    table = write_table(tmp_path / "source.csv", rows)
+    summary = build_store(table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["a", "b", "c"], task, 16)
+    manifest = {r["id"]: r for r in read_rows(tmp_path / "m.csv")}
+    with h5py.File(tmp_path / "s.h5") as f:
+        ids, labels = [i.decode() for i in f["ids"][:]], f["labels"][:].tolist()
+        unlabeled = int(f.attrs["n_unlabeled"])
+    if task == "multi_label":
+        assert ids == ["0", "1", "2", "3"]
+        assert labels == [[1, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]]
+        assert manifest["2"]["status"] == "ok" and manifest["2"]["store_index"] == "2"
+        assert summary["splits"]["test"] == 2 and summary["unlabeled"] == unlabeled == 1
+    else:
+        assert ids == ["0", "1", "3"]
+        assert manifest["2"]["status"] == "skipped (no label)" and manifest["2"]["store_index"] == ""
+        assert summary["splits"]["test"] == 1 and summary["unlabeled"] == unlabeled == 0
+
+
+def test_the_content_fingerprint_follows_the_content_not_the_file(tmp_path):
+    write_images(tmp_path / "img", 3, size=(16, 16))
+    rows = [{"id": str(i), "path": f"img/img{i}.png", "labels": "abc"[i], "split": "train"} for i in range(3)]
+    table = write_table(tmp_path / "source.csv", rows)
+    args = (["a", "b", "c"], "single_label", 16)
+    build_store(table, tmp_path, tmp_path / "one.h5", tmp_path / "m.csv", *args)
+    build_store(table, tmp_path, tmp_path / "two.h5", tmp_path / "m.csv", *args)
+    write_images(tmp_path / "img", 3, size=(16, 16), seed=1)  # other pixels, same files
+    build_store(table, tmp_path, tmp_path / "three.h5", tmp_path / "m.csv", *args)
+    one, two, three = (store_sha256(tmp_path / f"{n}.h5") for n in ("one", "two", "three"))
+    assert one == two and one != three and len(one) == 64
 
 
 def test_no_readable_image_is_an_error_and_leaves_no_store(tmp_path):

@@ -21,6 +21,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from artfinetune.data.store import open_store
 from artfinetune.errors import UserError
 
 
@@ -66,7 +67,7 @@ class StoreReader:
         drop_remainder: bool = False,
     ):
         self.path = Path(path)
-        with h5py.File(self.path, "r") as f:
+        with open_store(self.path) as f:
             self.splits = json.loads(f.attrs["splits"])
             if split not in self.splits:
                 raise UserError(f"split {split!r} is not one of {self.splits} in {self.path}")

@@ -10,12 +10,14 @@ row in the store. Store layout::
              (n, C) uint8         multi-label: multi-hot
     split    (n,) uint8           index into attrs["splits"] (train, val, test)
     ids      (n,) str             the source ids
-    attrs    dataset, task, classes, splits, store_size, preprocessing, n_failed, val_carved
+    attrs    dataset, task, classes, splits, store_size, preprocessing, n_failed, n_unlabeled, val_carved,
+             content_sha256 (of the images, labels, splits, ids and classes: what a training run depends on)
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import logging
 import multiprocessing
@@ -85,8 +87,8 @@ def _check_row(row: dict, classes: list[str], task: str) -> str:
     if row.get("status") not in (None, "", "ok"):  # the download already left it out (e.g. a dead link)
         return row["status"]
     labels = [c for c in row["labels"].split(";") if c]
-    if not labels:
-        return "skipped (no label)"
+    if not labels and task == "single_label":
+        return "skipped (no label)"  # a multi-label image without a label is a negative for every class
     if task == "single_label" and len(labels) > 1:
         return "skipped (several labels in a single-label dataset)"
     unknown = [c for c in labels if c not in classes]
@@ -149,6 +151,7 @@ def build_store(
         )
         labels = np.zeros((len(todo), len(classes)) if task == "multi_label" else (len(todo),), np.int64)
         stored = []  # row of each stored image
+        content = hashlib.sha256()  # of everything stored, in store order (see store_sha256)
         with _pool(workers) as pool:
             results = pool.imap(_decode, todo, chunksize=8) if pool else map(_decode, todo)
             for index, image, status in tqdm(results, total=len(todo), desc="decode", mininterval=5, unit="img"):
@@ -158,7 +161,8 @@ def build_store(
                     log.warning("left out %s: %s", row["path"], status)
                     continue
                 images[n_ok] = image
-                names = row["labels"].split(";")
+                content.update(image.tobytes())
+                names = [c for c in row["labels"].split(";") if c]
                 if task == "multi_label":
                     labels[n_ok, [class_index[c] for c in names]] = 1
                 else:
@@ -181,9 +185,17 @@ def build_store(
                 split_seed,
             )
         images.resize(n_ok, axis=0)
-        f.create_dataset("labels", data=labels[:n_ok].astype(np.uint8 if task == "multi_label" else np.int64))
-        f.create_dataset("split", data=np.array([SPLITS.index(r["split"]) for r in stored], np.uint8))
-        f.create_dataset("ids", data=np.array([r["id"] for r in stored], dtype=object), dtype=h5py.string_dtype())
+        n_unlabeled = sum(1 for r in stored if not r["labels"].strip(";"))
+        if n_unlabeled:
+            log.info("%d stored images have no label: each is a negative for every class", n_unlabeled)
+        label_array = labels[:n_ok].astype(np.uint8 if task == "multi_label" else np.int64)
+        split_array = np.array([SPLITS.index(r["split"]) for r in stored], np.uint8)
+        ids = [r["id"] for r in stored]
+        f.create_dataset("labels", data=label_array)
+        f.create_dataset("split", data=split_array)
+        f.create_dataset("ids", data=np.array(ids, dtype=object), dtype=h5py.string_dtype())
+        for part in (label_array.tobytes(), split_array.tobytes(), json.dumps([ids, classes, task]).encode()):
+            content.update(part)
         f.attrs.update(
             {
                 "dataset": dataset,
@@ -193,16 +205,19 @@ def build_store(
                 "store_size": store_size,
                 "preprocessing": PREPROCESSING,
                 "n_failed": sum(1 for r in rows if r["status"] != "ok"),
+                "n_unlabeled": n_unlabeled,
                 "val_carved": json.dumps({"count": carved, "fraction": val_fraction, "seed": split_seed}),
+                "content_sha256": content.hexdigest(),
             }
         )
     write_manifest(rows, manifest_path)
     summary = summarize(rows)
     log.info(
-        "%s: stored %d images in %s; left out %d (%s)",
+        "%s: stored %d images in %s (%d without a label); left out %d (%s)",
         dataset or source_table,
         n_ok,
         store_path,
+        summary["unlabeled"],
         summary["left_out"],
         ", ".join(f"{k} {v}" for k, v in summary["splits"].items()),
     )
@@ -233,16 +248,49 @@ def write_manifest(rows: list[dict], path: str | Path) -> None:
 
 
 def summarize(rows: list[dict]) -> dict:
-    splits = {s: sum(1 for r in rows if r["status"] == "ok" and r["split"] == s) for s in SPLITS}
-    return {"stored": sum(splits.values()), "left_out": sum(1 for r in rows if r["status"] != "ok"), "splits": splits}
+    stored = [r for r in rows if r["status"] == "ok"]
+    splits = {s: sum(1 for r in stored if r["split"] == s) for s in SPLITS}
+    return {
+        "stored": len(stored),
+        "left_out": len(rows) - len(stored),
+        "unlabeled": sum(1 for r in stored if not r["labels"].strip(";")),
+        "splits": splits,
+    }
+
+
+def open_store(path: str | Path) -> h5py.File:
+    """Open an image store for reading; a missing, foreign or incomplete file is a StoreError naming it."""
+    path = Path(path)
+    if not path.exists():
+        raise StoreError(f"image store {path} does not exist; build it first (snakemake {path})")
+    if not h5py.is_hdf5(path):
+        raise StoreError(f"{path} is not an image store (not an HDF5 file); delete it and rebuild it")
+    f = h5py.File(path, "r")
+    missing = [d for d in ("images", "labels", "split", "ids") if d not in f]
+    missing += [a for a in ("task", "classes", "splits") if a not in f.attrs]
+    if missing:
+        f.close()
+        raise StoreError(f"{path} is not an artfinetune image store (it lacks {', '.join(missing)}); rebuild it")
+    return f
 
 
 def read_store_info(path: str | Path) -> dict:
     """Attributes and sizes of a store, decoded from JSON where needed."""
-    with h5py.File(path, "r") as f:
+    with open_store(path) as f:
         attrs = dict(f.attrs)
         info = {k: (json.loads(v) if k in ("classes", "splits", "val_carved") else v) for k, v in attrs.items()}
         info["n"] = f["images"].shape[0]
         split = f["split"][:]
         info["split_counts"] = {s: int((split == k).sum()) for k, s in enumerate(info["splits"])}
     return info
+
+
+def store_sha256(path: str | Path) -> str:
+    """A fingerprint of a store's content: the digest recorded when it was built (images, labels, splits,
+    ids, classes), or for a store built before that existed, the SHA-256 of the file."""
+    with open_store(path) as f:
+        recorded = f.attrs.get("content_sha256")
+    if recorded:
+        return str(recorded)
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
