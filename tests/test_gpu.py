@@ -52,3 +52,32 @@ def test_profiles_dry_run():
     code, out = snakemake("-n", "--workflow-profile", "workflow/profiles/slurm")
     assert code == 0, out
     assert jobs(out)["train"] == 42
+
+
+def test_device_set_up_twice_in_one_process_touches_memory_growth_once(monkeypatch):
+    """TensorFlow refuses memory growth once a GPU is initialised: a second training call must not ask again."""
+    import keras
+    import tensorflow as tf
+
+    from artfinetune import gpu
+
+    fake = tf.config.PhysicalDevice(name="/physical_device:GPU:0", device_type="GPU")
+    calls = []
+
+    def set_memory_growth(device, enable):
+        if calls:
+            raise RuntimeError("Physical devices cannot be modified after being initialized")
+        calls.append((device.name, enable))
+
+    monkeypatch.setattr(gpu, "_MEMORY_GROWTH_DONE", False)
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [fake] if kind == "GPU" else [])
+    monkeypatch.setattr(tf.config.experimental, "set_memory_growth", set_memory_growth)
+    monkeypatch.setattr(tf.config.experimental, "get_device_details", lambda d: {"device_name": "Fake GPU"})
+    logged = []
+    monkeypatch.setattr(gpu.log, "warning", lambda *a: logged.append(a))
+    try:
+        assert gpu.configure_devices() == "GPU:0 (Fake GPU)"
+        assert gpu.configure_devices(mixed_precision=True) == "GPU:0 (Fake GPU)"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert calls == [("/physical_device:GPU:0", True)] and not logged

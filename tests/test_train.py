@@ -14,7 +14,7 @@ from artfinetune.data.reader import StoreReader
 from artfinetune.data.store import build_store
 from artfinetune.model.files import load_model, save_model
 from artfinetune.model.inception import build_inception_v1
-from artfinetune.train.loop import Trainer, head_loss, learning_rate, run_loss, train_run
+from artfinetune.train.loop import Trainer, head_loss, learning_rate, logits_model, run_loss, train_run
 from artfinetune.train.setup import block_layers, build_run_model
 
 from .conftest import REPO
@@ -75,7 +75,7 @@ def test_one_step_moves_head_and_transferred_layers_by_their_own_rates(tiny, opt
     x, y = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
     variables = run.model.trainable_variables
     with tf.GradientTape() as tape:
-        loss, _ = run_loss(run.model(x, training=True), y, "single_label")
+        loss, _ = trainer.losses(x, y, training=True)
     grads = {v.path: g.numpy() for v, g in zip(variables, tape.gradient(loss, variables), strict=True)}
     before = {v.path: v.numpy().copy() for v in variables}
     trainer._step(x, y)
@@ -128,6 +128,10 @@ def test_off_the_shelf_trains_only_the_linear_classifier(tiny, tmp_path):
     store, init_path = tiny
     train_run(store, tmp_path, mode(kind="off_the_shelf", lr_transferred=0, epochs=1), 1, SIZE, init_path)
     source, trained = load_model(init_path), load_model(tmp_path / "model.keras")
+    start = load_model(tmp_path / "init.keras")
+    head = "softmax2_pre_activation"
+    for before, after in zip(start.get_layer(head).get_weights(), trained.get_layer(head).get_weights(), strict=True):
+        assert np.abs(after - before).max() > 1e-4, "the linear classifier did not train"
     for layer in trained.layers:
         if layer.weights and layer.name != "softmax2_pre_activation":
             assert all(
@@ -142,18 +146,49 @@ def test_deep_supervision_loss_is_the_weighted_sum():
     model = build_inception_v1(4, input_size=SIZE, aux_heads=True)
     x = np.random.default_rng(0).uniform(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
     y = np.array([0, 3, 1])
-    outputs = {k: np.asarray(v) for k, v in model(x).items()}
-    ce = {k: -np.log(np.clip(p[np.arange(3), y], 1e-7, 1)).mean() for k, p in outputs.items()}  # by hand
+    outputs = {k: np.asarray(v, np.float64) for k, v in logits_model(model)(x).items()}
+    # by hand: -log softmax(z)_y = log sum exp z - z_y
+    ce = {k: (np.log(np.exp(z).sum(axis=1)) - z[np.arange(3), y]).mean() for k, z in outputs.items()}
     total, main = run_loss(outputs, y, "single_label")
     assert float(main) == pytest.approx(ce["softmax2"], rel=1e-5)
     assert float(total) == pytest.approx(ce["softmax2"] + 0.3 * ce["softmax0"] + 0.3 * ce["softmax1"], rel=1e-5)
 
 
 def test_multi_label_loss_is_the_sum_of_per_class_binary_cross_entropies():
-    p = np.array([[0.9, 0.2, 0.6]], np.float32)
+    z = np.log(np.array([[0.9, 0.2, 0.6]]) / (1 - np.array([[0.9, 0.2, 0.6]])))  # logits of these probabilities
     y = np.array([[1, 0, 0]], np.float32)
     expected = -(np.log(0.9) + np.log(0.8) + np.log(0.4))
-    assert float(head_loss(p, y, "multi_label")) == pytest.approx(expected, rel=1e-5)
+    assert float(head_loss(z.astype(np.float32), y, "multi_label")) == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("task", "labels", "loss", "bias_grad"),
+    [
+        # logits (30, 0), true class 1: loss log(1 + e^30) = 30.0, d loss / d bias = softmax - one-hot = (1, -1)
+        ("single_label", [1], 30.0, [1.0, -1.0]),
+        # class 0 (logit 30) absent: -log(1 - sigmoid(30)) = 30.0; class 1 (logit 0) present: log 2;
+        # d loss / d bias = sigmoid(z) - y = (1, -0.5)
+        ("multi_label", [[0, 1]], 30.0 + np.log(2), [1.0, -0.5]),
+    ],
+)
+def test_a_confident_mistake_keeps_its_loss_and_gradient_under_mixed_precision(task, labels, loss, bias_grad):
+    x = tf.zeros((1, SIZE, SIZE, 3))
+    y = tf.constant(labels, tf.int64 if task == "single_label" else tf.float32)
+    try:
+        for policy in ("float32", "mixed_float16"):
+            keras.mixed_precision.set_global_policy(policy)
+            run = build_run_model(mode(), 2, task, SIZE, 0, None)
+            trainer = Trainer(run, mode(), task, mixed_precision=policy == "mixed_float16")
+            head = run.model.get_layer("softmax2_pre_activation")
+            head.kernel.assign(tf.zeros_like(head.kernel))
+            head.bias.assign([30.0, 0.0])  # a logit margin of 30 for the wrong class
+            with tf.GradientTape() as tape:
+                total, _ = trainer.losses(x, y, training=False)
+            grad = tape.gradient(total, head.bias)
+            assert float(total) == pytest.approx(loss, rel=1e-2), policy
+            np.testing.assert_allclose(np.asarray(grad), bias_grad, rtol=1e-2, err_msg=policy)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
 
 
 def test_googlenet_schedule():
@@ -167,6 +202,25 @@ def test_googlenet_schedule():
     assert trainer.set_epoch(16) == {"head": pytest.approx(0.0009216)}  # random init: every layer is new
     opt = trainer.groups["head"][0]
     assert float(opt.learning_rate) == pytest.approx(0.0009216)
+
+
+def test_train_run_applies_each_epochs_rate_to_the_optimizers(tiny, tmp_path, monkeypatch):
+    store, init_path = tiny
+    seen = []  # each group's optimizer rate while an epoch trains
+    original = Trainer.train_epoch
+
+    def spy(self, batches):
+        seen.append({g: float(opt.learning_rate) for g, (opt, _, _) in self.groups.items()})
+        return original(self, batches)
+
+    monkeypatch.setattr(Trainer, "train_epoch", spy)
+    halving = mode(epochs=3, lr_head=0.01, lr_transferred=0.002, schedule={"factor": 0.5, "every": 1})
+    train_run(store, tmp_path, halving, 1, SIZE, init_path)
+    expected = [{"head": 0.01, "transferred": 0.002}, {"head": 0.005, "transferred": 0.001}]
+    expected.append({"head": 0.0025, "transferred": 0.0005})
+    assert [{g: pytest.approx(r) for g, r in e.items()} for e in expected] == seen
+    history = __import__("pandas").read_csv(tmp_path / "history.csv")
+    assert history["lr_head"].tolist() == pytest.approx([0.01, 0.005, 0.0025])
 
 
 def _all_weights(path):
@@ -266,11 +320,25 @@ def test_learning_rates_are_logged_per_variable(tiny, tmp_path):
     log = proc.stderr
     assert "effective learning rate of every variable" in log
     assert "conv2d0_pre_relu/kernel" in log and "frozen (kept from the init)" in log
-    assert any("softmax2_pre_activation/kernel" in line and "lr 0.01 (head), new" in line for line in log.splitlines())
+    lines = log.splitlines()
+    assert any("softmax2_pre_activation/kernel" in line and "lr 0.01 (lr_head), new" in line for line in lines)
     assert any(
-        "mixed5b_1x1_pre_relu/kernel" in line and "lr 0.001 (transferred), transferred" in line
-        for line in log.splitlines()
+        "mixed5b_1x1_pre_relu/kernel" in line and "lr 0.001 (lr_transferred), transferred" in line for line in lines
     )
+
+
+def test_reinitialised_layers_are_logged_as_such(tiny, caplog):
+    store, init_path = tiny
+    from artfinetune.train.loop import log_learning_rates
+
+    m = mode(reinit=["mixed5b"])
+    run = build_run_model(m, 9, "single_label", SIZE, 1, load_model(init_path))
+    with caplog.at_level("INFO"):
+        log_learning_rates(run, Trainer(run, m, "single_label"))
+    origin = {line.split()[0]: line.rsplit(", ", 1)[-1] for line in caplog.messages if "/" in line}
+    assert origin["mixed5b_3x3_pre_relu/kernel"] == "re-initialised"
+    assert origin["mixed5a_3x3_pre_relu/kernel"] == "transferred"
+    assert origin["softmax2_pre_activation/kernel"] == "new"
 
 
 def test_a_checkpoint_of_another_setup_is_not_resumed(tiny, tmp_path, caplog):
@@ -278,11 +346,45 @@ def test_a_checkpoint_of_another_setup_is_not_resumed(tiny, tmp_path, caplog):
     train_run(store, tmp_path, mode(epochs=3), 1, SIZE, init_path, max_epochs=1)
     with caplog.at_level("INFO"):
         train_run(store, tmp_path, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)  # the mode was edited
-    assert "was made with another setup; starting afresh" in caplog.text and "resuming" not in caplog.text
+    assert "another setup (mode changed); starting afresh" in caplog.text and "resuming" not in caplog.text
     fresh = tmp_path / "fresh"
     train_run(store, fresh, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)
     a, b = _all_weights(tmp_path / "model.keras"), _all_weights(fresh / "model.keras")
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_a_checkpoint_from_another_init_is_not_resumed_even_at_the_same_path(tiny, tmp_path, caplog):
+    """Kill a run, retrain its init (same file name, new weights), rerun: it starts afresh and equals a clean run."""
+    store, _ = tiny
+    init_path = tmp_path / "init_model.keras"
+    keras.utils.set_random_seed(5)
+    save_model(build_inception_v1(12, input_size=SIZE), init_path)
+    train_run(store, tmp_path / "run", mode(epochs=2), 1, SIZE, init_path, max_epochs=1)  # "killed" after epoch 1
+    keras.utils.set_random_seed(6)
+    save_model(build_inception_v1(12, input_size=SIZE), init_path)  # the init was rebuilt in the meantime
+    with caplog.at_level("INFO"):
+        train_run(store, tmp_path / "run", mode(epochs=2), 1, SIZE, init_path)
+    assert "another setup (init changed); starting afresh from epoch 0" in caplog.text
+    assert "resuming" not in caplog.text
+    train_run(store, tmp_path / "clean", mode(epochs=2), 1, SIZE, init_path)
+    a, b = _all_weights(tmp_path / "run/model.keras"), _all_weights(tmp_path / "clean/model.keras")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_the_determinism_setting_is_recorded_in_the_evaluation(tiny, tmp_path):
+    import json
+
+    store, init_path = tiny
+    try:
+        train_run(store, tmp_path, mode(epochs=1), 1, SIZE, init_path, deterministic=False)
+        from tensorflow.python.framework import config as tf_config
+
+        assert not tf_config.is_op_determinism_enabled()
+    finally:
+        tf.config.experimental.enable_op_determinism()
+    result = json.loads((tmp_path / "eval.json").read_text())
+    assert result["deterministic"] is False and result["mixed_precision"] is False
+    assert result["device"].startswith(("CPU", "GPU"))
 
 
 def test_mixed_precision_option_trains(tiny, tmp_path):

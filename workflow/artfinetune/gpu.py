@@ -1,4 +1,4 @@
-"""One GPU per concurrent GPU job on a local machine.
+"""Devices of a training job: one GPU per concurrent GPU job on a local machine, and TensorFlow's set-up.
 
 Snakemake counts GPU jobs (``--resources gpu=2`` runs at most two ``gpu=1``
 jobs at once) but never tells a job which device to use. Before TensorFlow
@@ -10,7 +10,8 @@ operating system. Under SLURM (which assigns devices itself), when
 nothing.
 
 The device ids come from ``ARTFT_GPU_IDS`` (e.g. ``0,1``) or, if unset, from
-``nvidia-smi -L``.
+``nvidia-smi -L``. :func:`configure_devices` then sets TensorFlow up (memory growth once per process, op
+determinism, precision policy).
 """
 
 from __future__ import annotations
@@ -66,3 +67,47 @@ def claim_device(lock_dir: str | Path | None = None, wait_seconds: float = 600.0
                 f"the number of GPUs, or set ARTFT_GPU_IDS"
             )
         time.sleep(1.0)
+
+
+_MEMORY_GROWTH_DONE = False  # TensorFlow refuses to change it once a GPU is in use: set it once per process
+
+
+def configure_devices(mixed_precision: bool = False, deterministic: bool = True) -> str:
+    """Set up TensorFlow for a training job; safe to call again in the same process. Returns :func:`device_name`.
+
+    - memory growth on every visible GPU (jobs share a GPU without grabbing it whole), once per process;
+    - op determinism on or off (``deterministic``: same seed, same weights; GPU users may trade it for speed);
+    - the mixed float16 or float32 Keras policy.
+    """
+    global _MEMORY_GROWTH_DONE
+    import keras
+    import tensorflow as tf
+    from tensorflow.python.framework import config as tf_config  # disable_op_determinism is not exported
+
+    if not _MEMORY_GROWTH_DONE:
+        for gpu in tf.config.list_physical_devices("GPU"):
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError as err:  # TensorFlow already started on it elsewhere in this process
+                log.warning("could not turn on memory growth for %s: %s", gpu.name, err)
+        _MEMORY_GROWTH_DONE = True
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        tf_config.disable_op_determinism()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    return device_name()
+
+
+def device_name() -> str:
+    """What TensorFlow computes on, for logs and benchmark output: ``GPU 0 (NVIDIA A100...)`` or ``CPU (8 cores)``."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return f"CPU ({os.cpu_count()} cores)"
+    names = []
+    for gpu in gpus:
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(f"{gpu.name.split(':', 1)[-1]} ({details.get('device_name', 'unknown model')})")
+    return ", ".join(names)

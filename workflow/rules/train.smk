@@ -22,10 +22,11 @@ rule pretrain:
         out=lambda w, output: os.path.dirname(output.model),
         image_size=config["image_size"],
         mixed=mixed_precision_flag,
+        deterministic="" if config["deterministic"] else "--no-deterministic",
     shell:
         "artfinetune train --seed {params.seed} --mode-json {params.mode:q}"
         " --store {input.store} --out {params.out} --image-size {params.image_size}"
-        " {params.mixed} --threads {threads} 2> {log}"
+        " {params.mixed} {params.deterministic} --threads {threads} 2> {log}"
 
 
 rule train:
@@ -53,10 +54,11 @@ rule train:
         out=lambda w, output: os.path.dirname(output.model),
         image_size=config["image_size"],
         mixed=mixed_precision_flag,
+        deterministic="" if config["deterministic"] else "--no-deterministic",
     shell:
         "artfinetune train --seed {wildcards.seed} --mode-json {params.mode:q}"
-        " --store {input.store} {params.init} --out {params.out}"
-        " --image-size {params.image_size} {params.mixed} --threads {threads} 2> {log}"
+        " --store {input.store} {params.init} --out {params.out} --image-size {params.image_size}"
+        " {params.mixed} {params.deterministic} --threads {threads} 2> {log}"
 
 
 rule ensemble:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import zipfile
 from pathlib import Path
 
 import keras
@@ -30,4 +33,18 @@ def load_model(path: str | Path) -> keras.Model:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"model file {path} does not exist; build it first (snakemake {path})")
+    if not zipfile.is_zipfile(path):  # Keras reports any unreadable file as "File not found"
+        raise UserError(f"{path} is not a Keras model file (.keras zip); delete it and rebuild it (snakemake {path})")
     return keras.saving.load_model(path, compile=False)
+
+
+def weights_sha256(model: keras.Model) -> str:
+    """SHA-256 of a model's weights (layer names, shapes, dtypes and values) and LRN attributes: the same
+    for the same network however the file was written."""
+    digest = hashlib.sha256(json.dumps(inception.lrn_attributes(model), sort_keys=True).encode())
+    for layer in model.layers:
+        for weight in layer.weights:
+            value = weight.numpy()
+            digest.update(f"{weight.path}:{value.shape}:{value.dtype}".encode())
+            digest.update(value.tobytes())
+    return digest.hexdigest()

@@ -100,8 +100,9 @@ def mixed(x, block: str):
 
 def classifier(x, name: str, num_classes: int, task: str):
     """Dense logits (``<name>_pre_activation``) then softmax or sigmoid (``<name>``)."""
-    logits = kl.Dense(num_classes, name=f"{name}_pre_activation")(x)
-    return kl.Activation("softmax" if task == "single_label" else "sigmoid", name=name)(logits)
+    # float32 even under mixed precision (Keras' guide): logits and probabilities keep their range and precision
+    logits = kl.Dense(num_classes, name=f"{name}_pre_activation", dtype="float32")(x)
+    return kl.Activation("softmax" if task == "single_label" else "sigmoid", name=name, dtype="float32")(logits)
 
 
 def aux_head(x, head: str, num_classes: int, task: str):

@@ -27,9 +27,11 @@ import numpy as np
 import tensorflow as tf
 
 from artfinetune.data.reader import Augmentation, StoreReader
+from artfinetune.data.store import store_sha256
 from artfinetune.errors import UserError
+from artfinetune.gpu import configure_devices
 from artfinetune.io import atomic_path
-from artfinetune.model.files import load_model, save_model
+from artfinetune.model.files import load_model, save_model, weights_sha256
 from artfinetune.train.evaluate import evaluate_model
 from artfinetune.train.setup import RunModel, build_run_model
 
@@ -39,14 +41,6 @@ AUX_WEIGHT = 0.3  # deep supervision: loss = 1.0 main + 0.3 head0 + 0.3 head1
 CHECKPOINT = "checkpoint/state.npz"  # beside checkpoint/init.keras, until the run is complete
 
 
-def configure_devices(mixed_precision: bool = False) -> None:
-    """GPU memory growth (share a GPU without grabbing it whole), op determinism, optional mixed precision."""
-    for gpu in tf.config.list_physical_devices("GPU"):
-        tf.config.experimental.set_memory_growth(gpu, True)
-    tf.config.experimental.enable_op_determinism()
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-
-
 def learning_rate(base: float, schedule: dict | None, epoch: int) -> float:
     """The rate of epoch ``epoch`` (from 0): ``base * factor ** (epoch // every)`` under a step schedule."""
     if not schedule:
@@ -54,17 +48,21 @@ def learning_rate(base: float, schedule: dict | None, epoch: int) -> float:
     return base * schedule["factor"] ** (epoch // schedule["every"])
 
 
-def head_loss(probs, labels, task: str):
-    """Mean over the batch of the cross-entropy (softmax) or the sum of per-class binary cross-entropies."""
-    probs = keras.ops.cast(probs, "float32")
+def head_loss(logits, labels, task: str):
+    """Mean over the batch of the cross-entropy (softmax) or the sum of per-class binary cross-entropies.
+
+    Taken from the logits in float32: from float16 probabilities the loss would saturate and lose its
+    gradient on confident mistakes (mixed precision).
+    """
+    logits = keras.ops.cast(logits, "float32")
     if task == "single_label":
-        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
-    per_class_mean = keras.losses.binary_crossentropy(labels, probs)
+        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+    per_class_mean = keras.losses.binary_crossentropy(keras.ops.cast(labels, "float32"), logits, from_logits=True)
     return keras.ops.mean(per_class_mean * keras.ops.cast(keras.ops.shape(labels)[-1], "float32"))
 
 
 def run_loss(outputs, labels, task: str):
-    """(training loss, main-head loss); with auxiliary heads, 1.0 main + 0.3 each auxiliary."""
+    """(training loss, main-head loss) from the heads' logits; with auxiliary heads, 1.0 main + 0.3 each auxiliary."""
     if not isinstance(outputs, dict):
         main = head_loss(outputs, labels, task)
         return main, main
@@ -73,6 +71,15 @@ def run_loss(outputs, labels, task: str):
         head_loss(outputs["softmax0"], labels, task) + head_loss(outputs["softmax1"], labels, task)
     )
     return total, main
+
+
+def logits_model(model: keras.Model) -> keras.Model:
+    """The same layers, returning each head's logits (``softmaxN_pre_activation``) instead of its probabilities."""
+    if isinstance(model.output, dict):
+        outputs = {name: model.get_layer(f"{name}_pre_activation").output for name in model.output}
+    else:
+        outputs = model.get_layer("softmax2_pre_activation").output
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
 
 
 def make_optimizer(mode: dict, lr: float, mixed_precision: bool):
@@ -99,6 +106,7 @@ class Trainer:
                 opt.build(variables)
                 self.groups[group] = (opt, variables, base)
         self.mixed_precision = mixed_precision
+        self.logits = logits_model(run.model)  # shares the model's layers and weights
         self._step = tf.function(self._train_step, reduce_retracing=True)
         self._eval = tf.function(self._eval_step, reduce_retracing=True)
 
@@ -112,8 +120,7 @@ class Trainer:
     def _train_step(self, images, labels):
         groups = list(self.groups.values())
         with tf.GradientTape(persistent=self.mixed_precision) as tape:
-            outputs = self.run.model(images, training=True)
-            loss, main = run_loss(outputs, labels, self.task)
+            loss, main = self.losses(images, labels, training=True)
             # each loss-scale optimizer scales the loss by its own dynamic factor, on the tape
             scaled = [opt.scale_loss(loss) for opt, _, _ in groups] if self.mixed_precision else None
         if self.mixed_precision:
@@ -126,8 +133,12 @@ class Trainer:
                 grads = grads[len(variables) :]
         return loss, main
 
+    def losses(self, images, labels, training: bool):
+        """(training loss, main-head loss) of a batch, in float32 from the logits."""
+        return run_loss(self.logits(images, training=training), labels, self.task)
+
     def _eval_step(self, images, labels):
-        return run_loss(self.run.model(images, training=False), labels, self.task)
+        return self.losses(images, labels, training=False)
 
     @staticmethod
     def _mean(step, batches, which: int) -> float:
@@ -178,7 +189,7 @@ def log_learning_rates(run: RunModel, trainer: Trainer) -> None:
     rate_of = {}
     for group, (_, variables, base) in trainer.groups.items():
         for v in variables:
-            rate_of[id(v)] = f"lr {base:g} ({group})"
+            rate_of[id(v)] = f"lr {base:g} (lr_{group})"  # the mode's key that sets it
     log.info("effective learning rate of every variable at epoch 0:")
     for layer in run.model.layers:
         for v in layer.weights:
@@ -205,14 +216,18 @@ def train_run(
     init_model: str | Path | None = None,
     mixed_precision: bool = False,
     max_epochs: int | None = None,
+    deterministic: bool = True,
 ) -> dict:
     """Train one run and write its outputs to ``out_dir``; returns the test evaluation.
 
     ``init_model`` is a ``.keras`` file (None: a random init from ``seed``).
-    ``max_epochs`` stops early (tests); a later call resumes from the checkpoint.
+    ``max_epochs`` stops early (tests); a later call resumes from the checkpoint, if the checkpoint was
+    made from the same inputs (init weights, store content, mode, seed, image size, precision, determinism).
+    ``deterministic`` turns TensorFlow's op determinism on (the same seed gives the same weights).
     """
     out = Path(out_dir)
-    configure_devices(mixed_precision)
+    device = configure_devices(mixed_precision, deterministic)
+    log.info("training on %s (mixed precision %s, op determinism %s)", device, mixed_precision, deterministic)
     train = StoreReader(
         store,
         "train",
@@ -223,22 +238,32 @@ def train_run(
         augmentation=Augmentation.from_config(mode.get("augmentation")),
     )
     val = StoreReader(store, "val", mode["batch_size"], image_size)
-    # What a checkpoint must match to be resumed (the number of epochs may grow).
+    init = load_model(init_model) if init_model else None
+    # What a checkpoint must match to be resumed: the content of the inputs, not their paths (the number of
+    # epochs may grow).
     setup = json.loads(
         json.dumps(
             {
                 "mode": {k: v for k, v in mode.items() if k != "epochs"},
                 "seed": seed,
                 "image_size": image_size,
-                "init": str(init_model),
-                "store": str(store),
+                "init": weights_sha256(init) if init is not None else "random",
+                "store": store_sha256(store),
+                "mixed_precision": mixed_precision,
+                "deterministic": deterministic,
             }
         )
     )
-    if (out / CHECKPOINT).exists() and Trainer.checkpoint_state(out / CHECKPOINT).get("setup") != setup:
-        log.warning("checkpoint in %s was made with another setup; starting afresh", out / "checkpoint")
-        shutil.rmtree(out / "checkpoint")
-    init = load_model(init_model) if init_model else None
+    if (out / CHECKPOINT).exists():
+        previous = Trainer.checkpoint_state(out / CHECKPOINT).get("setup") or {}
+        changed = sorted(k for k in {*setup, *previous} if setup.get(k) != previous.get(k))
+        if changed:
+            log.warning(
+                "checkpoint in %s was made with another setup (%s changed); starting afresh from epoch 0",
+                out / "checkpoint",
+                ", ".join(changed),
+            )
+            shutil.rmtree(out / "checkpoint")
     run = build_run_model(mode, len(train.class_names), train.task, image_size, seed, init)
     # Outputs appear only when the run is complete; until then everything lives in checkpoint/.
     initial = out / "checkpoint" / "init.keras"
@@ -296,7 +321,13 @@ def train_run(
     os.replace(initial, out / "init.keras")
     write_history(state["history"], out / "history.csv")
     result = evaluate_model(run.model, store, image_size, out)
-    result.update(best_epoch=state["best_epoch"], best_val_loss=state["best_loss"])
+    result.update(
+        best_epoch=state["best_epoch"],
+        best_val_loss=state["best_loss"],
+        mixed_precision=mixed_precision,
+        deterministic=deterministic,
+        device=device,
+    )
     with atomic_path(out / "eval.json") as tmp:
         tmp.write_text(json.dumps(result, indent=1))
     shutil.rmtree(checkpoint.parent, ignore_errors=True)
