@@ -141,3 +141,30 @@ def test_demo_splits_that_leave_a_split_empty_are_refused(demo_config_dict):
     cfg["datasets"]["demo_styles"]["source"].update(images_per_class=40, splits={"train": 0, "val": 0, "test": 0})
     with pytest.raises(ConfigError, match=r"splits give no share to \['train', 'test'\]"):
         prepare_config(cfg)
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        (
+            "A",
+            r"runs\.styles_from_scratch starts from a random init, where no layer is transferred, but mode 'A' "
+            r"sets lr_head 0\.01 and lr_transferred 0\.001",
+        ),
+        (
+            "end_from_scratch",
+            r"runs\.styles_from_scratch starts from a random init but mode 'end_from_scratch' "
+            r"freezes \['conv2d0\.\.mixed3b'\]",
+        ),
+    ],
+)
+def test_a_random_init_with_two_rates_or_frozen_layers_is_refused(demo_config_dict, mode, message):
+    demo_config_dict["runs"]["styles_from_scratch"]["mode"] = mode
+    with pytest.raises(ConfigError, match=message):
+        prepare_config(demo_config_dict)
+
+
+def test_a_pretrain_init_is_a_random_init_too(demo_config_dict):
+    demo_config_dict["modes"]["pretrain"]["lr_transferred"] = 0.001
+    with pytest.raises(ConfigError, match=r"init\.imagenet starts from a random init"):
+        prepare_config(demo_config_dict)

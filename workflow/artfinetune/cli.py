@@ -17,9 +17,42 @@ from artfinetune.io import setup_logging
 log = logging.getLogger("artfinetune")
 
 
-def _dataset_section(args) -> dict:
+def _json_arg(text: str, option: str):
+    from artfinetune.errors import UserError
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"{option} is not valid JSON ({err}); quote it for the shell, e.g. '{{\"key\": 1}}'") from None
+
+
+def _at_least(minimum: int):
+    """An argparse type: an integer no smaller than ``minimum``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum}")
+        return value
+
+    return parse
+
+
+def _dataset_section(args, needs: tuple[str, ...]) -> dict:
+    """The dataset's config section: from --dataset-json (checked, defaults filled) or from --config."""
     if args.dataset_json:
-        return json.loads(args.dataset_json)
+        from artfinetune.config import ConfigError, complete_section
+        from artfinetune.data.sources import source_classes
+
+        ds = complete_section("dataset", _json_arg(args.dataset_json, "--dataset-json"), "--dataset-json")
+        if "classes" in needs and "classes" not in ds and "source" in ds:
+            ds["classes"] = source_classes(ds["source"])  # None when the source does not name its classes
+            if ds["classes"] is None:
+                raise ConfigError("--dataset-json needs a 'classes' list (its source does not name its classes)")
+        return complete_section("dataset", ds, "--dataset-json", needs)
     if not args.config:
         raise SystemExit("give --config FILE (the study config) or --dataset-json")
     from artfinetune.config import load_config
@@ -54,7 +87,7 @@ def cmd_check_config(args) -> None:
 def cmd_demo_dataset(args) -> None:
     from artfinetune.data.demo import generate_demo_dataset
 
-    ds = _dataset_section(args)
+    ds = _dataset_section(args, needs=("source",))
     src = ds["source"]
     if src["kind"] != "demo":
         raise SystemExit(f"dataset {args.dataset!r} is not a demo dataset (source kind {src['kind']!r})")
@@ -75,7 +108,7 @@ def cmd_download(args) -> None:
     from artfinetune.data.download import prepare_dataset
     from artfinetune.data.sources import REAL_KINDS, load_spec
 
-    ds = _dataset_section(args)
+    ds = _dataset_section(args, needs=("source",))
     if ds["source"]["kind"] not in REAL_KINDS:
         raise SystemExit(f"dataset {args.dataset!r} is not downloaded (source kind {ds['source']['kind']!r})")
     print(prepare_dataset(args.dataset, load_spec(ds["source"]), args.out, workers=args.workers))
@@ -84,7 +117,7 @@ def cmd_download(args) -> None:
 def cmd_build_store(args) -> None:
     from artfinetune.data.store import build_store
 
-    ds = _dataset_section(args)
+    ds = _dataset_section(args, needs=("task", "classes"))
     summary = build_store(
         args.table,
         args.root,
@@ -100,7 +133,8 @@ def cmd_build_store(args) -> None:
     )
     print(
         f"{args.dataset}: {args.store} ({summary['stored']} images: "
-        f"{', '.join(f'{k} {v}' for k, v in summary['splits'].items())}; left out {summary['left_out']}, "
+        f"{', '.join(f'{k} {v}' for k, v in summary['splits'].items())}; {summary['unlabeled']} without a label; "
+        f"left out {summary['left_out']}, "
         f"see {args.manifest})"
     )
 
@@ -112,7 +146,8 @@ def cmd_store_info(args) -> None:
         info = read_store_info(path)
         print(
             f"{path}: {info['dataset']} ({info['task']}, {len(info['classes'])} classes, {info['n']} images "
-            f"of {info['store_size']} px; {info['split_counts']}; left out {info['n_failed']})"
+            f"of {info['store_size']} px; {info['split_counts']}; {info.get('n_unlabeled', 0)} without a label; "
+            f"left out {info['n_failed']})"
         )
 
 
@@ -162,7 +197,7 @@ def cmd_fetch_lucid(args) -> None:
     from artfinetune.data.download import fetch
 
     out = Path(args.out)
-    path = fetch(args.url, args.sha256 or None, out.parent, fname=out.name)
+    path = fetch(args.url, args.sha256 or None, out.parent, fname=out.name, spec_name="the init section of the config")
     print(path)
 
 
@@ -237,15 +272,26 @@ def cmd_train(args) -> None:
         spec = config["runs"][args.run]
         mode, store = config["modes"][spec["mode"]], paths.store_path(config, spec["dataset"])
         out, init = paths.run_dir(config, args.run, args.seed), paths.run_init_model(config, args.run, args.seed)
-        image_size, mixed = config["image_size"], config["mixed_precision"]
+        image_size, mixed, deterministic = config["image_size"], config["mixed_precision"], config["deterministic"]
     else:
         if not (args.mode_json and args.store and args.out and args.image_size):
             raise SystemExit("give --config FILE, or all of --mode-json, --store, --out and --image-size")
-        mode, store, out, init = json.loads(args.mode_json), args.store, args.out, args.init or None
-        image_size, mixed = args.image_size, args.mixed_precision
+        from artfinetune.config import complete_section
+
+        mode = complete_section("mode", _json_arg(args.mode_json, "--mode-json"), "--mode-json")
+        store, out, init = args.store, args.out, args.init or None
+        image_size, mixed, deterministic = args.image_size, args.mixed_precision, args.deterministic
     _set_threads(args.threads)
     result = train_run(
-        store, out, mode, args.seed, image_size, init_model=init, mixed_precision=mixed, max_epochs=args.max_epochs
+        store,
+        out,
+        mode,
+        args.seed,
+        image_size,
+        init_model=init,
+        mixed_precision=mixed,
+        max_epochs=args.max_epochs,
+        deterministic=deterministic,
     )
     if result:
         print(f"{out}: " + ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items() if isinstance(v, float)))
@@ -263,7 +309,7 @@ def cmd_ensemble(args) -> None:
 def cmd_table(args) -> None:
     from artfinetune.train.tables import write_table
 
-    table = write_table(json.loads(args.spec_json), args.out_csv, args.out_md)
+    table = write_table(_json_arg(args.spec_json, "--spec-json"), args.out_csv, args.out_md)
     print(table.to_string(index=False))
 
 
@@ -283,13 +329,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo-dataset", help="draw a demo dataset: JPEG files plus source.csv")
     _add_dataset_args(p)
     p.add_argument("--out", required=True, help="output folder (gets images/ and source.csv)")
-    p.add_argument("--workers", type=int, default=0, help="processes (default: all cores)")
+    p.add_argument("--workers", type=_at_least(0), default=0, help="processes (default: all cores)")
     p.set_defaults(func=cmd_demo_dataset)
 
     p = sub.add_parser("download", help="download a real dataset and list its images in source.csv")
     _add_dataset_args(p)
     p.add_argument("--out", required=True, help="output folder (gets download/, raw/ or images/, source.csv)")
-    p.add_argument("--workers", type=int, default=8, help="parallel image downloads (url_list datasets)")
+    p.add_argument("--workers", type=_at_least(0), default=8, help="parallel image downloads (url_list datasets)")
     p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("build-store", help="decode a dataset once into an HDF5 image store plus its manifest")
@@ -298,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--root", required=True, help="folder the table's image paths are relative to")
     p.add_argument("--store", required=True, help="output HDF5 store")
     p.add_argument("--manifest", required=True, help="output manifest CSV (source table + status)")
-    p.add_argument("--workers", type=int, default=0, help="decoding processes (default: all cores)")
+    p.add_argument("--workers", type=_at_least(0), default=0, help="decoding processes (default: all cores)")
     p.set_defaults(func=cmd_build_store)
 
     p = sub.add_parser("store-info", help="summarise image stores")
@@ -307,23 +353,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb (or any file) with pooch")
     p.add_argument("--url", default="https://storage.googleapis.com/modelzoo/vision/other_models/InceptionV1.pb")
-    p.add_argument("--sha256", default="", help="expected SHA-256 checksum (empty: not checked)")
+    p.add_argument("--sha256", default="", help="expected SHA-256 (empty: record the first download's in <out>.sha256)")
     p.add_argument("--out", required=True, help="where to save the file")
     p.set_defaults(func=cmd_fetch_lucid)
 
     p = sub.add_parser("import-lucid", help="import Lucid's InceptionV1.pb into a Keras model (.keras)")
     p.add_argument("pb", help="Lucid's InceptionV1.pb (a frozen GraphDef)")
     p.add_argument("--out", required=True, help="output model file (.keras)")
-    p.add_argument("--input-size", type=int, default=224, help="input size of the saved model (px, >= 64)")
+    p.add_argument("--input-size", type=_at_least(64), default=224, help="input size of the saved model (px, >= 64)")
     p.set_defaults(func=cmd_import_lucid)
 
     p = sub.add_parser("random-model", help="save a seeded, randomly initialised InceptionV1 (.keras)")
     p.add_argument("--out", required=True, help="output model file (.keras)")
-    p.add_argument("--classes", type=int, default=1008, help="number of classes of the head")
+    p.add_argument("--classes", type=_at_least(1), default=1008, help="number of classes of the head")
     p.add_argument("--task", choices=["single_label", "multi_label"], default="single_label")
-    p.add_argument("--input-size", type=int, default=224, help="input size (px, >= 64)")
+    p.add_argument("--input-size", type=_at_least(64), default=224, help="input size (px, >= 64)")
     p.add_argument("--aux-heads", action="store_true", help="include the two auxiliary heads")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the initialisation")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="random seed of the initialisation")
     p.set_defaults(func=cmd_random_model)
 
     p = sub.add_parser("export", help="freeze a model into a GraphDef with Lucid's tensor names (.pb + .json)")
@@ -343,10 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--graph", help="GraphDef written by `artfinetune export`")
     p.add_argument("--channel", action="append", required=True, help="layer:index, repeatable")
     p.add_argument("--out", action="append", help="output PNG per channel (default: <layer>_<index>.png)")
-    p.add_argument("--size", type=int, default=224, help="image size (px)")
-    p.add_argument("--steps", type=int, default=2048, help="optimisation steps")
+    p.add_argument("--size", type=_at_least(16), default=224, help="image size (px)")
+    p.add_argument("--steps", type=_at_least(1), default=2048, help="optimisation steps")
     p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0, help="graph-level random seed")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="graph-level random seed")
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser(
@@ -357,16 +403,24 @@ def build_parser() -> argparse.ArgumentParser:
         "history.csv, eval.json and predictions.npz to the run's folder.",
     )
     p.add_argument("run", nargs="?", default="", help="run name (with --config)")
-    p.add_argument("--seed", type=int, required=True, help="the run's seed: head init, batch order, augmentation")
+    p.add_argument(
+        "--seed", type=_at_least(0), required=True, help="the run's seed: head init, batch order, augmentation"
+    )
     p.add_argument("--config", help="study config file")
     p.add_argument("--mode-json", help="the mode's config section as JSON")
     p.add_argument("--store", help="the dataset's image store")
     p.add_argument("--out", help="output folder")
     p.add_argument("--init", help="model to start from (.keras); omitted: a random init from the seed")
-    p.add_argument("--image-size", type=int, help="network input size (px)")
+    p.add_argument("--image-size", type=_at_least(64), help="network input size (px)")
     p.add_argument("--mixed-precision", action="store_true", help="mixed float16 training")
-    p.add_argument("--threads", type=int, default=0, help="TensorFlow threads (default: all cores)")
-    p.add_argument("--max-epochs", type=int, default=None, help="stop after this many epochs (resume later)")
+    p.add_argument(
+        "--deterministic",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="TensorFlow op determinism (same seed, same weights); --no-deterministic may be faster on GPUs",
+    )
+    p.add_argument("--threads", type=_at_least(0), default=0, help="TensorFlow threads (default: all cores)")
+    p.add_argument("--max-epochs", type=_at_least(1), default=None, help="stop after this many epochs (resume later)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("ensemble", help="average the test predictions of several runs and evaluate them")

@@ -62,9 +62,12 @@ def _check_schema(config: dict, origin: str) -> None:
     schema = yaml.safe_load(SCHEMA_PATH.read_text())
     validator = jsonschema.Draft202012Validator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is None:
-        return
-    where = _where(error.absolute_path)
+    if error is not None:
+        raise ConfigError(f"{origin}: {_explain(error, _where(error.absolute_path))}")
+
+
+def _explain(error: jsonschema.ValidationError, where: str) -> str:
+    """One sentence for a schema violation at ``where``: what is wrong and what to do."""
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         unexpected = sorted(set(error.instance) - set(allowed))
@@ -79,7 +82,46 @@ def _check_schema(config: dict, origin: str) -> None:
         msg = f"{where}: {error.instance!r} is not allowed ({error.schema['description']})"
     else:
         msg = f"{where}: {error.message}; fix this value"
-    raise ConfigError(f"{origin}: {msg}")
+    return msg
+
+
+def _with_defaults(validator_class):
+    """A validator that fills each property's schema default while it validates (jsonschema's FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(name, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def complete_section(definition: str, section: dict, where: str, needs: tuple[str, ...] = ()) -> dict:
+    """A config section given on its own (a mode or a dataset as JSON on the command line), checked against the
+    schema's ``definition`` (``mode``, ``dataset``), with its defaults filled.
+
+    Keys the schema requires may be left out of a dataset section the rules pass in part; ``needs`` names the
+    keys the caller cannot do without. Raises :class:`ConfigError` with one sentence naming ``where``.
+    """
+    if not isinstance(section, dict):
+        raise ConfigError(f"{where} must be a JSON object (the {definition}'s config section), not {section!r}")
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    sub = {"$schema": schema["$schema"], "$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
+    section = copy.deepcopy(section)
+    validator = _with_defaults(jsonschema.Draft202012Validator)(sub)
+    partial = definition == "dataset"  # the rules pass only the keys a job needs
+    errors = [e for e in validator.iter_errors(section) if not (partial and e.validator == "required" and not e.path)]
+    error = jsonschema.exceptions.best_match(errors)
+    if error is not None:
+        path = _where(error.absolute_path)
+        raise ConfigError(_explain(error, where if path == "the top level" else f"{where}: {path}"))
+    missing = [k for k in needs if k not in section]
+    if missing:
+        raise ConfigError(f"{where} lacks {', '.join(missing)}; give the whole {definition} section of the config")
+    return section
 
 
 def _fill_defaults(config: dict) -> None:
@@ -169,6 +211,10 @@ def check_references(config: dict, origin: str = "the config") -> None:
             )
     for name in runs:
         _check_no_cycle(name, runs, fail)
+    from_random = [(f"runs.{n}", r["mode"]) for n, r in runs.items() if r["init"] == RANDOM_INIT]
+    from_random += [(f"init.{n}", i["mode"]) for n, i in inits.items() if i["kind"] == "pretrain"]
+    for where, mode_name in from_random:
+        _check_random_init_mode(where, mode_name, modes[mode_name], fail)
     for name, ensemble in ensembles.items():
         if name in runs or name in inits or name == "init":
             fail(f"ensemble {name!r} has the name of a run or init; rename it")
@@ -225,6 +271,24 @@ def metrics_of(config: dict, run_or_ensemble: str) -> list[str]:
     """The metrics reported for a run or ensemble (those of its dataset's task)."""
     ds = config["datasets"][dataset_of(config, run_or_ensemble)]
     return metric_names(ds["task"], len(ds["classes"]))
+
+
+def _check_random_init_mode(where: str, mode_name: str, mode: dict, fail) -> None:
+    """From a random init nothing is transferred: two learning rates or frozen layers would do something
+    other than the mode's table row says."""
+    if mode.get("kind") == "off_the_shelf":
+        fail(f"{where} trains mode {mode_name!r} (off the shelf) from a random init; give it a trained init")
+    if mode["lr_head"] != mode["lr_transferred"]:
+        fail(
+            f"{where} starts from a random init, where no layer is transferred, but mode {mode_name!r} sets "
+            f"lr_head {mode['lr_head']:g} and lr_transferred {mode['lr_transferred']:g}; use a mode whose two "
+            "rates are equal"
+        )
+    if mode["frozen"]:
+        fail(
+            f"{where} starts from a random init but mode {mode_name!r} freezes {mode['frozen']}, which would "
+            "stay random; use a mode without frozen layers"
+        )
 
 
 def _check_no_cycle(start: str, runs: dict, fail) -> None:

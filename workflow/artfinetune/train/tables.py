@@ -9,6 +9,7 @@ import pandas as pd
 
 from artfinetune import paths
 from artfinetune.config import dataset_of, metrics_of
+from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 
 
@@ -30,6 +31,9 @@ def table_spec(config: dict, table: str) -> dict:
 def build_table(spec: dict) -> pd.DataFrame:
     """``spec``: ``rows`` (label, runs, optional paper values), ``seeds``, and for every run or
     ensemble its ``dataset``, ``metrics`` and ``evals`` (seed -> eval.json path)."""
+    missing = [k for k in ("rows", "seeds", "columns") if k not in spec]
+    if missing:
+        raise UserError(f"the table spec lacks {', '.join(missing)}; the table rule writes it from the config's tables")
     lines = []
     for row in spec["rows"]:
         paper = list(row.get("paper", []))

@@ -1,0 +1,112 @@
+"""The command line: a user's mistake ends in one sentence naming it (exit 2), never a traceback."""
+
+import json
+
+import pytest
+
+from artfinetune.cli import main
+from artfinetune.data.store import build_store
+
+from .conftest import write_images, write_table
+
+
+@pytest.fixture
+def store64(tmp_path):
+    write_images(tmp_path / "img", 9, size=(64, 64))
+    splits = ["train"] * 3 + ["val"] * 3 + ["test"] * 3
+    rows = [{"id": str(i), "path": f"img/img{i}.png", "labels": "ab"[i % 2], "split": splits[i]} for i in range(9)]
+    table = write_table(tmp_path / "source.csv", rows)
+    build_store(table, tmp_path, tmp_path / "store.h5", tmp_path / "manifest.csv", ["a", "b"], "single_label", 64)
+    return tmp_path / "store.h5"
+
+
+def test_a_mode_given_as_json_gets_the_schema_defaults(store64, tmp_path):
+    """The README's example mode names only the rates and epochs: batch size, optimizer and the rest default."""
+    mode = '{"lr_head": 0.01, "lr_transferred": 0.001, "epochs": 1}'
+    args = ["train", "--seed", "1", "--mode-json", mode, "--store", str(store64), "--out", str(tmp_path / "run")]
+    assert main([*args, "--image-size", "64"]) == 0
+    result = json.loads((tmp_path / "run" / "eval.json").read_text())
+    assert result["n"] == 3 and result["deterministic"] is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["train", "--seed", "1", "--mode-json", "{lr_head: 1}", "--store", "s", "--out", "o", "--image-size", "64"],
+            "--mode-json is not valid JSON",
+        ),
+        (
+            [
+                "train",
+                "--seed",
+                "1",
+                "--mode-json",
+                '{"lr_head": "fast", "lr_transferred": 0, "epochs": 1}',
+                "--store",
+                "s",
+                "--out",
+                "o",
+                "--image-size",
+                "64",
+            ],
+            "--mode-json: lr_head has the wrong type",
+        ),
+        (
+            [
+                "train",
+                "--seed",
+                "1",
+                "--mode-json",
+                '{"lr_head": 0.1, "lr_transferred": 0, "epochs": 1, "lr": 2}',
+                "--store",
+                "s",
+                "--out",
+                "o",
+                "--image-size",
+                "64",
+            ],
+            "unknown key 'lr' in --mode-json",
+        ),
+        (["demo-dataset", "x", "--dataset-json", '{"source": {"kind": "demo"}}', "--out", "o"], "'generator'"),
+        (
+            [
+                "build-store",
+                "x",
+                "--dataset-json",
+                '{"source": {"kind": "csv", "table": "t", "root": "r"}, "task": "multi_label"}',
+                "--table",
+                "t",
+                "--root",
+                "r",
+                "--store",
+                "s",
+                "--manifest",
+                "m",
+            ],
+            "needs a 'classes' list",
+        ),
+        (["store-info", "BAD"], "is not an image store (not an HDF5 file)"),
+        (["export", "BAD", "--out", "m.pb"], "is not a Keras model file"),
+        (["table", "--spec-json", "{}", "--out-csv", "t.csv", "--out-md", "t.md"], "the table spec lacks rows"),
+    ],
+)
+def test_user_mistakes_end_in_one_sentence(tmp_path, capsys, argv, message):
+    bad = tmp_path / "bad.file"
+    bad.write_text("not what it should be")
+    assert main([str(bad) if a == "BAD" else a for a in argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["random-model", "--out", "r.keras", "--classes", "0"],
+        ["random-model", "--out", "r.keras", "--input-size", "10"],
+    ],
+)
+def test_out_of_range_numbers_are_refused_by_the_parser(capsys, argv):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and "is below the minimum" in capsys.readouterr().err
