@@ -10,9 +10,31 @@ The input placeholder ``input`` takes Lucid's range [-117, 138].
 import numpy as np
 import tensorflow as tf
 
-from artfinetune.model.layers import MIXED, STEM
-
 V1 = tf.compat.v1
+# Lucid's InceptionV1, written out from reference/inception_v1_lucid.md (not taken from the registry under test).
+STEM = {"conv2d0": (7, 2, 64), "conv2d1": (1, 1, 64), "conv2d2": (3, 1, 192)}  # kernel, stride, out channels
+MIXED = {  # 1x1, 3x3_bottleneck, 3x3, 5x5_bottleneck, 5x5, pool_reduce
+    "mixed3a": (64, 96, 128, 16, 32, 32),
+    "mixed3b": (128, 128, 192, 32, 96, 64),
+    "mixed4a": (192, 96, 204, 16, 48, 64),
+    "mixed4b": (160, 112, 224, 24, 64, 64),
+    "mixed4c": (128, 128, 256, 24, 64, 64),
+    "mixed4d": (112, 144, 288, 32, 64, 64),
+    "mixed4e": (256, 160, 320, 32, 128, 128),
+    "mixed5a": (256, 160, 320, 48, 128, 128),
+    "mixed5b": (384, 192, 384, 48, 128, 128),
+}
+CONCAT = {
+    "mixed3a": 256,
+    "mixed3b": 480,
+    "mixed4a": 508,
+    "mixed4b": 512,
+    "mixed4c": 512,
+    "mixed4d": 528,
+    "mixed4e": 832,
+    "mixed5a": 832,
+    "mixed5b": 1024,
+}
 LRN = {"depth_radius": 5, "bias": 2.0, "alpha": 3e-4, "beta": 0.6}  # deliberately not the Keras defaults
 
 

@@ -5,7 +5,7 @@ from artfinetune.model.files import load_model
 from artfinetune.model.inception import build_inception_v1, lrn_attributes, transfer_weights
 from artfinetune.model.lucid_import import GraphImportError, import_graphdef, import_lucid
 
-from .lucid_graph import LRN, build_lucid_graphdef, run_graphdef
+from .lucid_graph import CONCAT, LRN, MIXED, STEM, build_lucid_graphdef, run_graphdef
 
 COMPARED = [
     "conv2d0",
@@ -43,6 +43,14 @@ def test_import_matches_the_graph_at_full_width(full_graph, tmp_path):
         rel = np.abs(a - b).max() / np.abs(b).max()
         assert rel < 1e-4, f"{name}: relative error {rel:.2e}"
     assert model.get_layer("softmax2_pre_activation").weights[0].shape == (1024, 1008)
+    for name, (k, _, out) in STEM.items():  # the reference's widths, as a literal table
+        kernel = model.get_layer(f"{name}_pre_relu").kernel.shape
+        assert (kernel[0], kernel[1], kernel[-1]) == (k, k, out), name
+    for block, widths in MIXED.items():
+        branches = ("1x1", "3x3_bottleneck", "3x3", "5x5_bottleneck", "5x5", "pool_reduce")
+        got = tuple(model.get_layer(f"{block}_{b}_pre_relu").kernel.shape[-1] for b in branches)
+        assert got == widths, block
+        assert model.get_layer(block).output.shape[-1] == CONCAT[block] == widths[0] + widths[2] + widths[4] + widths[5]
     for attrs in lrn_attributes(model).values():  # read from the graph's LRN nodes
         assert attrs == pytest.approx(LRN)
 
