@@ -89,6 +89,13 @@ def check_layer(name: str, valid=None) -> str:
     return name
 
 
+def post_relu(name: str) -> str:
+    """The post-ReLU tensor a CKA or top-k analysis reads for a layer or branch name (``mixed4d_3x3_pre_relu`` ->
+    ``mixed4d_3x3``; ``mixed4a`` and ``conv2d0`` stay as they are)."""
+    check_layer(name)
+    return name.removesuffix("_pre_relu")
+
+
 def parse_channel(spec: str) -> tuple[str, int]:
     """Parse ``layer:channel`` (e.g. ``mixed4d_3x3_pre_relu:52``) and check it against the registry."""
     if ":" not in spec:

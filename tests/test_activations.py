@@ -1,0 +1,184 @@
+import hashlib
+import json
+
+import h5py
+import keras
+import numpy as np
+import pytest
+
+from artfinetune import activations
+from artfinetune.activations import activation_info, extract_activations, read_activations
+from artfinetune.data.demo import GENERATORS, generate_demo_dataset
+from artfinetune.data.store import SPLITS, build_store
+from artfinetune.errors import UserError
+from artfinetune.model.files import load_model, save_model
+from artfinetune.model.inception import build_inception_v1
+from artfinetune.model.layers import post_relu
+
+from .conftest import write_images, write_table
+
+SIZE, STORE_SIZE = 64, 72
+BATCH = 5  # does not divide the 18 train images: the last batch is partial
+TENSORS = ["conv2d0", "mixed4a", "mixed5b", "mixed4d_3x3_pre_relu", "mixed4a", "mixed4d_3x3"]
+STORED = ["conv2d0", "mixed4a", "mixed5b", "mixed4d_3x3"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """A 9-class styles store (36 images of 72 px; 18 train), a random 64 px model, and its train activations."""
+    root = tmp_path_factory.mktemp("activations")
+    splits = {"train": 0.5, "val": 0.25, "test": 0.25}
+    table = generate_demo_dataset(
+        root, "styles", images_per_class=4, image_size=STORE_SIZE, seed=3, workers=1, splits=splits
+    )
+    store = root / "store.h5"
+    classes = list(GENERATORS["styles"])
+    build_store(table, root, store, root / "manifest.csv", classes, "single_label", STORE_SIZE, "styles", workers=1)
+    keras.utils.set_random_seed(7)
+    model_path = save_model(build_inception_v1(9, input_size=SIZE), root / "model.keras")
+    out = extract_activations(model_path, store, "train", root / "acts.h5", TENSORS, SIZE, "styles_A/1", BATCH)
+    return store, model_path, out
+
+
+def store_split(store, split):
+    """Rows, centre-cropped images, ids and labels of a split, read straight from the store file."""
+    with h5py.File(store, "r") as f:
+        rows = np.flatnonzero(f["split"][:] == SPLITS.index(split))
+        top = (f["images"].shape[1] - SIZE) // 2
+        images = f["images"][:][rows, top : top + SIZE, top : top + SIZE]
+        return rows, images, f["ids"].asstr()[:][rows], f["labels"][:][rows]
+
+
+def direct_means(model, layer, images):
+    """Per-channel spatial mean after ReLU of ``layer`` by a plain Keras forward pass (ReLU applied here)."""
+    maps = np.asarray(keras.Model(model.input, model.get_layer(layer).output)(images.astype(np.float32)))
+    return np.maximum(maps.astype(np.float64), 0).mean(axis=(1, 2))
+
+
+def test_means_equal_a_direct_forward_pass(tiny):
+    store, model_path, out = tiny
+    model = load_model(model_path)
+    _, images, _, _ = store_split(store, "train")
+    for stored, layer in [
+        ("conv2d0", "conv2d0"),
+        ("mixed4a", "mixed4a"),
+        ("mixed5b", "mixed5b"),
+        ("mixed4d_3x3", "mixed4d_3x3_pre_relu"),  # a branch read before its ReLU: relu applied by hand
+    ]:
+        expected = direct_means(model, layer, images)
+        got = read_activations(out, stored)
+        assert got.dtype == np.float32 and got.shape == expected.shape, stored
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max(), err_msg=stored)
+    assert np.array_equal(read_activations(out, "mixed4d_3x3_pre_relu"), read_activations(out, "mixed4d_3x3"))
+
+
+def test_every_image_of_the_split_in_store_order(tiny, tmp_path, monkeypatch):
+    store, model_path, out = tiny
+    rows, _, ids, labels = store_split(store, "train")
+    assert len(rows) % BATCH != 0
+    info = activation_info(out)
+    assert info["n"] == len(rows)
+    assert np.array_equal(info["store_index"], rows) and info["store_index"].dtype == np.int64
+    assert list(info["ids"]) == list(ids)
+    assert np.array_equal(info["labels"], labels) and info["labels"].dtype == np.int64
+    for name in STORED:
+        assert read_activations(out, name).shape[0] == len(rows)
+    # chunk rows of 4 against batches of 5: flushes fall inside batches, and the file is the same
+    monkeypatch.setattr(activations, "CHUNK_ROWS", 4)
+    small = extract_activations(model_path, store, "train", tmp_path / "a.h5", ["mixed4a"], SIZE, "m", BATCH)
+    with h5py.File(small, "r") as f:
+        assert f["layers/mixed4a"].chunks == (4, 32)
+    assert np.array_equal(read_activations(small, "mixed4a"), read_activations(out, "mixed4a"))
+
+
+def test_attributes(tiny):
+    store, model_path, out = tiny
+    info = activation_info(out)
+    assert info["model"] == "styles_A/1"
+    assert info["model_file"] == str(model_path)
+    assert info["model_sha256"] == hashlib.sha256(model_path.read_bytes()).hexdigest()
+    assert (info["dataset"], info["split"], info["task"]) == ("styles", "train", "single_label")
+    assert info["classes"] == list(GENERATORS["styles"])
+    assert (info["image_size"], info["crop"]) == (SIZE, "center")
+    assert info["tensors"] == STORED
+    with h5py.File(out, "r") as f:
+        assert list(f["layers"]) == sorted(STORED) and json.loads(f.attrs["tensors"]) == STORED
+
+
+def test_float32_means_from_a_mixed_precision_model(tiny, tmp_path):
+    store, _, _ = tiny
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        keras.utils.set_random_seed(8)
+        model_path = save_model(build_inception_v1(9, input_size=SIZE), tmp_path / "half.keras")
+        # extraction under the policy a mixed-precision job sets: the average must still be float32
+        out = extract_activations(model_path, store, "test", tmp_path / "a.h5", ["conv2d0", "mixed5b"], SIZE, "h")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    model = load_model(model_path)
+    assert model.get_layer("conv2d0").compute_dtype == "float16"
+    _, images, _, _ = store_split(store, "test")
+    for layer in ("conv2d0", "mixed5b"):
+        got = read_activations(out, layer)
+        assert got.dtype == np.float32
+        expected = direct_means(model, layer, images)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max(), err_msg=layer)
+    # a float16 average rounds every mean to a float16 value; the float32 mean of conv2d0's 32 x 32 float16 map
+    # rarely is one
+    conv2d0 = read_activations(out, "conv2d0")
+    assert np.mean(conv2d0.astype(np.float16).astype(np.float32) != conv2d0) > 0.9
+
+
+def test_multi_label_store_keeps_its_uint8_labels(tmp_path, tiny):
+    _, model_path, _ = tiny
+    write_images(tmp_path / "img", 6, size=(SIZE, SIZE))
+    labels = ["a", "a;b", "", "b", "a;b", "a"]
+    rows = [{"id": f"i{i}", "path": f"img/img{i}.png", "labels": lab, "split": "test"} for i, lab in enumerate(labels)]
+    table = write_table(tmp_path / "source.csv", rows)
+    store = tmp_path / "store.h5"
+    build_store(table, tmp_path, store, tmp_path / "manifest.csv", ["a", "b"], "multi_label", SIZE, workers=1)
+    out = extract_activations(model_path, store, "test", tmp_path / "a.h5", ["conv2d0"], SIZE, "m", batch_size=4)
+    info = activation_info(out)
+    assert info["labels"].dtype == np.uint8
+    assert info["labels"].tolist() == [[1, 0], [1, 1], [0, 0], [0, 1], [1, 1], [1, 0]]
+    assert read_activations(out, "conv2d0").shape == (6, 64)
+
+
+@pytest.mark.parametrize(
+    "change, error, words",
+    [
+        ({"tensors": ["mixed4a", "mixed9z"]}, UserError, ["mixed9z", "conv2d0", "mixed4d_3x3_pre_relu", "mixed5b"]),
+        ({"image_size": STORE_SIZE}, UserError, [f"image_size {STORE_SIZE}", f"{SIZE} px"]),
+        ({"model_path": "missing.keras"}, FileNotFoundError, ["missing.keras"]),
+        ({"store": "missing.h5"}, UserError, ["missing.h5"]),
+    ],
+)
+def test_bad_input_stops_before_writing(tiny, tmp_path, change, error, words):
+    store, model_path, _ = tiny
+    args = {"model_path": model_path, "store": store, "tensors": ["mixed4a"], "image_size": SIZE, **change}
+    for key in ("model_path", "store"):
+        if args[key] in ("missing.keras", "missing.h5"):
+            args[key] = tmp_path / args[key]
+    out = tmp_path / "a.h5"
+    with pytest.raises(error) as err:
+        extract_activations(split="train", out=out, model_name="m", batch_size=BATCH, **args)
+    for word in words:
+        assert word in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_reading_a_tensor_the_file_lacks_names_the_file_and_its_tensors(tiny):
+    _, _, out = tiny
+    with pytest.raises(UserError, match=r"acts\.h5 has no activations of mixed3a; it has: conv2d0, mixed4a"):
+        read_activations(out, "mixed3a")
+    with pytest.raises(UserError, match="unknown layer 'mixed4z'"):
+        read_activations(out, "mixed4z")
+
+
+def test_post_relu_names():
+    assert post_relu("mixed4d_3x3_pre_relu") == "mixed4d_3x3"
+    assert post_relu("mixed4a") == "mixed4a"
+    assert post_relu("conv2d0_pre_relu") == "conv2d0"
+    assert post_relu("mixed4c_3x3_bottleneck_pre_relu") == "mixed4c_3x3_bottleneck"
+    with pytest.raises(UserError, match="valid layers are: conv2d0, conv2d0_pre_relu"):
+        post_relu("mixed4a_pool")
