@@ -15,16 +15,19 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/analysis.smk"
 
 
 # Run on the submit host, not as cluster jobs: downloads need the internet, which compute
-# nodes often lack; ensembles and tables read a few small files for seconds (no TensorFlow),
-# less than a queue wait.
+# nodes often lack; ensembles, tables and figures read a few small files for seconds (no
+# TensorFlow), less than a queue wait.
 localrules:
     download_dataset,
     download_lucid_weights,
     ensemble,
     table,
+    comparison_table,
+    figure,
 
 
 rule all:

@@ -1,8 +1,8 @@
 """CKA and top-k metrics at the study's sizes, on synthetic ReLU features (float32, as extraction stores them).
 
 - CKA: linear + debiased for one model pair over the 12 study layers at their real widths, n = 16,000 images
-  streamed in chunks of 1,000 (target < 2 s); then the error of each way of accumulating, against the centred
-  one-shot float64 value, on features whose channel means are large.
+  streamed in the cka rule's chunks of 4,096 images (target < 2 s); then the error of each way of accumulating,
+  against the centred one-shot float64 value, on features whose channel means are large.
 - Top-k: k = 1000 and k = 100 sets, overlapping ratios and class entropies for one pair over the 12 layers at
   n = 70,000 images, layer by layer (target < 60 s, peak RSS < 2 GiB).
 
@@ -21,7 +21,7 @@ from artfinetune.metrics.cka import CKAAccumulator, debiased_cka, linear_cka
 from artfinetune.metrics.topk import layer_entropies, overlap_ratios, topk_images
 from artfinetune.model.layers import STUDY_LAYERS, WIDTHS
 
-CKA_N, CKA_CHUNK, CKA_TARGET = 16_000, 1_000, 2.0
+CKA_N, CKA_CHUNK, CKA_TARGET = 16_000, 4_096, 2.0  # the chunk the cka rule reads (comparisons.CHUNK_IMAGES)
 REPEATS = 3  # CKA times are the best of 3 per layer: the 2 cores are shared, so single runs vary up to 3x
 TOPK_N, TOPK_TARGET, RSS_TARGET_GIB = 70_000, 60.0, 2.0
 NUM_CLASSES = 25  # RASTA's styles

@@ -168,3 +168,49 @@ def test_a_pretrain_init_is_a_random_init_too(demo_config_dict):
     demo_config_dict["modes"]["pretrain"]["lr_transferred"] = 0.001
     with pytest.raises(ConfigError, match=r"init\.imagenet starts from a random init"):
         prepare_config(demo_config_dict)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda c: c.update(tensors=["mixed4d_3x3_pre_reluu"]),
+            r"tensors: unknown layer 'mixed4d_3x3_pre_reluu'; valid",
+        ),
+        (lambda c: c.update(layers=["mixed4d_3x3"]), r"layers: unknown layer 'mixed4d_3x3'; valid layers are: conv2d0"),
+        (lambda c: c["render"].update(channels=["mixed4a:600"]), r"channel 600 is out of range for mixed4a"),
+        (lambda c: c.update(topk=[0]), r"topk\.0: 0 is less than the minimum of 1"),
+        (
+            lambda c: c["figures"]["fig6_topk"].update(overlap_k=100),
+            r"figures\.fig6_topk\.overlap_k is 100, which is not in topk \[10, 40\]",
+        ),
+        (
+            lambda c: c["figures"]["fig5_cka"]["pairs"].append(["imagenet", "styles_C/1"]),
+            r"figures\.fig5_cka\.pairs\[5\]: model 'styles_C/1' names run 'styles_C'",
+        ),
+        (
+            lambda c: c["figures"]["fig5_cka"].update(reference={"label": "x", "values": [1.0] * 3}),
+            r"figures\.fig5_cka\.reference gives 3 values, expected one per study layer",
+        ),
+        (
+            lambda c: c["comparison_tables"]["table2"]["rows"][0].update(paper=[1.0, 2.0]),
+            r"comparison_tables\.table2\.rows\[0\] \(Pretrained vs FT mode A 1\) gives 2 paper values, expected 1",
+        ),
+        (lambda c: c.update(comparisons=[["imagenet", "imagenet"]]), r"comparisons\[0\] compares imagenet with itself"),
+        (
+            lambda c: c.update(comparison_tables={"table1": c["comparison_tables"]["table2"]}),
+            r"has the name of a table",
+        ),
+    ],
+)
+def test_analysis_settings_are_checked_before_any_job(demo_config_dict, change, message):
+    change(demo_config_dict)
+    with pytest.raises(ConfigError, match=message):
+        prepare_config(demo_config_dict)
+
+
+def test_a_pair_of_two_inits_has_no_dataset(demo_config_dict):
+    demo_config_dict["init"]["other"] = {"kind": "pretrain", "dataset": "demo_source", "mode": "pretrain"}
+    demo_config_dict["comparisons"] = [["imagenet", "other"]]
+    with pytest.raises(ConfigError, match=r"comparisons\[0\] names no run \(imagenet, other\), so no dataset"):
+        prepare_config(demo_config_dict)

@@ -60,6 +60,13 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "train": 42,
         "ensemble": 2,
         "table": 2,
+        "activations": 48,  # 24 (dataset, model) of 15 pairs, test and train splits
+        "topk": 24,
+        "cka": 15,
+        "l2": 15,
+        "overlap": 15,
+        "figure": 4,
+        "comparison_table": 2,
         "all": 1,
     }
     code, out = snakemake("-n", configfile=_elsewhere(DEMO_CONFIG, tmp_path))
@@ -71,6 +78,13 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "train": 22,
         "ensemble": 2,
         "table": 2,
+        "activations": 32,
+        "topk": 16,
+        "cka": 10,
+        "l2": 10,
+        "overlap": 10,
+        "figure": 4,
+        "comparison_table": 2,
         "all": 1,
     }
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
@@ -108,7 +122,7 @@ def test_killed_training_resumes_when_the_workflow_is_rerun(tmp_path):
     cfg, config = tiny_demo(tmp_path)
     config["modes"]["from_scratch"]["epochs"] = 5
     config["runs"] = {"styles_from_scratch": config["runs"]["styles_from_scratch"]}
-    config.update(ensembles={}, tables={}, comparisons=[])
+    config.update(ensembles={}, tables={}, comparisons=[], figures={}, comparison_tables={})
     cfg.write_text(yaml.safe_dump(config))
     model = tmp_path / "results/models/styles_from_scratch/1/model.keras"
     # Its own working directory, so --unlock cannot touch another Snakemake's locks in the repository.
@@ -150,3 +164,43 @@ def test_killed_training_resumes_when_the_workflow_is_rerun(tmp_path):
     subprocess.run([*cmd[:3], str(clean), *cmd[4:]], cwd=REPO, env=ENV, check=True, capture_output=True)
     a, b = load_model(model).get_weights(), load_model(clean).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_the_analysis_dag_from_models_to_figures_and_tables(tmp_path):
+    """One run, one seed: activations, top-k, CKA, l2, overlap, figures 5 and 6 and table 2 through the rules."""
+    cfg, config = tiny_demo(tmp_path)
+    del config["datasets"]["demo_objects"]
+    config["modes"] = {
+        "pretrain": {**config["modes"]["pretrain"], "epochs": 1},
+        "A": {**config["modes"]["A"], "epochs": 1},
+    }
+    config.update(runs={"styles_A": config["runs"]["styles_A"]}, seeds=[1], ensembles={}, tables={}, topk=[2, 4])
+    pair = ["imagenet", "styles_A/1"]
+    config["figures"] = {
+        "fig5_cka": {"kind": "cka", "pairs": [pair], "reference": {"label": "paper", "values": [0.5] * 12}},
+        "fig6_topk": {"kind": "topk", "pair": pair, "title": "overlap"},
+    }
+    config["comparison_tables"] = {
+        "table2": {"metrics": ["mean_l2"], "rows": [{"label": "pretrained vs FT", "pairs": [pair], "paper": [1.26]}]}
+    }
+    cfg.write_text(yaml.safe_dump(config))
+    code, out = snakemake(configfile=cfg)
+    assert code == 0, out[-3000:]
+    results = tmp_path / "results"
+    for figure in ("fig5_cka", "fig6_topk"):
+        for ext in ("png", "pdf"):
+            assert (results / f"figures/{figure}.{ext}").stat().st_size > 10_000
+    pair_dir = results / "comparisons/demo_styles/imagenet_vs_styles_A.1"
+    cka = (pair_dir / "cka.csv").read_text()
+    for tensor in ("conv2d0", "mixed5b", "mixed4d_3x3"):  # the render channels' tensors are analysed too
+        assert f",{tensor},," in cka
+    table = (results / "tables/table2.md").read_text()
+    assert "pretrained vs FT" in table and "1.26" in table and "imagenet vs styles_A/1" in table
+    activations = results / "activations/demo_styles/styles_A/1/test.h5"
+    assert activations.exists() and (results / "activations/demo_styles/imagenet/train.h5").exists()
+    code, out = snakemake("-n", configfile=cfg)
+    assert "Nothing to be done" in out, out
+    config["figures"]["fig6_topk"]["title"] = "another title"  # a figure-only setting reruns that figure alone
+    cfg.write_text(yaml.safe_dump(config))
+    code, out = snakemake("-n", configfile=cfg)
+    assert jobs(out) == {"figure": 1, "all": 1}, out

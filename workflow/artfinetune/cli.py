@@ -176,7 +176,15 @@ def cmd_summary(args) -> None:
     ]
     done = sum((m / "eval.json").exists() for m in models)
     print(f"  runs: {done} of {len(models)} trained and evaluated, under {Path(config['results']) / 'models'}")
-    for table in config["tables"]:
+    from artfinetune.config import analysis_pairs
+
+    pairs = analysis_pairs(config)
+    measured = sum(Path(paths.pair_dir(config, p), "overlap.csv").exists() for p in pairs)
+    print(f"  model pairs: {measured} of {len(pairs)} measured, under {Path(config['results']) / 'comparisons'}")
+    for figure in config["figures"]:
+        png = Path(paths.figure_path(config, figure))
+        print(f"  figure {figure}: {png}" + ("" if png.exists() else " (not built yet)"))
+    for table in [*config["tables"], *config["comparison_tables"]]:
         md = Path(paths.table_path(config, table, "md"))
         if md.exists():
             print(f"  table {table}: {md}\n")
@@ -313,6 +321,94 @@ def cmd_table(args) -> None:
     print(table.to_string(index=False))
 
 
+def cmd_activations(args) -> None:
+    from artfinetune.gpu import claim_device
+
+    claim_device()  # before TensorFlow starts: one device per concurrent local GPU job
+    from artfinetune.activations import extract_activations
+    from artfinetune.model.layers import check_layer
+
+    tensors = _json_arg(args.tensors, "--tensors") if args.tensors.lstrip().startswith("[") else args.tensors.split()
+    for tensor in tensors:  # before any expensive work
+        check_layer(tensor)
+    _set_threads(args.threads)
+    out = extract_activations(
+        args.model, args.store, args.split, args.out, tensors, args.image_size, args.name or args.model, args.batch_size
+    )
+    print(out)
+
+
+def cmd_topk(args) -> None:
+    from artfinetune.comparisons import composition_table, topk_file
+
+    out = topk_file(args.activations, args.k, args.out)
+    if args.composition:
+        composition_table(out, args.composition, args.k)
+    print(out)
+
+
+def cmd_cka(args) -> None:
+    from artfinetune.comparisons import cka_table
+
+    table = cka_table(args.activations_a, args.activations_b, args.out)
+    print(table.pivot(index="layer", columns="metric", values="value").loc[table["layer"].unique()].to_string())
+
+
+def cmd_l2(args) -> None:
+    from artfinetune.comparisons import l2_table
+
+    names = args.names or [args.model_a, args.model_b]
+    table = l2_table(args.model_a, args.model_b, args.out, *names)
+    means = table[table["layer"] == "all"]
+    print(", ".join(f"{m} {v:.4f}" for m, v in zip(means["metric"], means["value"], strict=True)))
+
+
+def cmd_overlap(args) -> None:
+    from artfinetune.comparisons import overlap_table
+
+    table = overlap_table(args.topk_a, args.topk_b, args.out, args.k)
+    means = table.groupby(["layer", "metric", "k"], sort=False)["value"].mean().unstack(["metric", "k"])
+    print(means.to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+def cmd_figure(args) -> None:
+    from artfinetune import figures
+
+    spec = _json_arg(args.spec_json, "--spec-json")
+    if spec.get("kind") == "cka":
+        out = figures.cka_figure(
+            spec["pairs"],
+            args.out_png,
+            args.out_pdf,
+            title=spec.get("title", ""),
+            reference=spec.get("reference"),
+            layers=spec.get("layers"),
+        )
+    elif spec.get("kind") == "topk":
+        out = figures.topk_figure(
+            spec["overlap_csv"],
+            args.out_png,
+            args.out_pdf,
+            spec["overlap_k"],
+            spec["entropy_k"],
+            title=spec.get("title", ""),
+            labels=tuple(spec.get("labels", ("before", "after"))),
+            layers=spec.get("layers"),
+        )
+    else:
+        from artfinetune.errors import UserError
+
+        raise UserError(f"--spec-json kind is {spec.get('kind')!r}; a figure is of kind cka or topk")
+    print(out)
+
+
+def cmd_comparison_table(args) -> None:
+    from artfinetune.comparison_tables import write_comparison_table
+
+    table = write_comparison_table(_json_arg(args.spec_json, "--spec-json"), args.out_csv, args.out_md)
+    print(table.to_string(index=False))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="artfinetune",
@@ -433,6 +529,66 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
     p.set_defaults(func=cmd_table)
+
+    p = sub.add_parser(
+        "activations",
+        help="per-image, per-channel mean activations (after ReLU) of a model on a split, into HDF5",
+        description="One forward pass over a split's images (centre crop) writing, for every tensor, the spatial "
+        "mean of each channel after ReLU (float32), with the images' ids, store indices and labels.",
+    )
+    p.add_argument("--model", required=True, help="model file (.keras)")
+    p.add_argument("--name", default="", help="the model's name in the study (imagenet, run/seed, run/seed/init)")
+    p.add_argument("--store", required=True, help="the dataset's image store")
+    p.add_argument("--split", required=True, choices=["train", "val", "test"])
+    p.add_argument(
+        "--tensors",
+        required=True,
+        help="tensors as a JSON list or space-separated: layers (mixed4a) and branches (mixed4d_3x3_pre_relu)",
+    )
+    p.add_argument("--image-size", type=_at_least(64), required=True, help="network input size (px)")
+    p.add_argument("--batch-size", type=_at_least(1), default=64)
+    p.add_argument("--threads", type=_at_least(0), default=0, help="TensorFlow threads (default: all cores)")
+    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.set_defaults(func=cmd_activations)
+
+    p = sub.add_parser("topk", help="top-k images of every channel (train split activations), and their classes")
+    p.add_argument("activations", help="activations file (HDF5) of a model on the train split")
+    p.add_argument("--k", type=_at_least(1), nargs="+", required=True, help="set sizes, e.g. 100 1000")
+    p.add_argument("--out", required=True, help="output HDF5 file of top-k image rows")
+    p.add_argument("--composition", help="also write each set's three most frequent classes to this CSV")
+    p.set_defaults(func=cmd_topk)
+
+    p = sub.add_parser("cka", help="linear and debiased CKA per tensor between two models' activations (CSV)")
+    p.add_argument("activations_a", help="activations of the first model (test split)")
+    p.add_argument("activations_b", help="activations of the second model, same images")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=cmd_cka)
+
+    p = sub.add_parser("l2", help="l2 distance between two models' trunk convolution kernels (CSV)")
+    p.add_argument("model_a", help="model file (.keras)")
+    p.add_argument("model_b", help="model file (.keras)")
+    p.add_argument("--names", nargs=2, help="the two models' names in the study (default: the file names)")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=cmd_l2)
+
+    p = sub.add_parser("overlap", help="top-k overlap and class entropy per channel between two models (CSV)")
+    p.add_argument("topk_a", help="top-k file of the first model")
+    p.add_argument("topk_b", help="top-k file of the second model, same images")
+    p.add_argument("--k", type=_at_least(1), nargs="+", required=True, help="set sizes, e.g. 100 1000")
+    p.add_argument("--out", required=True, help="output CSV")
+    p.set_defaults(func=cmd_overlap)
+
+    p = sub.add_parser("figure", help="draw one of the paper's computed figures (PNG + PDF) from metric tables")
+    p.add_argument("--spec-json", required=True, help="the figure's spec (kind cka or topk) as the rule writes it")
+    p.add_argument("--out-png", required=True)
+    p.add_argument("--out-pdf", required=True)
+    p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("comparison-table", help="mean CKA / mean l2 between model pairs (tables 2 and 4)")
+    p.add_argument("--spec-json", required=True, help="rows, pairs and metric files as JSON")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.set_defaults(func=cmd_comparison_table)
 
     p = sub.add_parser("summary", help="list a study's outputs and where they are")
     p.add_argument("config", help="study config file")

@@ -242,22 +242,102 @@ def check_references(config: dict, origin: str = "the config") -> None:
                         f"{where} gives {len(row['paper'])} paper values, expected {expected} "
                         "(for each run, its dataset's metrics)"
                     )
-    for i, pair in enumerate(config["comparisons"]):
-        for model in pair:
-            try:
-                parse_model(model, config)
-            except ValueError as err:
-                fail(f"comparisons[{i}]: {err}")
     for layer in config["layers"]:
         try:
             layers.check_layer(layer, layers.STUDY_LAYERS)
         except ValueError as err:
             fail(f"layers: {err}")
+    for tensor in config["tensors"]:
+        try:
+            layers.check_layer(tensor)
+        except ValueError as err:
+            fail(f"tensors: {err}")
     for channel in config["render"]["channels"]:
         try:
             layers.parse_channel(channel)
         except ValueError as err:
             fail(f"render.channels: {err}")
+    _check_pairs(config, fail)
+
+
+def _named_pairs(config: dict):
+    """Every (where, pair) the config names: comparisons, figures and comparison tables."""
+    for i, pair in enumerate(config["comparisons"]):
+        yield f"comparisons[{i}]", pair
+    for name, figure in config["figures"].items():
+        for i, pair in enumerate(figure.get("pairs", [])):
+            yield f"figures.{name}.pairs[{i}]", pair
+        if "pair" in figure:
+            yield f"figures.{name}.pair", figure["pair"]
+    for name, table in config["comparison_tables"].items():
+        for r, row in enumerate(table["rows"]):
+            for i, pair in enumerate(row["pairs"]):
+                yield f"comparison_tables.{name}.rows[{r}].pairs[{i}]", pair
+
+
+def _check_pairs(config: dict, fail) -> None:
+    ids = {}
+    for where, pair in _named_pairs(config):
+        for model in pair:
+            try:
+                parse_model(model, config)
+            except ValueError as err:
+                fail(f"{where}: {err}")
+        if pair[0] == pair[1]:
+            fail(f"{where} compares {pair[0]} with itself; name two different models")
+        if pair_dataset(config, pair) is None:
+            fail(f"{where} names no run ({pair[0]}, {pair[1]}), so no dataset to compare them on; include a run")
+        ident = pair_id(pair)
+        if ids.setdefault(ident, tuple(pair)) != tuple(pair):
+            fail(f"{where}: the pairs {list(ids[ident])} and {pair} share the folder name {ident}; rename a run")
+    ks = config["topk"]
+    for name, figure in config["figures"].items():
+        for key in ("overlap_k", "entropy_k"):
+            if key in figure and figure[key] not in ks:
+                fail(f"figures.{name}.{key} is {figure[key]}, which is not in topk {ks}; add it to topk or change it")
+        reference = figure.get("reference")
+        if reference and len(reference["values"]) != len(layers.STUDY_LAYERS):
+            fail(
+                f"figures.{name}.reference gives {len(reference['values'])} values, expected one per study layer "
+                f"({', '.join(layers.STUDY_LAYERS)})"
+            )
+    for name, table in config["comparison_tables"].items():
+        if name in config["tables"]:
+            fail(f"comparison_tables.{name} has the name of a table in tables; rename one (both write tables/{name})")
+        for r, row in enumerate(table["rows"]):
+            expected = len(row["pairs"]) * len(table["metrics"])
+            if "paper" in row and len(row["paper"]) != expected:
+                fail(
+                    f"comparison_tables.{name}.rows[{r}] ({row['label']}) gives {len(row['paper'])} paper values, "
+                    f"expected {expected} (for each pair, its metrics)"
+                )
+
+
+def pair_id(pair) -> str:
+    """A pair's folder name: ``imagenet_vs_styles_A.1`` ('.' cannot occur in a name, '/' would nest folders)."""
+    return "_vs_".join(model.replace("/", ".") for model in pair)
+
+
+def model_dataset(config: dict, model: str) -> str | None:
+    """The dataset a model was trained on (None for an init, which has no dataset of the study's runs)."""
+    parsed = parse_model(model, config)
+    return config["runs"][parsed["run"]]["dataset"] if "run" in parsed else None
+
+
+def pair_dataset(config: dict, pair) -> str | None:
+    """The images two models are compared on: the second model's dataset, or the first's if the second is an init."""
+    return model_dataset(config, pair[1]) or model_dataset(config, pair[0])
+
+
+def analysis_pairs(config: dict) -> list[tuple[str, str]]:
+    """Every pair to measure, once each, in the order the config names them."""
+    return list(dict.fromkeys(tuple(pair) for _, pair in _named_pairs(config)))
+
+
+def analysis_tensors(config: dict) -> list[str]:
+    """Tensors whose activations are extracted, after ReLU: the layers, then the extra and rendered tensors."""
+    rendered = [layers.parse_channel(c)[0] for c in config["render"]["channels"]]
+    return list(dict.fromkeys(layers.post_relu(t) for t in [*config["layers"], *config["tensors"], *rendered]))
 
 
 def dataset_of(config: dict, run_or_ensemble: str) -> str:

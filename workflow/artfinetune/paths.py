@@ -35,3 +35,40 @@ def run_init_model(config: dict, run: str, seed: int | str) -> str | None:
 
 def table_path(config: dict, table: str, ext: str = "csv") -> str:
     return f"{results(config)}/tables/{table}.{ext}"
+
+
+def model_file(config: dict, model: str) -> str:
+    """The .keras file of a model name: an init, ``run/seed`` or ``run/seed/init`` (the run's starting weights)."""
+    from artfinetune.config import parse_model
+
+    parsed = parse_model(model, config)
+    if "init" in parsed:
+        return f"{init_dir(config, parsed['init'])}/model.keras"
+    folder = run_dir(config, parsed["run"], parsed["seed"])
+    return f"{folder}/init.keras" if parsed["initial"] else f"{folder}/model.keras"
+
+
+def activations_path(config: dict, dataset: str, model: str, split: str) -> str:
+    """Per-image, per-channel mean activations of ``model`` on a split of ``dataset``."""
+    return f"{results(config)}/activations/{dataset}/{model}/{split}.h5"
+
+
+def topk_path(config: dict, dataset: str, model: str) -> str:
+    """A model's top-k images per channel on the train split of ``dataset``."""
+    return f"{results(config)}/topk/{dataset}/{model}/topk.h5"
+
+
+def composition_path(config: dict, dataset: str, model: str) -> str:
+    """The three most frequent classes of each of a model's top-k sets."""
+    return f"{results(config)}/topk/{dataset}/{model}/composition.csv"
+
+
+def pair_dir(config: dict, pair) -> str:
+    """The metrics of a model pair (cka.csv, l2.csv, overlap.csv)."""
+    from artfinetune.config import pair_dataset, pair_id
+
+    return f"{results(config)}/comparisons/{pair_dataset(config, pair)}/{pair_id(pair)}"
+
+
+def figure_path(config: dict, figure: str, ext: str = "png") -> str:
+    return f"{results(config)}/figures/{figure}.{ext}"

@@ -3,6 +3,7 @@
 # and builds the paths here, before any job runs (see README, "Software environment").
 import json
 import os
+import re
 import shutil
 import sys
 import sysconfig
@@ -13,6 +14,16 @@ try:
     from artfinetune import paths
     from artfinetune.config import ConfigError, prepare_config
     from artfinetune.train.tables import table_spec
+    from artfinetune.config import analysis_tensors, parse_model
+    from artfinetune.specs import (
+        analysis_models,
+        comparison_table_inputs,
+        comparison_table_spec,
+        figure_inputs,
+        figure_spec,
+        pair_files,
+        pairs_by_id,
+    )
 except ImportError as err:
     raise WorkflowError(
         f"Snakemake's Python ({sys.executable}) cannot import the artfinetune package ({err}): "
@@ -67,6 +78,13 @@ DOWNLOADED_DATASETS = [
 ]
 LUCID_INITS = [n for n, i in config["init"].items() if i["kind"] == "lucid"]
 PRETRAIN_INITS = [n for n, i in config["init"].items() if i["kind"] == "pretrain"]
+PAIRS = pairs_by_id(config)  # pair folder name -> (model_a, model_b)
+PAIR_PATTERN = "|".join(re.escape(p) for p in PAIRS) or "(?!)"
+# a model is an init, run/seed or run/seed/init (the run's starting weights)
+MODEL_PATTERN = "|".join(
+    [re.escape(i) for i in config["init"]]
+    + [rf"{re.escape(r)}/\d+(/init)?" for r in config["runs"]]
+)
 
 
 wildcard_constraints:
@@ -130,4 +148,31 @@ def all_targets():
         for s in config["seeds"]
     ]
     tables = [paths.table_path(config, t) for t in config["tables"]]
-    return stores + inits + runs + tables
+    metrics = [f for pair in PAIRS.values() for f in pair_files(config, pair).values()]
+    compositions = [
+        paths.composition_path(config, d, m) for d, m in analysis_models(config)
+    ]
+    figures = [
+        paths.figure_path(config, f, e)
+        for f in config["figures"]
+        for e in ("png", "pdf")
+    ]
+    comparison_tables = [
+        paths.table_path(config, t) for t in config["comparison_tables"]
+    ]
+    return (
+        stores
+        + inits
+        + runs
+        + tables
+        + metrics
+        + compositions
+        + figures
+        + comparison_tables
+    )
+
+
+def pair_activations(wildcards, which, split):
+    """Activations of one model of a pair on the pair's dataset."""
+    model = PAIRS[wildcards.pair][which]
+    return paths.activations_path(config, wildcards.dataset, model, split)

@@ -1,0 +1,132 @@
+"""The metric stages between two models, from files to tidy tables, against hand computations and references."""
+
+import json
+
+import h5py
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+
+from artfinetune.comparisons import cka_table, composition_table, l2_table, overlap_table, read_topk, topk_file
+from artfinetune.errors import UserError
+from artfinetune.model.files import save_model
+from artfinetune.model.inception import build_inception_v1
+from artfinetune.model.layers import TRUNK_CONVS
+
+
+def write_activations(path, model, layers, labels, task="single_label", classes=("a", "b"), store_index=None):
+    """An activations file in extract_activations' layout, from given arrays."""
+    n = len(labels)
+    with h5py.File(path, "w") as f:
+        for name, values in layers.items():
+            f.create_dataset(f"layers/{name}", data=np.asarray(values, np.float32))
+        f.create_dataset("store_index", data=np.arange(n) if store_index is None else store_index)
+        f.create_dataset("ids", data=np.array([f"i{i}" for i in range(n)], dtype=object), dtype=h5py.string_dtype())
+        f.create_dataset("labels", data=np.asarray(labels))
+        f.attrs.update(
+            model=model,
+            dataset="toy",
+            split="test",
+            task=task,
+            classes=json.dumps(list(classes)),
+            tensors=json.dumps(list(layers)),
+        )
+    return path
+
+
+def test_cka_table_gives_the_reference_notebook_values_streamed_over_chunks(tmp_path):
+    np.random.seed(1337)  # the reference notebook's example (Kornblith et al.)
+    X = np.random.randn(100, 10)
+    Y = X + np.random.randn(100, 10)
+    a = write_activations(tmp_path / "a.h5", "m0", {"mixed4a": X}, np.zeros(100, int))
+    b = write_activations(tmp_path / "b.h5", "m1", {"mixed4a": Y}, np.zeros(100, int))
+    table = cka_table(a, b, tmp_path / "cka.csv", chunk=7)  # 14 uneven chunks
+    values = dict(zip(table["metric"], table["value"], strict=True))
+    assert values["linear_cka"] == pytest.approx(0.55761, abs=5e-5)  # float32 storage of X and Y
+    assert values["debiased_cka"] == pytest.approx(0.51346, abs=5e-5)
+    written = pd.read_csv(tmp_path / "cka.csv")
+    assert list(written.columns) == ["model_a", "model_b", "layer", "channel", "metric", "value", "k"]
+    assert set(written["model_a"]) == {"m0"} and set(written["layer"]) == {"mixed4a"}
+
+
+def test_cka_of_a_rotated_copy_is_one_and_other_images_are_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    X = np.maximum(rng.normal(size=(50, 8)), 0)
+    Q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    a = write_activations(tmp_path / "a.h5", "m0", {"conv2d0": X}, np.zeros(50, int))
+    b = write_activations(tmp_path / "b.h5", "m1", {"conv2d0": 3 * X @ Q}, np.zeros(50, int))
+    table = cka_table(a, b, tmp_path / "cka.csv")
+    assert table["value"].tolist() == pytest.approx([1.0, 1.0], abs=1e-5)
+    other = write_activations(tmp_path / "c.h5", "m2", {"conv2d0": X}, np.zeros(50, int), store_index=np.arange(1, 51))
+    with pytest.raises(UserError, match="not computed on the same images"):
+        cka_table(a, other, tmp_path / "bad.csv")
+    assert not (tmp_path / "bad.csv").exists()
+
+
+def test_l2_table_on_a_hand_made_change(tmp_path):
+    keras.utils.set_random_seed(0)
+    model = build_inception_v1(3, input_size=64)
+    save_model(model, tmp_path / "a.keras")
+    layer = model.get_layer("mixed4b_5x5_pre_relu")
+    kernel = layer.kernel.numpy()
+    layer.kernel.assign(kernel + 0.5)  # every weight of one convolution moves by 0.5
+    model.get_layer("mixed4b_5x5_pre_relu").bias.assign(layer.bias.numpy() + 9.0)  # biases are not counted
+    save_model(model, tmp_path / "b.keras")
+    table = l2_table(tmp_path / "a.keras", tmp_path / "b.keras", tmp_path / "l2.csv", "m0", "m1")
+    l2 = table[table["metric"] == "l2"].set_index("layer")["value"]
+    expected = 0.5 * np.sqrt(kernel.size)  # 5 x 5 x 24 x 64 weights
+    assert len(l2) == 57 and len(TRUNK_CONVS) == 57
+    assert l2["mixed4b_5x5"] == pytest.approx(expected, rel=1e-5)
+    assert l2.drop("mixed4b_5x5").abs().max() == 0
+    mean = table[(table["layer"] == "all") & (table["metric"] == "mean_l2")]["value"].item()
+    assert mean == pytest.approx(expected / 57, rel=1e-5)
+    relative = table[table["metric"] == "relative_l2"].set_index("layer")["value"]
+    assert relative["mixed4b_5x5"] == pytest.approx(expected / np.linalg.norm(kernel), rel=1e-5)
+
+
+@pytest.fixture
+def two_topk(tmp_path):
+    """6 images (classes 0,0,0,1,1,1); channel 0 fires on 0,1,2 in A and on 2,3,4 in B; channel 1 never in A."""
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    a = {"mixed3a": [[9, 0], [8, 0], [7, 0], [0, 0], [0, 0], [0, 0]]}
+    b = {"mixed3a": [[0, 1], [0, 1], [7, 1], [8, 1], [9, 0], [0, 0]]}
+    files = []
+    for name, layers in (("m0", a), ("m1", b)):
+        acts = write_activations(tmp_path / f"{name}.h5", name, layers, labels)
+        files.append(topk_file(acts, [2, 3], tmp_path / f"{name}.topk.h5"))
+    return files
+
+
+def test_topk_sets_overlap_entropy_and_chance_by_hand(two_topk, tmp_path):
+    a, b = two_topk
+    sets = read_topk(a)["sets"]["mixed3a"]
+    assert sets[0].tolist() == [0, 1, 2] and sets[1].tolist() == []  # never positive: an empty set
+    assert read_topk(b)["sets"]["mixed3a"][1].tolist() == [0, 1, 2]  # four tied images: the lower ones first
+    table = overlap_table(a, b, tmp_path / "overlap.csv", [2, 3]).set_index(["metric", "k", "channel"])["value"]
+    # k = 3: A's set {0,1,2}, B's {4,3,2}: one image in common -> 1/3; k = 2: {0,1} vs {4,3} -> 0
+    assert table[("overlap", 3, 0)] == pytest.approx(1 / 3) and table[("overlap", 2, 0)] == 0
+    assert table[("overlap", 3, 1)] == 0  # an empty set overlaps nothing
+    # entropies: A's {0,1,2} is all class 0 -> 0; B's {4,3,2} is 2 of class 1, 1 of class 0
+    p = np.array([2 / 3, 1 / 3])
+    assert table[("entropy_a", 3, 0)] == 0
+    assert table[("entropy_b", 3, 0)] == pytest.approx(-(p * np.log2(p)).sum())  # log2 C = 1 for 2 classes
+    assert np.isnan(table[("entropy_a", 3, 1)])  # left out, not 0
+    chance = pd.read_csv(tmp_path / "overlap.csv").query("metric == 'overlap'").groupby("k")["chance"].first()
+    assert chance.to_dict() == pytest.approx({2: 2 / 6, 3: 3 / 6})
+
+
+def test_composition_by_hand(two_topk, tmp_path):
+    _, b = two_topk
+    table = composition_table(b, tmp_path / "composition.csv", [3])
+    first = table[(table["channel"] == 0)]
+    assert first[["rank", "class", "percent"]].values.tolist() == [
+        [1, "b", pytest.approx(200 / 3)],
+        [2, "a", pytest.approx(100 / 3)],
+    ]
+
+
+def test_a_k_above_the_sets_is_refused(two_topk, tmp_path):
+    a, b = two_topk
+    with pytest.raises(UserError, match=r"k \[5\] is above the largest k"):
+        overlap_table(a, b, tmp_path / "o.csv", [5])
