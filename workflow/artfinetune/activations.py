@@ -32,7 +32,7 @@ import numpy as np
 from artfinetune.data.reader import StoreReader
 from artfinetune.data.store import open_store, store_sha256
 from artfinetune.errors import UserError
-from artfinetune.io import atomic_path
+from artfinetune.io import atomic_path, open_hdf5
 from artfinetune.model.files import load_model
 from artfinetune.model.layers import post_relu
 
@@ -197,16 +197,7 @@ def extract_activations(
 
 def open_activations(path: str | Path) -> h5py.File:
     """Open an activations file for reading; a missing or foreign file is an error naming it."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"activations file {path} does not exist; extract it first (snakemake {path})")
-    if not h5py.is_hdf5(path):
-        raise UserError(f"{path} is not an activations file (not HDF5); delete it and extract it again")
-    f = h5py.File(path, "r")
-    if "layers" not in f or "tensors" not in f.attrs:
-        f.close()
-        raise UserError(f"{path} is not an artfinetune activations file (no layers); extract it again")
-    return f
+    return open_hdf5(path, "activations file", ("layers", "store_index", "labels"), ("tensors",))
 
 
 def read_activations(path: str | Path, tensor: str) -> np.ndarray:

@@ -13,8 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from artfinetune.errors import UserError
-from artfinetune.io import atomic_path
-from artfinetune.train.tables import to_markdown
+from artfinetune.train.tables import save_table
 
 TIDY_COLUMNS = ("model_a", "model_b", "layer", "channel", "metric", "value", "k")
 # Which metric file each table column reads.
@@ -104,9 +103,4 @@ def build_comparison_table(spec: dict) -> pd.DataFrame:
 
 def write_comparison_table(spec: dict, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
     """Write a comparison table as CSV (full precision) and markdown (two decimals), as tables 1 and 3 are."""
-    table = build_comparison_table(spec)
-    with atomic_path(out_csv) as tmp:
-        table.to_csv(tmp, index=False)
-    with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(table, spec.get("title", "")))
-    return table
+    return save_table(build_comparison_table(spec), spec.get("title", ""), out_csv, out_md)

@@ -26,6 +26,27 @@ def atomic_path(path: str | Path):
             tmp.unlink()
 
 
+def open_hdf5(path: str | Path, what: str, datasets=(), attrs=(), error=None):
+    """Open an HDF5 artifact (``what``: "image store", "activations file") for reading; a missing, foreign or
+    incomplete file is one sentence naming it and the fix, raised as ``error`` (default UserError)."""
+    import h5py
+
+    from artfinetune.errors import UserError
+
+    error = error or UserError
+    path = Path(path)
+    if not path.exists():
+        raise error(f"{what} {path} does not exist; build it first (snakemake {path})")
+    if not h5py.is_hdf5(path):
+        raise error(f"{path} is not an {what} (not an HDF5 file); delete it and build it again")
+    f = h5py.File(path, "r")
+    missing = [d for d in datasets if d not in f] + [a for a in attrs if a not in f.attrs]
+    if missing:
+        f.close()
+        raise error(f"{path} is not an artfinetune {what} (it lacks {', '.join(missing)}); build it again")
+    return f
+
+
 def setup_logging(verbose: bool = False) -> None:
     """Log to stderr (the rule's log file) with timestamps."""
     logging.basicConfig(

@@ -30,7 +30,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from artfinetune.errors import UserError
-from artfinetune.io import atomic_path
+from artfinetune.io import atomic_path, open_hdf5
 from artfinetune.tasks import TASKS
 
 log = logging.getLogger(__name__)
@@ -260,18 +260,9 @@ def summarize(rows: list[dict]) -> dict:
 
 def open_store(path: str | Path) -> h5py.File:
     """Open an image store for reading; a missing, foreign or incomplete file is a StoreError naming it."""
-    path = Path(path)
-    if not path.exists():
-        raise StoreError(f"image store {path} does not exist; build it first (snakemake {path})")
-    if not h5py.is_hdf5(path):
-        raise StoreError(f"{path} is not an image store (not an HDF5 file); delete it and rebuild it")
-    f = h5py.File(path, "r")
-    missing = [d for d in ("images", "labels", "split", "ids") if d not in f]
-    missing += [a for a in ("task", "classes", "splits") if a not in f.attrs]
-    if missing:
-        f.close()
-        raise StoreError(f"{path} is not an artfinetune image store (it lacks {', '.join(missing)}); rebuild it")
-    return f
+    return open_hdf5(
+        path, "image store", ("images", "labels", "split", "ids"), ("task", "classes", "splits"), StoreError
+    )
 
 
 def read_store_info(path: str | Path) -> dict:

@@ -70,11 +70,15 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
     return "\n".join(out).lstrip() + "\n"
 
 
-def write_table(spec: dict, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
-    """Write a table as CSV (full precision) and markdown (two decimals, metrics in %)."""
-    table = build_table(spec)
+def save_table(table: pd.DataFrame, title: str, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
+    """Write a result table as CSV (full precision) and markdown (two decimals), each renamed into place."""
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:
-        tmp.write_text(to_markdown(table, spec.get("title", "")))
+        tmp.write_text(to_markdown(table, title))
     return table
+
+
+def write_table(spec: dict, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
+    """Write a table as CSV (full precision) and markdown (two decimals, metrics in %)."""
+    return save_table(build_table(spec), spec.get("title", ""), out_csv, out_md)
