@@ -117,11 +117,14 @@ def test_float32_means_from_a_mixed_precision_model(tiny, tmp_path):
         keras.mixed_precision.set_global_policy("float32")
     model = load_model(model_path)
     assert model.get_layer("conv2d0").compute_dtype == "float16"
+    # the extraction computes the whole network in float32, as a float32 model with the same weights does
+    float32_model = build_inception_v1(9, input_size=SIZE)
+    float32_model.set_weights(model.get_weights())
     _, images, _, _ = store_split(store, "test")
     for layer in ("conv2d0", "mixed5b"):
         got = read_activations(out, layer)
         assert got.dtype == np.float32
-        expected = direct_means(model, layer, images)
+        expected = direct_means(float32_model, layer, images)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max(), err_msg=layer)
     # a float16 average rounds every mean to a float16 value; the float32 mean of conv2d0's 32 x 32 float16 map
     # rarely is one
@@ -182,3 +185,23 @@ def test_post_relu_names():
     assert post_relu("mixed4c_3x3_bottleneck_pre_relu") == "mixed4c_3x3_bottleneck"
     with pytest.raises(UserError, match="valid layers are: conv2d0, conv2d0_pre_relu"):
         post_relu("mixed4a_pool")
+
+
+def test_a_mixed_precision_model_is_rebuilt_in_float32(tmp_path):
+    import keras
+
+    from artfinetune.model.files import as_float32
+    from artfinetune.model.inception import build_inception_v1
+
+    keras.utils.set_random_seed(0)
+    try:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        mixed = build_inception_v1(3, input_size=64)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    reference = build_inception_v1(3, input_size=64)
+    reference.set_weights(mixed.get_weights())
+    rebuilt = as_float32(mixed)
+    assert {layer.dtype_policy.name for layer in rebuilt.layers} == {"float32"}
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(rebuilt(x)), np.asarray(reference(x)))

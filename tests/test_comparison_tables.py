@@ -164,3 +164,19 @@ def test_write_comparison_table_writes_full_precision_csv_and_two_decimal_markdo
         in markdown
     )
     assert sorted(p.name for p in out.iterdir()) == ["table4.csv", "table4.md"]  # no temporary file left behind
+
+
+def test_table4_averages_the_configs_layers_not_the_branch_tensors(tmp_path):
+    """Branch tensors (for renders) are in the CKA file too; the paper's mean is over the 12 layers."""
+    cka = write_cka(tmp_path / "cka.csv", {"conv2d0": 1.0, "mixed5b": 0.5, "mixed4d_3x3": 0.0})
+    assert mean_cka(cka, ["conv2d0", "mixed5b"]) == pytest.approx(0.75)
+    assert mean_cka(cka) == pytest.approx(0.5)
+    with pytest.raises(UserError, match="has no linear_cka of mixed4a"):
+        mean_cka(cka, ["conv2d0", "mixed4a"])
+    spec = {
+        "title": "",
+        "metrics": ["mean_cka"],
+        "layers": ["conv2d0", "mixed5b"],
+        "rows": [{"label": "r", "pairs": [{"pair": "a vs b", "dataset": "d", "cka": cka, "l2": None}]}],
+    }
+    assert build_comparison_table(spec)["mean_cka"].tolist() == pytest.approx([0.75])

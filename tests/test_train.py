@@ -398,3 +398,33 @@ def test_mixed_precision_option_trains(tiny, tmp_path):
         assert 0 <= result["metrics"]["top1"] <= 100
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_local_response_norm_does_not_overflow_under_mixed_precision():
+    """LRN's sum of squares overflows float16 at Lucid's activation range; it runs in float32 under mixed precision."""
+    x = np.full((1, 8, 8, 64), 260.0, np.float32)  # conv2d0 maps reach such values from [-117, 138] inputs
+    keras.utils.set_random_seed(0)
+    expected = np.asarray(build_inception_v1(3, input_size=SIZE).get_layer("localresponsenorm0")(x))
+    try:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        lrn = build_inception_v1(3, input_size=SIZE).get_layer("localresponsenorm0")
+        got = np.asarray(lrn(x.astype(np.float16)), np.float32)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert np.isfinite(got).all() and np.abs(expected).max() > 1
+    np.testing.assert_allclose(got, expected, rtol=1e-3)
+
+
+def test_a_run_killed_before_its_first_epoch_ended_takes_the_new_init(tiny, tmp_path):
+    store, _ = tiny
+    init_path = tmp_path / "init_model.keras"
+    keras.utils.set_random_seed(5)
+    save_model(build_inception_v1(12, input_size=SIZE), init_path)
+    train_run(store, tmp_path / "run", mode(epochs=1), 1, SIZE, init_path, max_epochs=0)  # only checkpoint/init.keras
+    assert (tmp_path / "run/checkpoint/init.keras").exists()
+    keras.utils.set_random_seed(6)
+    save_model(build_inception_v1(12, input_size=SIZE), init_path)  # the init changed before the rerun
+    train_run(store, tmp_path / "run", mode(epochs=1), 1, SIZE, init_path)
+    train_run(store, tmp_path / "clean", mode(epochs=1), 1, SIZE, init_path)
+    a, b = _all_weights(tmp_path / "run/init.keras"), _all_weights(tmp_path / "clean/init.keras")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

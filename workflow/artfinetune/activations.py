@@ -33,7 +33,7 @@ from artfinetune.data.reader import StoreReader
 from artfinetune.data.store import open_store, store_sha256
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path, open_hdf5
-from artfinetune.model.files import load_model
+from artfinetune.model.files import as_float32, load_model
 from artfinetune.model.layers import post_relu
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ def extract_activations(
     """
     names = tensor_names(tensors)
     reader = StoreReader(store, split, batch_size, image_size)
-    model = load_model(model_path)
+    model = as_float32(load_model(model_path))  # the same numbers whatever precision the model trained in
     check_input_size(model, image_size, model_path)
     probe = probe_model(model, names, model_path)
     rows = split_rows(store, reader.indices)

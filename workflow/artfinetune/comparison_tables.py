@@ -34,10 +34,17 @@ def read_tidy(path: str | Path, metrics: Iterable[str], columns: Iterable[str] =
     return frame
 
 
-def mean_cka(path: str | Path) -> float:
-    """Mean over the layers present of the linear CKA (paper table 4); a NaN layer makes the mean NaN, not smaller."""
+def mean_cka(path: str | Path, layers: Iterable[str] | None = None) -> float:
+    """Mean of the linear CKA over ``layers`` (paper table 4: the 12 study layers; None: every tensor in the file,
+    branch tensors included); a missing layer is an error and a NaN layer makes the mean NaN, not smaller."""
     frame = read_tidy(path, ["linear_cka"])
     linear = frame[frame["metric"] == "linear_cka"]
+    if layers is not None:
+        layers = list(layers)
+        missing = [layer for layer in layers if layer not in set(linear["layer"])]
+        if missing:
+            raise UserError(f"{path} has no linear_cka of {', '.join(missing)}; measure the pair on those layers")
+        linear = linear[linear["layer"].isin(layers)]
     repeated = sorted(set(linear.loc[linear["layer"].duplicated(), "layer"]))
     if repeated:
         raise UserError(f"{path} has several linear_cka rows for layer(s) {', '.join(repeated)}; expected one each")
@@ -70,12 +77,12 @@ def paper_values(row: dict, metrics: list[str]) -> list[list[float]] | None:
     return [paper[i : i + width] for i in range(0, expected, width)]
 
 
-def measure(pair: dict, metric: str) -> float:
-    """Our value of ``metric`` for one pair, from the file the metric reads."""
+def measure(pair: dict, metric: str, layers: Iterable[str] | None = None) -> float:
+    """Our value of ``metric`` for one pair, from the file the metric reads (mean CKA over ``layers``)."""
     path = pair.get(MEASURE_FILES[metric])
     if not path:
         raise UserError(f"pair {pair['pair']!r} needs a {MEASURE_FILES[metric]} file for {metric}; none was given")
-    return MEASURES[metric](path)
+    return mean_cka(path, layers) if metric == "mean_cka" else MEASURES[metric](path)
 
 
 def build_comparison_table(spec: dict) -> pd.DataFrame:
@@ -94,7 +101,7 @@ def build_comparison_table(spec: dict) -> pd.DataFrame:
         for i, pair in enumerate(row["pairs"]):
             line = {"model pair": row["label"], "dataset": pair["dataset"], "pair": pair["pair"]}
             for j, metric in enumerate(metrics):
-                line[metric] = measure(pair, metric)
+                line[metric] = measure(pair, metric, spec.get("layers"))
                 if with_paper:
                     line[f"paper {metric}"] = paper[i][j] if paper else None
             lines.append(line)

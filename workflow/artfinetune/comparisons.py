@@ -24,7 +24,6 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from artfinetune.activations import activation_info
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 from artfinetune.metrics.cka import CKAAccumulator
@@ -45,7 +44,8 @@ def _write_csv(frame: pd.DataFrame, out: str | Path) -> pd.DataFrame:
 
 
 def _same_images(info_a: dict, info_b: dict, what: str) -> None:
-    if info_a["n"] != info_b["n"] or not np.array_equal(info_a["store_index"], info_b["store_index"]):
+    same_store = info_a.get("store_sha256") == info_b.get("store_sha256") and info_a["split"] == info_b["split"]
+    if not same_store or not np.array_equal(info_a["store_index"], info_b["store_index"]):
         raise UserError(
             f"{what} were not computed on the same images ({info_a['n']} vs {info_b['n']}, dataset "
             f"{info_a.get('dataset')!r} vs {info_b.get('dataset')!r}, split {info_a.get('split')!r} vs "
@@ -71,6 +71,8 @@ def cka_table(
     chunk: int = CHUNK_IMAGES,
 ) -> pd.DataFrame:
     """Linear and debiased CKA of every tensor (default: all in the files) between two models' activations."""
+    from artfinetune.activations import activation_info  # keeps TensorFlow out of readers of top-k files
+
     info_a, info_b = activation_info(activations_a), activation_info(activations_b)
     _same_images(info_a, info_b, f"the activations {activations_a} and {activations_b}")
     names = _tensors(info_b, activations_b, _tensors(info_a, activations_a, tensors))
@@ -120,6 +122,8 @@ def topk_file(activations: str | Path, ks: list[int], out: str | Path, tensors: 
     ``labels``, ``store_index`` copied from the activations; attributes model, dataset, split, task, classes, n,
     k_max, ks, tensors.
     """
+    from artfinetune.activations import activation_info
+
     info = activation_info(activations)
     names = _tensors(info, activations, tensors)
     k_max = max(ks)
@@ -141,6 +145,7 @@ def topk_file(activations: str | Path, ks: list[int], out: str | Path, tensors: 
                 "model": info["model"],
                 "dataset": info.get("dataset", ""),
                 "split": info["split"],
+                "store_sha256": info.get("store_sha256", ""),
                 "task": info["task"],
                 "classes": json.dumps(info["classes"]),
                 "n": info["n"],

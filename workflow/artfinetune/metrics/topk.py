@@ -109,7 +109,7 @@ def _entropy_of_weights(w: np.ndarray, num_classes: int) -> float:
     if total <= 0:
         return float("nan")
     p = w[w > 0] / total
-    return float(-(p * np.log2(p)).sum() / np.log2(num_classes))
+    return float(-(p * np.log2(p)).sum() / np.log2(num_classes)) + 0.0  # + 0.0: a one-class set is 0, not -0
 
 
 def class_entropy(labels_of_topk, num_classes: int, multi_label: bool) -> float:

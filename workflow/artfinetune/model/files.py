@@ -48,3 +48,23 @@ def weights_sha256(model: keras.Model) -> str:
             digest.update(f"{weight.path}:{value.shape}:{value.dtype}".encode())
             digest.update(value.tobytes())
     return digest.hexdigest()
+
+
+def as_float32(model: keras.Model) -> keras.Model:
+    """The same network computing in float32 throughout (a model saved under mixed precision keeps float16
+    layers when loaded): rebuilt from its config with every layer's policy float32, weights copied."""
+
+    def float32_policies(node):
+        if isinstance(node, dict):
+            if node.get("class_name") == "DTypePolicy" or node.get("class_name") == "FloatDTypePolicy":
+                return {**node, "config": {**node.get("config", {}), "name": "float32"}}
+            return {k: float32_policies(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [float32_policies(v) for v in node]
+        return node
+
+    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
+        return model
+    clone = model.__class__.from_config(float32_policies(model.get_config()))
+    clone.set_weights(model.get_weights())
+    return clone

@@ -143,8 +143,9 @@ def build_inception_v1(
         x = conv(x, layer, filters, kernel, stride)
         if layer == "conv2d0":
             x = kl.MaxPooling2D(3, strides=2, padding="same", name="maxpool0")(x)
-            x = LocalResponseNorm(**lrn["localresponsenorm0"], name="localresponsenorm0")(x)
-    x = LocalResponseNorm(**lrn["localresponsenorm1"], name="localresponsenorm1")(x)
+            # float32 even under mixed precision: the sum of squares overflows float16 at Lucid's input range
+            x = LocalResponseNorm(**lrn["localresponsenorm0"], name="localresponsenorm0", dtype="float32")(x)
+    x = LocalResponseNorm(**lrn["localresponsenorm1"], name="localresponsenorm1", dtype="float32")(x)
     x = kl.MaxPooling2D(3, strides=2, padding="same", name="maxpool1")(x)
     aux = {}
     for block in MIXED:

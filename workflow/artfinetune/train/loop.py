@@ -254,6 +254,9 @@ def train_run(
             }
         )
     )
+    if (out / "checkpoint").exists() and not (out / CHECKPOINT).exists():
+        # killed before its first epoch ended: nothing to resume, and its init.keras may be from another setup
+        shutil.rmtree(out / "checkpoint")
     if (out / CHECKPOINT).exists():
         previous = Trainer.checkpoint_state(out / CHECKPOINT).get("setup") or {}
         changed = sorted(k for k in {*setup, *previous} if setup.get(k) != previous.get(k))
