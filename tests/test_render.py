@@ -12,7 +12,7 @@ from artfinetune.lucid_compat import lucid, rotate
 from artfinetune.model.inception import build_inception_v1
 from artfinetune.model.lucid_export import export_graph
 from artfinetune.model.lucid_import import load_graphdef
-from artfinetune.render import render_channels
+from artfinetune.render import build_render_graph, exported_model, render_channels, seeded_standard_transforms
 
 from .conftest import REPO
 from .lucid_graph import run_graphdef
@@ -129,3 +129,100 @@ def test_render_from_the_command_line(tmp_path):
     )
     assert bad.returncode == 2
     assert "channel 300 is out of range for mixed4d_3x3_pre_relu, which has channels 0..287" in bad.stderr
+
+
+# Rendering many channels at once: a small random model at 64 px, a few dozen steps.
+SIZE, STEPS = 64, 48
+BATCH = [
+    "mixed3a:20",
+    "mixed3b_3x3_pre_relu:7",
+    "mixed4b:100",
+    "mixed4c_3x3_pre_relu:52",
+    "mixed4d_pool_reduce_pre_relu:63",
+    "mixed4b_3x3_bottleneck_pre_relu:35",
+    "mixed4e_5x5_pre_relu:9",
+    "conv2d2:7",
+]
+ALONE = BATCH[5]  # not first: the first image of a batch is built before any other
+DEAD = "mixed4a:10"  # channel 10 of mixed4a_1x1, whose pre-ReLU the fixture pushes far below zero
+
+
+@pytest.fixture(scope="module")
+def random_graph(tmp_path_factory):
+    keras.utils.set_random_seed(0)
+    model = build_inception_v1(10, input_size=SIZE)
+    bias = model.get_layer("mixed4a_1x1_pre_relu").bias
+    bias.assign(tf.tensor_scatter_nd_update(bias, [[10]], [-1000.0]))  # dead on any image
+    return model, export_graph(model, tmp_path_factory.mktemp("graph") / "m.pb")
+
+
+@pytest.fixture(scope="module")
+def batch_render(random_graph, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("batch")
+    outs = [folder / f"{spec.replace(':', '_')}.png" for spec in BATCH]
+    scores = render_channels(random_graph[1], BATCH, outs, size=SIZE, steps=STEPS, seed=0)
+    return dict(zip(BATCH, zip(outs, scores, strict=True), strict=True))
+
+
+def _render_alone(graph, folder, name):
+    out = folder / name
+    render_channels(graph, [ALONE], [out], size=SIZE, steps=STEPS, seed=0)
+    return out
+
+
+def test_a_batched_render_raises_each_channels_own_objective(random_graph, batch_render):
+    model = random_graph[0]
+    for spec, (out, score) in batch_render.items():
+        layer, channel = spec.split(":")
+        rendered = _channel_mean(model, layer, int(channel), np.asarray(Image.open(out), np.float32)[None])[0]
+        assert rendered == pytest.approx(score["activation_end"], rel=0.05, abs=0.05), spec  # Keras agrees
+        start, end = score["activation_start"], score["activation_end"]
+        assert end > start + 0.5 and end > 3 * abs(start), (spec, start, end)
+
+
+def test_a_channel_renders_the_same_alone_as_in_a_batch_of_8(random_graph, batch_render, tmp_path):
+    alone = np.asarray(Image.open(_render_alone(random_graph[1], tmp_path, "alone.png")), np.int16)
+    batched = np.asarray(Image.open(batch_render[ALONE][0]), np.int16)
+    assert np.abs(alone - batched).max() <= 1  # within one 8-bit level; measured: identical
+
+
+def test_rerunning_a_render_gives_byte_identical_pngs(random_graph, tmp_path):
+    first = _render_alone(random_graph[1], tmp_path, "first.png")
+    second = _render_alone(random_graph[1], tmp_path, "second.png")
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_redirected_relu_gradient_is_on_for_16_steps_then_off(random_graph):
+    L = lucid()
+    v1 = L.render.tf
+    with v1.Graph().as_default(), v1.Session() as sess:
+        render = build_render_graph(L, exported_model(L, random_graph[1], SIZE), [DEAD], SIZE, 0.05, 0)
+        grads = v1.gradients(-render.objectives[0], v1.trainable_variables())  # what Adam minimises
+        v1.global_variables_initializer().run()
+
+        def largest_gradient(step):
+            sess.run(render.global_step.assign(step))
+            return max(np.abs(g).max() for g in sess.run(grads))
+
+        # Redirected, a dead channel still pulls its image up; with the plain ReLU gradient nothing passes it.
+        assert largest_gradient(0) > 0 and largest_gradient(16) > 0
+        assert largest_gradient(17) == 0
+        sess.run(render.global_step.assign(0))
+        for _ in range(3):
+            sess.run(render.vis_op)
+        assert render.global_step.eval() == 3  # each optimisation step counts towards the switch
+
+
+def test_each_images_transforms_are_lucids_standard_transforms_with_their_own_seeds():
+    L = lucid()
+
+    def settings(f):
+        return dict(zip(f.__code__.co_freevars, (cell.cell_contents for cell in f.__closure__), strict=True))
+
+    ours = seeded_standard_transforms(L, 0, "mixed4a:1")
+    other = seeded_standard_transforms(L, 0, "mixed4a:2")
+    for mine, theirs, others in zip(ours, L.transform.standard_transforms, other, strict=True):
+        assert mine.__code__ is theirs.__code__  # the same Lucid transform ...
+        assert {**settings(mine), "seed": None} == {**settings(theirs), "seed": None}  # ... with the same settings
+        if "seed" in settings(theirs):  # a random transform: seeded, and differently for another channel
+            assert settings(mine)["seed"] is not None and settings(mine)["seed"] != settings(others)["seed"]

@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import tensorflow as tf
 
 LUCID_MODULES = ("render", "param", "objectives", "transform")
+MISC_MODULES = ("gradient_override", "redirected_relu_grad")  # render_vis's redirected-ReLU gradient
 
 
 def rotate(images, angles, interpolation="BILINEAR", name=None):
@@ -67,7 +68,8 @@ _LUCID = None
 
 
 def lucid() -> SimpleNamespace:
-    """Lucid's ``render``, ``param``, ``objectives``, ``transform`` and ``Model``, importable on TF2."""
+    """Lucid's ``render``, ``param``, ``objectives``, ``transform``, ``Model`` and the two modules of its
+    redirected-ReLU gradient (``gradient_override``, ``redirected_relu_grad``), importable on TF2."""
     global _LUCID
     if _LUCID is not None:
         return _LUCID
@@ -79,6 +81,7 @@ def lucid() -> SimpleNamespace:
     sys.modules.update({"tensorflow": v1, **contrib})
     try:
         modules = {m: importlib.import_module(f"lucid.optvis.{m}") for m in LUCID_MODULES}
+        modules |= {m: importlib.import_module(f"lucid.misc.{m}") for m in MISC_MODULES}
         vision_base = importlib.import_module("lucid.modelzoo.vision_base")
     finally:
         for name, module in saved.items():
