@@ -1,0 +1,174 @@
+"""Top-k mosaics from a hand-made store and top-k files: what is drawn is read back from the pixels."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from PIL import Image
+
+from artfinetune.errors import UserError
+from artfinetune.mosaics import GREEN, GUTTER, mosaic_image, tile_origin, write_mosaic
+
+STORE_SIZE, IMAGE_SIZE, BORDER = 16, 12, 2  # the centre 12 x 12 window leaves a 2 px border of each stored image
+BLUE = (0, 0, 255)  # the stored images' border colour: it must never reach a mosaic
+CLASSES = ["Ukiyo-e", "Baroque", "Cubism"]
+N_STORE = 12
+
+
+def centre_colour(i: int) -> tuple[int, int, int]:
+    return (10 * i, 0, 0)
+
+
+def write_store(path, n=N_STORE, labels=None):
+    """A store of n 16 x 16 images: image i is red 10 i in its centre 12 x 12 window and blue outside it."""
+    images = np.empty((n, STORE_SIZE, STORE_SIZE, 3), np.uint8)
+    images[:] = BLUE
+    for i in range(n):
+        images[i, BORDER:-BORDER, BORDER:-BORDER] = centre_colour(i)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("images", data=images)
+        f.create_dataset("labels", data=np.zeros(n, np.int64) if labels is None else labels)
+        f.create_dataset("split", data=np.zeros(n, np.uint8))
+        f.create_dataset("ids", data=np.array([f"i{i}" for i in range(n)], dtype=object), dtype=h5py.string_dtype())
+        f.attrs.update(dataset="toy", task="single_label", classes=json.dumps(CLASSES), splits='["train","val","test"]')
+    return path
+
+
+def write_topk(path, model, sets: dict[str, list[list[int]]], labels, store_index, k_max):
+    """A top-k file in comparisons.topk_file's layout: per tensor, (channels x k_max) rows padded with -1."""
+    with h5py.File(path, "w") as f:
+        for name, channels in sets.items():
+            table = np.full((len(channels), k_max), -1, np.int32)
+            for c, rows in enumerate(channels):
+                table[c, : len(rows)] = rows
+            f.create_dataset(f"topk/{name}", data=table)
+        f.create_dataset("labels", data=np.asarray(labels))
+        f.create_dataset("store_index", data=np.asarray(store_index))
+        f.attrs.update(
+            model=model,
+            dataset="toy",
+            split="train",
+            task="single_label",
+            classes=json.dumps(CLASSES),
+            n=len(labels),
+            k_max=k_max,
+            ks=json.dumps([k_max]),
+            tensors=json.dumps(list(sets)),
+        )
+    return path
+
+
+# Eight train rows; row r is the store's image STORE_INDEX[r] (not r: the mapping is tested too).
+STORE_INDEX = [11, 9, 7, 5, 3, 1, 0, 2]
+LABELS = [0, 0, 1, 0, 2, 1, 0, 0]
+SET_A = [0, 1, 2, 3, 4]  # channel 1 of mixed4d_3x3, rank order
+SET_B = [4, 6, 2, 7, 5]  # in common with A: rows 2 and 4 (store images 7 and 3)
+
+
+@pytest.fixture
+def files(tmp_path):
+    store = write_store(tmp_path / "store.h5")
+    other = [[7, 6], [0]]  # channel 0 differs; channel 1 is the tested one
+    a = write_topk(tmp_path / "a.h5", "imagenet", {"mixed4d_3x3": [other[0], SET_A]}, LABELS, STORE_INDEX, 5)
+    b = write_topk(tmp_path / "b.h5", "styles_A/1", {"mixed4d_3x3": [other[1], SET_B]}, LABELS, STORE_INDEX, 5)
+    return store, a, b
+
+
+def tile(grid: np.ndarray, rank: int, size: int, columns: int) -> np.ndarray:
+    top, left = tile_origin(rank, size, columns)
+    return grid[top : top + size, left : left + size]
+
+
+def is_framed(pixels: np.ndarray, frame: int) -> bool:
+    edge = np.concatenate([pixels[:frame].reshape(-1, 3), pixels[-frame:].reshape(-1, 3)])
+    edge = np.concatenate([edge, pixels[:, :frame].reshape(-1, 3), pixels[:, -frame:].reshape(-1, 3)])
+    return bool((edge == GREEN).all())
+
+
+def test_mosaic_frames_exactly_the_common_images_in_rank_order_and_shows_the_centre_crop(files):
+    store, _, _ = files
+    order = [5, 3, 8, 0, 11, 2, 7]  # store indices, rank order: 7 images in rows of 3
+    common = {3, 0, 7}
+    grid = np.asarray(mosaic_image(store, order, IMAGE_SIZE, highlight=common, columns=3, frame=3))
+    assert grid.shape == (GUTTER + 3 * (IMAGE_SIZE + GUTTER), GUTTER + 3 * (IMAGE_SIZE + GUTTER), 3)
+    assert not (grid == BLUE).all(axis=2).any()  # no pixel of any stored border: the centre window was cut
+    for rank, index in enumerate(order):
+        pixels = tile(grid, rank, IMAGE_SIZE, 3)
+        inside = pixels[3:-3, 3:-3]
+        assert (inside == centre_colour(index)).all(), f"rank {rank} should show store image {index}"
+        if index in common:
+            assert is_framed(pixels, 3), f"store image {index} is in both sets and must be framed"
+        else:
+            assert (pixels == centre_colour(index)).all(), f"store image {index} is in one set only: no frame"
+
+
+def test_mosaic_tiles_are_downscaled_and_the_grid_keeps_its_width_for_a_short_set(files):
+    store, _, _ = files
+    grid = np.asarray(mosaic_image(store, [4, 6], IMAGE_SIZE, highlight={6}, columns=4, tile=8, frame=2))
+    assert grid.shape == (GUTTER + 8 + GUTTER, GUTTER + 4 * (8 + GUTTER), 3)
+    assert (tile(grid, 0, 8, 4) == centre_colour(4)).all()
+    assert is_framed(tile(grid, 1, 8, 4), 2) and (tile(grid, 1, 8, 4)[2:-2, 2:-2] == centre_colour(6)).all()
+    assert (tile(grid, 2, 8, 4) == 255).all()  # empty slots are background
+
+
+def test_write_mosaic_json_gives_the_overlap_and_composition_by_hand(files, tmp_path):
+    store, a, b = files
+    summary = write_mosaic(
+        a, b, "mixed4d_3x3_pre_relu", 1, 5, store, IMAGE_SIZE, tmp_path / "m.png", tmp_path / "m.json"
+    )
+    written = json.loads((tmp_path / "m.json").read_text())
+    assert written == summary
+    assert written["overlap"] == pytest.approx(2 / 5)  # rows 2 and 4 are in both sets
+    assert written["common_store_indices"] == [7, 3]  # A's rank order
+    assert written["store_indices"] == [11, 9, 7, 5, 3]
+    # A's rows 0..4 have labels 0, 0, 1, 0, 2: Ukiyo-e 3 of 5, then Baroque and Cubism 1 each (lower index first).
+    assert written["composition"] == [
+        {"class": "Ukiyo-e", "percent": 60.0},
+        {"class": "Baroque", "percent": 20.0},
+        {"class": "Cubism", "percent": 20.0},
+    ]
+    assert (written["model"], written["other_model"], written["k"], written["channel"]) == (
+        "imagenet",
+        "styles_A/1",
+        5,
+        1,
+    )
+    image = np.asarray(Image.open(tmp_path / "m.png"))
+    grid_height = GUTTER + IMAGE_SIZE + GUTTER
+    assert image.shape[0] > grid_height  # the caption strip sits under the grid
+    assert (image[grid_height:] < 128).all(axis=2).any()  # and has (anti-aliased) text in it
+
+
+def test_write_mosaic_of_side_b_shows_b_s_set_with_b_s_composition(files, tmp_path):
+    store, a, b = files
+    summary = write_mosaic(a, b, "mixed4d_3x3", 1, 3, store, IMAGE_SIZE, tmp_path / "b.png", side="b")
+    # B's first 3 rows 4, 6, 2 against A's first 3 rows 0, 1, 2: only row 2 (store image 7) in common.
+    assert summary["store_indices"] == [3, 0, 7] and summary["common_store_indices"] == [7]
+    assert summary["overlap"] == pytest.approx(1 / 3) and summary["model"] == "styles_A/1"
+    # B's rows 4, 6, 2 have labels 2, 0, 1: one image each, listed by class index.
+    assert [(c["class"], c["percent"]) for c in summary["composition"]] == [
+        ("Ukiyo-e", pytest.approx(100 / 3)),
+        ("Baroque", pytest.approx(100 / 3)),
+        ("Cubism", pytest.approx(100 / 3)),
+    ]
+    grid = np.asarray(Image.open(tmp_path / "b.png"))
+    assert is_framed(tile(grid, 2, IMAGE_SIZE, 10), 3) and not is_framed(tile(grid, 0, IMAGE_SIZE, 10), 3)
+
+
+@pytest.mark.parametrize(
+    ("tensor", "channel", "k", "image_size", "named"),
+    [
+        ("mixed5b", 1, 5, IMAGE_SIZE, "tensor 'mixed5b' is not in the top-k file"),
+        ("mixed4d_3x3", 2, 5, IMAGE_SIZE, "channel 2 is out of range for mixed4d_3x3"),
+        ("mixed4d_3x3", 1, 6, IMAGE_SIZE, "k = 6 is not in 1..5"),
+        ("mixed4d_3x3", 1, 5, 20, "image size 20 is larger than the 16 px images of the store"),
+    ],
+)
+def test_write_mosaic_errors_name_the_thing(files, tmp_path, tensor, channel, k, image_size, named):
+    store, a, b = files
+    with pytest.raises(UserError, match=named):
+        write_mosaic(a, b, tensor, channel, k, store, image_size, tmp_path / "x.png", tmp_path / "x.json")
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.json").exists()
