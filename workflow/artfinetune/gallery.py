@@ -1,0 +1,321 @@
+"""A static HTML gallery of one model pair (A -> B): per channel, both renders, both top-k mosaics, the overlap,
+the entropies and the compositions, side by side.
+
+The page is one self-contained file (inline CSS and vanilla JS, nothing fetched) that opens from the file system.
+Images are linked by paths relative to the page's folder, so the page moves with the results folder around it.
+
+Shareable links: the controls' state lives in the address, e.g. ``gallery.html?sort=overlap&order=asc&layer=mixed4d``
+(``sort``: layer, overlap, entropy_a or entropy_b; ``order``: asc or desc; ``layer``: a tensor name, absent for all).
+The page applies it on load and rewrites it whenever a control changes.
+
+Test hook: once every ``<img>`` has loaded or failed, ``<body>`` gets ``data-ready="1"``, and each image carries its
+``data-natural-width`` (0 for an image that failed).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from urllib.parse import quote
+
+from artfinetune.errors import UserError
+from artfinetune.io import atomic_path
+
+REQUIRED = ("tensor", "channel", "label", "layer_index", "overlap")
+SORTS = {"layer": "layer", "overlap": "overlap", "entropy_a": "entropy of A", "entropy_b": "entropy of B"}
+
+
+def write_gallery(entries: Sequence[dict], out_html: str | Path, title: str = "") -> Path:
+    """Write the gallery page of ``entries`` (one dict per rendered channel) to ``out_html``, atomically."""
+    out_html = Path(out_html)
+    for entry in entries:
+        check_entry(entry)
+    page = gallery_html(entries, out_html.resolve().parent, title)
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return out_html
+
+
+def check_entry(entry: dict) -> None:
+    """A wrong entry is a bug in the caller's table: say which key is missing for which channel."""
+    missing = [key for key in REQUIRED if key not in entry]
+    if missing:
+        raise UserError(f"gallery entry {entry.get('label', entry)!r} lacks {', '.join(missing)}")
+
+
+def gallery_html(entries: Sequence[dict], folder: Path, title: str) -> str:
+    """The whole page; cards start in network order, so the page reads well even with scripts off."""
+    entries = sorted(entries, key=lambda e: (e["layer_index"], e["channel"]))
+    title = title or "Channel gallery"
+    cards = "\n".join(card_html(entry, folder) for entry in entries) or '<p class="empty">No channels.</p>'
+    return PAGE.format(
+        title=esc(title),
+        summary=esc(f"{len(entries)} channels in {len(layers_in_order(entries))} layers"),
+        controls=controls_html(entries),
+        cards=cards,
+        css=CSS,
+        js=JS,
+    )
+
+
+def layers_in_order(entries: Sequence[dict]) -> list[str]:
+    """The tensors present, in network order (by layer_index)."""
+    first = {}
+    for entry in entries:
+        first.setdefault(entry["tensor"], entry["layer_index"])
+    return sorted(first, key=lambda tensor: first[tensor])
+
+
+def controls_html(entries: Sequence[dict]) -> str:
+    """Sort key, order and layer filter; their names are the link's query keys."""
+    counts = {tensor: sum(e["tensor"] == tensor for e in entries) for tensor in layers_in_order(entries)}
+    layers = "".join(f'<option value="{esc(t)}">{esc(t)} ({n})</option>' for t, n in counts.items())
+    sorts = "".join(f'<option value="{key}">{esc(name)}</option>' for key, name in SORTS.items())
+    return (
+        f'<label>Sort by <select id="sort" name="sort">{sorts}</select></label>'
+        '<label>Order <select id="order" name="order"><option value="asc">ascending</option>'
+        '<option value="desc">descending</option></select></label>'
+        f'<label>Layer <select id="layer" name="layer"><option value="">all layers</option>{layers}</select></label>'
+        '<span id="shown" class="shown"></span>'
+    )
+
+
+def card_html(entry: dict, folder: Path) -> str:
+    """One channel: its name and overlap, then a panel per model."""
+    overlap = number(entry["overlap"])
+    attrs = {
+        "layer": entry["tensor"],
+        "layer-index": entry["layer_index"],
+        "channel": entry["channel"],
+        "overlap": overlap,
+        "entropy-a": number(entry.get("entropy_a")),
+        "entropy-b": number(entry.get("entropy_b")),
+    }
+    data = " ".join(f'data-{key}="{esc(data_value(value))}"' for key, value in attrs.items())
+    width = 0 if overlap is None else round(100 * min(max(overlap, 0.0), 1.0))
+    return (
+        f'<article class="card" {data}>'
+        f'<header class="info"><h2>{esc(entry["label"])}</h2>'
+        f'<p class="layer">{esc(entry["tensor"])} · channel {esc(entry["channel"])}</p>'
+        f'<p class="overlap">overlap <b>{keep_percent(esc(percent(overlap)))}</b></p>'
+        f'<div class="bar" title="overlap"><span style="width:{width}%"></span></div></header>'
+        f"{panel_html(entry, 'a', folder)}{panel_html(entry, 'b', folder)}</article>"
+    )
+
+
+def panel_html(entry: dict, side: str, folder: Path) -> str:
+    """Model ``side``'s render and mosaic, with its top-k set's entropy and composition below."""
+    name = side.upper()
+    entropy = number(entry.get(f"entropy_{side}"))
+    composition = entry.get(f"composition_{side}") or "—"
+    return (
+        f'<section class="panel panel-{side}"><h3>model {name}</h3><div class="pics">'
+        f"{figure_html(entry.get(f'render_{side}'), folder, f'render {name}')}"
+        f"{figure_html(entry.get(f'mosaic_{side}'), folder, f'top-k mosaic {name}')}</div>"
+        f'<p class="stat">entropy <b>{esc("—" if entropy is None else f"{entropy:.2f}")}</b></p>'
+        f'<p class="stat composition">{keep_percent(esc(composition))}</p></section>'
+    )
+
+
+def figure_html(path, folder: Path, caption: str) -> str:
+    """An image linked relative to the page, or a visible placeholder when there is no file to show."""
+    src = relative_src(path, folder)
+    if src is None:
+        body = f'<div class="missing" role="img" aria-label="{esc(caption)} missing">no image</div>'
+    else:
+        body = f'<img src="{esc(src)}" alt="{esc(caption)}" decoding="async">'
+    return f"<figure>{body}<figcaption>{esc(caption)}</figcaption></figure>"
+
+
+def relative_src(path, folder: Path) -> str | None:
+    """``path`` as a URL relative to ``folder`` (None if it is unset or absent), so the page moves with its images."""
+    if not path or not Path(path).is_file():
+        return None
+    rel = os.path.relpath(Path(path).resolve(), folder)
+    return quote(Path(rel).as_posix())  # '#', '?' or a space in a file name would otherwise cut the URL short
+
+
+def number(value) -> float | None:
+    """A metric as a float, or None when absent (None or NaN: an empty top-k set has no entropy)."""
+    if value is None:
+        return None
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def data_value(value) -> str:
+    """A data attribute's text: floats in full (repr keeps every digit for the sort); '' means no value."""
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f} %"
+
+
+def keep_percent(text: str) -> str:
+    """Glue '40 %' together so that a wrapped line never starts with a lone '%'."""
+    return text.replace(" %", "&nbsp;%")
+
+
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>{css}</style>
+</head>
+<body>
+<header class="top">
+<h1>{title}</h1>
+<p class="summary">{summary}</p>
+<dl class="legend">
+<dt>render</dt><dd>the input image optimised to excite the channel, in model A and in model B</dd>
+<dt>mosaic</dt><dd>the channel's top-k maximal activation images in each model</dd>
+<dt>overlap</dt><dd>|top-k(A) &cap; top-k(B)| / k: the share of top-k images the two models agree on</dd>
+<dt>entropy</dt><dd>class entropy of the top-k set, normalised: 0 = one class, 1 = all classes alike;
+&mdash; for a set with no labelled image</dd>
+<dt>composition</dt><dd>the three most frequent classes, each with the percentage of the set having it</dd>
+<dt>link</dt><dd>the address keeps the view (e.g. <code>?sort=overlap&amp;order=asc&amp;layer=mixed4d</code>):
+copy it to share what you see</dd>
+</dl>
+<nav class="controls">{controls}</nav>
+</header>
+<main id="cards">
+{cards}
+</main>
+<script>{js}</script>
+</body>
+</html>
+"""
+
+CSS = """
+:root { --ink: #1d1f21; --muted: #5f6368; --line: #d9d9d4; --paper: #f5f4f0; --a: #1f5fa8; --b: #b0502a; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+  background: var(--paper); }
+.top { padding: 16px 24px 0; }
+h1 { margin: 0; font-size: 22px; }
+.summary { margin: 2px 0 8px; color: var(--muted); }
+.legend { display: grid; grid-template-columns: max-content 1fr; gap: 2px 12px; margin: 0 0 12px; max-width: 1000px;
+  font-size: 13px; }
+.legend dt { font-weight: 600; }
+.legend dd { margin: 0; color: var(--muted); }
+.controls { position: sticky; top: 0; z-index: 1; display: flex; flex-wrap: wrap; gap: 16px; align-items: center;
+  padding: 8px 0; background: var(--paper); border-bottom: 1px solid var(--line); }
+.controls select { font: inherit; margin-left: 4px; padding: 2px 4px; }
+.shown { color: var(--muted); }
+main { display: grid; gap: 12px; padding: 12px 24px 24px; }
+.card { display: grid; grid-template-columns: 200px 388px 413px; gap: 24px; width: fit-content;
+  padding: 12px 16px; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
+.card[hidden] { display: none; }
+.info h2 { margin: 0 0 4px; font-size: 14px; word-break: break-all; }
+.info p { margin: 0 0 4px; color: var(--muted); }
+.overlap b { color: var(--ink); font-size: 20px; }
+.bar { height: 8px; background: #e7e6e1; border-radius: 4px; overflow: hidden; }
+.bar span { display: block; height: 100%; background: #3a7d44; }
+.panel h3 { margin: 0 0 6px; font-size: 13px; text-transform: uppercase; letter-spacing: .04em; }
+.panel-a h3 { color: var(--a); }
+.panel-b h3 { color: var(--b); }
+.panel-b { border-left: 1px solid var(--line); padding-left: 24px; }  /* 413px = 388px of pictures + 25px */
+.pics { display: grid; grid-template-columns: repeat(2, minmax(0, 190px)); gap: 8px; }
+figure { margin: 0; }
+figure.failed img { display: none; }
+figure.failed::before { content: "image not found"; }
+figure img, .missing, figure.failed::before { display: block; width: 100%; aspect-ratio: 1; object-fit: contain;
+  background: #ecebe6; border-radius: 3px; }
+.missing, figure.failed::before { display: flex; align-items: center; justify-content: center; color: var(--muted);
+  font-style: italic; border: 1px dashed #b9b8b2; }
+figcaption { font-size: 12px; color: var(--muted); margin-top: 2px; }
+.stat { margin: 6px 0 0; }
+.composition { color: var(--muted); }
+.empty { color: var(--muted); }
+@media (max-width: 1100px) { .card { grid-template-columns: 388px; width: auto; }
+  .panel-b { border-left: 0; padding-left: 0; } }
+"""
+
+JS = """
+(function () {
+  "use strict";
+  const list = document.getElementById("cards");
+  const cards = Array.from(list.querySelectorAll(".card"));
+  const controls = ["sort", "order", "layer"].map((id) => document.getElementById(id));
+  const [sort, order, layer] = controls;
+  const KEYS = { layer: "layerIndex", overlap: "overlap", entropy_a: "entropyA", entropy_b: "entropyB" };
+
+  function value(card, key) {
+    const text = card.dataset[key];
+    return text === "" ? NaN : Number(text);
+  }
+
+  // Descending is the exact reverse of ascending, except that channels without a value stay last in both.
+  function compare(key, sign) {
+    return function (a, b) {
+      const x = value(a, key), y = value(b, key);
+      if (isNaN(x) !== isNaN(y)) return isNaN(x) ? 1 : -1;
+      const byLayer = value(a, "layerIndex") - value(b, "layerIndex") || value(a, "channel") - value(b, "channel");
+      return sign * ((x - y) || byLayer);
+    };
+  }
+
+  function apply() {
+    cards.sort(compare(KEYS[sort.value], order.value === "desc" ? -1 : 1));
+    let shown = 0;
+    for (const card of cards) {
+      card.hidden = layer.value !== "" && card.dataset.layer !== layer.value;
+      shown += card.hidden ? 0 : 1;
+      list.appendChild(card);
+    }
+    document.getElementById("shown").textContent = shown + " of " + cards.length + " channels shown";
+  }
+
+  // Values the page does not offer are ignored, so an old or hand-edited link still opens.
+  function readLink() {
+    const query = new URLSearchParams(location.search);
+    for (const control of controls) {
+      const wanted = query.get(control.name);
+      if (Array.from(control.options).some((o) => o.value === wanted)) control.value = wanted;
+    }
+  }
+
+  function writeLink() {
+    const query = new URLSearchParams(location.search);
+    for (const control of controls) {
+      if (control.value === "") query.delete(control.name); else query.set(control.name, control.value);
+    }
+    try { history.replaceState(null, "", "?" + query.toString()); } catch (e) { /* some browsers lock file:// */ }
+  }
+
+  // The test hook: record what each image loaded as, and flag the body once none is pending.
+  function watchImages() {
+    const images = Array.from(document.images);
+    let pending = images.length;
+    const settle = function (img) {
+      img.dataset.naturalWidth = String(img.naturalWidth);
+      if (img.naturalWidth === 0) img.parentNode.classList.add("failed");
+      pending -= 1;
+      if (pending === 0) document.body.dataset.ready = "1";
+    };
+    if (pending === 0) document.body.dataset.ready = "1";
+    for (const img of images) {
+      if (img.complete) { settle(img); continue; }
+      img.addEventListener("load", () => settle(img), { once: true });
+      img.addEventListener("error", () => settle(img), { once: true });
+    }
+  }
+
+  readLink();
+  apply();
+  for (const control of controls) control.addEventListener("change", () => { apply(); writeLink(); });
+  watchImages();
+})();
+"""
