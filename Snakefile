@@ -16,6 +16,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
+include: "workflow/rules/render.smk"
 
 
 # Run on the submit host, not as cluster jobs: downloads need the internet, which compute
@@ -28,6 +29,8 @@ localrules:
     table,
     comparison_table,
     figure,
+    panel,
+    gallery,
 
 
 rule all:

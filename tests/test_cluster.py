@@ -36,7 +36,10 @@ def small_demo(tmp_path: Path, **changes) -> Path:
     config["datasets"]["demo_source"]["source"].update(images_per_class=4, image_size=16)
     config["datasets"]["demo_source"]["store_size"] = 64
     config["modes"] = {"pretrain": {**config["modes"]["pretrain"], "epochs": 1}}
-    config.update(runs={}, ensembles={}, tables={}, comparisons=[], figures={}, comparison_tables={}, **changes)
+    config.update(
+        runs={}, ensembles={}, tables={}, comparisons=[], figures={}, comparison_tables={}, galleries=[], panels={}
+    )
+    config.update(changes)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     return path

@@ -60,13 +60,18 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "train": 42,
         "ensemble": 2,
         "table": 2,
-        "activations": 48,  # 24 (dataset, model) of 15 pairs, test and train splits
-        "topk": 24,
-        "cka": 15,
-        "l2": 15,
-        "overlap": 15,
+        "activations": 58,  # 29 (dataset, model) of 22 pairs, test and train splits
+        "topk": 29,
+        "cka": 22,
+        "l2": 22,
+        "overlap": 22,
         "figure": 4,
         "comparison_table": 2,
+        "render": 9,  # the models of figures 1 and 2 and of the gallery
+        "render_changed": 2,
+        "mosaics": 8,
+        "panel": 2,
+        "gallery": 1,
         "all": 1,
     }
     code, out = snakemake("-n", configfile=_elsewhere(DEMO_CONFIG, tmp_path))
@@ -78,13 +83,18 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "train": 22,
         "ensemble": 2,
         "table": 2,
-        "activations": 32,
-        "topk": 16,
-        "cka": 10,
-        "l2": 10,
-        "overlap": 10,
+        "activations": 34,
+        "topk": 17,
+        "cka": 13,
+        "l2": 13,
+        "overlap": 13,
         "figure": 4,
         "comparison_table": 2,
+        "render": 5,
+        "render_changed": 2,
+        "mosaics": 4,
+        "panel": 2,
+        "gallery": 1,
         "all": 1,
     }
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
@@ -122,7 +132,7 @@ def test_killed_training_resumes_when_the_workflow_is_rerun(tmp_path):
     cfg, config = tiny_demo(tmp_path)
     config["modes"]["from_scratch"]["epochs"] = 5
     config["runs"] = {"styles_from_scratch": config["runs"]["styles_from_scratch"]}
-    config.update(ensembles={}, tables={}, comparisons=[], figures={}, comparison_tables={})
+    config.update(ensembles={}, tables={}, comparisons=[], figures={}, comparison_tables={}, galleries=[], panels={})
     cfg.write_text(yaml.safe_dump(config))
     model = tmp_path / "results/models/styles_from_scratch/1/model.keras"
     # Its own working directory, so --unlock cannot touch another Snakemake's locks in the repository.
@@ -183,6 +193,10 @@ def test_the_analysis_dag_from_models_to_figures_and_tables(tmp_path):
     config["comparison_tables"] = {
         "table2": {"metrics": ["mean_l2"], "rows": [{"label": "pretrained vs FT", "pairs": [pair], "paper": [1.26]}]}
     }
+    config["layers"] = ["conv2d0", "mixed4a", "mixed5b"]
+    config["render"] = {"size": 64, "steps": 4, "per_layer": 1, "channels": ["mixed4d_3x3_pre_relu:52"]}
+    config["galleries"] = [pair]
+    config["panels"] = {"fig1": {"pairs": [pair], "channels": ["mixed4a:10", "mixed4d_3x3_pre_relu:52"]}}
     cfg.write_text(yaml.safe_dump(config))
     code, out = snakemake(configfile=cfg)
     assert code == 0, out[-3000:]
@@ -194,6 +208,14 @@ def test_the_analysis_dag_from_models_to_figures_and_tables(tmp_path):
     cka = (pair_dir / "cka.csv").read_text()
     for tensor in ("conv2d0", "mixed5b", "mixed4d_3x3"):  # the render channels' tensors are analysed too
         assert f",{tensor},," in cka
+    for name in ("mixed4a_10.png", "mixed4d_3x3_pre_relu_52.png"):  # the panel's channels, in both models
+        assert (results / "renders/imagenet/named" / name).exists()
+        assert (results / "renders/styles_A/1/named" / name).exists()
+    changed = sorted(p.name for p in (results / "renders/styles_A/1/changed/imagenet_vs_styles_A.1").glob("*.png"))
+    assert 3 <= len(changed) <= 6  # per layer the most and the least changed channel
+    assert (results / "figures/fig1.png").stat().st_size > 10_000
+    gallery = (results / "galleries/imagenet_vs_styles_A.1.html").read_text()
+    assert all(name in gallery for name in changed) and "mixed4d_3x3_pre_relu:52" in gallery
     table = (results / "tables/table2.md").read_text()
     assert "pretrained vs FT" in table and "1.26" in table and "imagenet vs styles_A/1" in table
     activations = results / "activations/demo_styles/styles_A/1/test.h5"

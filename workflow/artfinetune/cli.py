@@ -41,6 +41,13 @@ def _at_least(minimum: int):
     return parse
 
 
+def _add_changed_args(p: argparse.ArgumentParser, k_required: bool = False) -> None:
+    p.add_argument("--changed-from", help="a pair's overlap.csv: also take, per layer, the most and least changed")
+    p.add_argument("--layers", nargs="+", default=[], help="layers of the automatic choice")
+    p.add_argument("--per-layer", type=_at_least(0), default=0, help="channels changed most (and least) per layer")
+    p.add_argument("--k", type=_at_least(1), required=k_required, help="top-k size of the overlap (and mosaics)")
+
+
 def _dataset_section(args, needs: tuple[str, ...]) -> dict:
     """The dataset's config section: from --dataset-json (checked, defaults filled) or from --config."""
     if args.dataset_json:
@@ -232,13 +239,29 @@ def cmd_render(args) -> None:
     from pathlib import Path
 
     from artfinetune.model.layers import parse_channel
+    from artfinetune.paths import channel_file
+
+    channels = list(args.channel or [])
+    if args.changed_from:  # per layer, the channels whose top-k sets changed most and least
+        from artfinetune.pair_views import pair_channels
+
+        changed = {"overlap_csv": args.changed_from, "layers": args.layers, "per_layer": args.per_layer, "k": args.k}
+        channels = pair_channels(channels, changed)
+    for channel in channels:  # before any expensive work
+        parse_channel(channel)
+    if args.out and len(args.out) != len(channels):
+        raise SystemExit(f"give one --out per --channel ({len(channels)} channels, {len(args.out)} outputs)")
+    if args.out_dir:
+        Path(args.out_dir).mkdir(parents=True, exist_ok=True)  # exists even with no channel to render
+        outs = [str(Path(args.out_dir) / channel_file(c)) for c in channels]
+    else:
+        outs = args.out or [channel_file(c) for c in channels]
+    if not channels:
+        print("no channel to render")
+        return
+    claim_device_and_threads(args)
     from artfinetune.render import render_channels
 
-    for channel in args.channel:  # before any expensive work
-        parse_channel(channel)
-    if args.out and len(args.out) != len(args.channel):
-        raise SystemExit(f"give one --out per --channel ({len(args.channel)} channels, {len(args.out)} outputs)")
-    outs = args.out or [f"{c.replace(':', '_')}.png" for c in args.channel]
     with tempfile.TemporaryDirectory() as tmp:
         graph = args.graph
         if graph is None:
@@ -246,14 +269,57 @@ def cmd_render(args) -> None:
             from artfinetune.model.lucid_export import export_graph
 
             graph = export_graph(load_model(args.model), Path(tmp) / "model.pb")
-        scores = render_channels(
-            graph, args.channel, outs, size=args.size, steps=args.steps, lr=args.lr, seed=args.seed
-        )
+        scores = []
+        for start in range(0, len(channels), args.batch):  # a batch of channels per graph
+            part = slice(start, start + args.batch)
+            scores += render_channels(
+                graph, channels[part], outs[part], size=args.size, steps=args.steps, lr=args.lr, seed=args.seed
+            )
     for out, score in zip(outs, scores, strict=True):
         print(
             f"{out}: {score['channel']} mean activation {score['activation_start']:.3f} -> "
             f"{score['activation_end']:.3f}"
         )
+
+
+def claim_device_and_threads(args) -> None:
+    """Before TensorFlow starts: a device of its own for a local GPU job, and the job's thread budget."""
+    from artfinetune.gpu import claim_device
+
+    claim_device()
+    _set_threads(getattr(args, "threads", 0))
+
+
+def cmd_mosaics(args) -> None:
+    from artfinetune.pair_views import pair_channels, write_pair_mosaics
+
+    changed = None
+    if args.changed_from:
+        changed = {"overlap_csv": args.changed_from, "layers": args.layers, "per_layer": args.per_layer, "k": args.k}
+    channels = pair_channels(list(args.channel or []), changed)
+    written = write_pair_mosaics(args.topk_a, args.topk_b, args.store, args.image_size, args.k, channels, args.out_dir)
+    print(f"{args.out_dir}: {len(written)} mosaics of {len(channels)} channels")
+
+
+def cmd_gallery(args) -> None:
+    from artfinetune.gallery import write_gallery
+    from artfinetune.pair_views import gallery_entries, pair_channels
+
+    spec = _json_arg(args.spec_json, "--spec-json")
+    channels = pair_channels(spec["channels"], spec.get("changed"))
+    named = set(spec["channels"])
+    renders = {side: {c: spec[f"renders_{side}"][0 if c in named else 1] for c in channels} for side in ("a", "b")}
+    entries = gallery_entries(channels, renders["a"], renders["b"], spec["mosaics"], spec["overlap_csv"], spec["k"])
+    a, b = spec["pair"]
+    print(write_gallery(entries, args.out, title=f"{a} -> {b}: {len(entries)} channels"))
+
+
+def cmd_panel(args) -> None:
+    from artfinetune.pair_views import panel_columns
+    from artfinetune.panels import channel_panel
+
+    spec = _json_arg(args.spec_json, "--spec-json")
+    print(channel_panel(panel_columns(spec["columns"]), args.out_png, args.out_pdf, title=spec.get("title", "")))
 
 
 def _set_threads(n: int) -> None:
@@ -483,13 +549,38 @@ def build_parser() -> argparse.ArgumentParser:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="model file (.keras); exported on the fly")
     src.add_argument("--graph", help="GraphDef written by `artfinetune export`")
-    p.add_argument("--channel", action="append", required=True, help="layer:index, repeatable")
+    p.add_argument("--channel", action="append", help="layer:index, repeatable")
     p.add_argument("--out", action="append", help="output PNG per channel (default: <layer>_<index>.png)")
+    p.add_argument("--out-dir", help="write <layer>_<index>.png (and .json) of every channel into this folder")
     p.add_argument("--size", type=_at_least(16), default=224, help="image size (px)")
     p.add_argument("--steps", type=_at_least(1), default=2048, help="optimisation steps")
     p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
-    p.add_argument("--seed", type=_at_least(0), default=0, help="graph-level random seed")
+    p.add_argument("--seed", type=_at_least(0), default=0, help="seed of every channel's starting image and transforms")
+    p.add_argument("--batch", type=_at_least(1), default=8, help="channels optimised together in one graph")
+    p.add_argument("--threads", type=_at_least(0), default=0, help="TensorFlow threads (default: all cores)")
+    _add_changed_args(p)
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("mosaics", help="both models' top-k mosaics of a pair's channels, common images framed")
+    p.add_argument("topk_a", help="top-k file of the first model")
+    p.add_argument("topk_b", help="top-k file of the second model")
+    p.add_argument("--store", required=True, help="the dataset's image store")
+    p.add_argument("--image-size", type=_at_least(64), required=True, help="the window the network saw (px)")
+    p.add_argument("--channel", action="append", help="layer:index, repeatable")
+    p.add_argument("--out-dir", required=True, help="folder of a_<channel>.png and b_<channel>.png (+ JSON)")
+    _add_changed_args(p, k_required=True)
+    p.set_defaults(func=cmd_mosaics)
+
+    p = sub.add_parser("gallery", help="a static HTML page of a pair's rendered channels (sortable, filterable)")
+    p.add_argument("--spec-json", required=True, help="pair, channels and folders as the gallery rule writes them")
+    p.add_argument("--out", required=True, help="output HTML file")
+    p.set_defaults(func=cmd_gallery)
+
+    p = sub.add_parser("panel", help="a render panel like the paper's figures 1 and 2 (PNG + PDF)")
+    p.add_argument("--spec-json", required=True, help="the panel's columns as the panel rule writes them")
+    p.add_argument("--out-png", required=True)
+    p.add_argument("--out-pdf", required=True)
+    p.set_defaults(func=cmd_panel)
 
     p = sub.add_parser(
         "train",

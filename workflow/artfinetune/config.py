@@ -273,6 +273,11 @@ def _named_pairs(config: dict):
         for r, row in enumerate(table["rows"]):
             for i, pair in enumerate(row["pairs"]):
                 yield f"comparison_tables.{name}.rows[{r}].pairs[{i}]", pair
+    for i, pair in enumerate(config["galleries"]):
+        yield f"galleries[{i}]", pair
+    for name, panel in config["panels"].items():
+        for i, pair in enumerate(panel["pairs"]):
+            yield f"panels.{name}.pairs[{i}]", pair
 
 
 def _check_pairs(config: dict, fail) -> None:
@@ -301,6 +306,16 @@ def _check_pairs(config: dict, fail) -> None:
                 f"figures.{name}.reference gives {len(reference['values'])} values, expected one per study layer "
                 f"({', '.join(layers.STUDY_LAYERS)})"
             )
+    for name, panel in config["panels"].items():
+        if name in config["figures"]:
+            fail(f"panels.{name} has the name of a figure; rename one (both write figures/{name})")
+        for channel in panel["channels"]:
+            try:
+                layers.parse_channel(channel)
+            except ValueError as err:
+                fail(f"panels.{name}.channels: {err}")
+        if "k" in panel and panel["k"] not in ks:
+            fail(f"panels.{name}.k is {panel['k']}, which is not in topk {ks}; add it to topk or change it")
     for name, table in config["comparison_tables"].items():
         if name in config["tables"]:
             fail(f"comparison_tables.{name} has the name of a table in tables; rename one (both write tables/{name})")
@@ -336,7 +351,8 @@ def analysis_pairs(config: dict) -> list[tuple[str, str]]:
 
 def analysis_tensors(config: dict) -> list[str]:
     """Tensors whose activations are extracted, after ReLU: the layers, then the extra and rendered tensors."""
-    rendered = [layers.parse_channel(c)[0] for c in config["render"]["channels"]]
+    named = [*config["render"]["channels"], *(c for panel in config["panels"].values() for c in panel["channels"])]
+    rendered = [layers.parse_channel(c)[0] for c in named]
     return list(dict.fromkeys(layers.post_relu(t) for t in [*config["layers"], *config["tensors"], *rendered]))
 
 

@@ -72,3 +72,31 @@ def pair_dir(config: dict, pair) -> str:
 
 def figure_path(config: dict, figure: str, ext: str = "png") -> str:
     return f"{results(config)}/figures/{figure}.{ext}"
+
+
+def render_dir(config: dict, model: str) -> str:
+    """A model's renders of the config's named channels (galleries and panels)."""
+    return f"{results(config)}/renders/{model}/named"
+
+
+def changed_render_dir(config: dict, model: str, pair) -> str:
+    """A model's renders of the channels chosen for a gallery pair (most and least changed per layer)."""
+    from artfinetune.config import pair_id
+
+    return f"{results(config)}/renders/{model}/changed/{pair_id(pair)}"
+
+
+def mosaic_dir(config: dict, pair) -> str:
+    """The top-k mosaics of a pair's channels, both models (a_*.png, b_*.png, with JSON beside)."""
+    return f"{pair_dir(config, pair)}/mosaics"
+
+
+def gallery_path(config: dict, pair) -> str:
+    from artfinetune.config import pair_id
+
+    return f"{results(config)}/galleries/{pair_id(pair)}.html"
+
+
+def channel_file(spec: str, prefix: str = "") -> str:
+    """The file name of a channel's render or mosaic: ``mixed4d_3x3_pre_relu:52`` -> ``mixed4d_3x3_pre_relu_52.png``."""
+    return f"{prefix}{spec.replace(':', '_')}.png"

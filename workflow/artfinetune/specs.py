@@ -74,9 +74,83 @@ def comparison_table_spec(config: dict, name: str) -> dict:
                 }
             )
         rows.append({"label": row["label"], "pairs": pairs, **({"paper": row["paper"]} if "paper" in row else {})})
-    return {"title": table["title"], "metrics": table["metrics"], "rows": rows}
+    return {"title": table["title"], "metrics": table["metrics"], "rows": rows, "layers": config["layers"]}
 
 
 def comparison_table_inputs(config: dict, name: str) -> list[str]:
     spec = comparison_table_spec(config, name)
     return [p[k] for row in spec["rows"] for p in row["pairs"] for k in ("cka", "l2") if p[k]]
+
+
+# --- renders, mosaics, galleries and panels (issue: feature visualisation) -------------------------------------------
+
+
+def _pairs_with(config: dict, model: str) -> list:
+    return [
+        p for p in [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])] if model in p
+    ]
+
+
+def named_channels(config: dict, pair) -> list[str]:
+    """The named channels shown for a pair: render.channels if it has a gallery, and its panels' channels."""
+    names = list(config["render"]["channels"]) if list(pair) in [list(p) for p in config["galleries"]] else []
+    for panel in config["panels"].values():
+        if list(pair) in [list(p) for p in panel["pairs"]]:
+            names += panel["channels"]
+    return list(dict.fromkeys(names))
+
+
+def model_channels(config: dict, model: str) -> list[str]:
+    """Every named channel a model is rendered for, in a stable order (adding a channel reruns its renders)."""
+    return sorted({c for pair in _pairs_with(config, model) for c in named_channels(config, pair)})
+
+
+def rendered_models(config: dict) -> list[str]:
+    return sorted(
+        {
+            m
+            for pair in [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])]
+            for m in pair
+        }
+    )
+
+
+def shown_pairs(config: dict) -> list[tuple[str, str]]:
+    """Pairs with mosaics: those of the galleries and of the panels."""
+    pairs = [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])]
+    return list(dict.fromkeys(tuple(p) for p in pairs))
+
+
+def changed_settings(config: dict) -> dict:
+    """How a gallery chooses its channels automatically: per layer, most and least changed at the smallest k."""
+    return {"layers": config["layers"], "per_layer": config["render"]["per_layer"], "k": min(config["topk"])}
+
+
+def gallery_has_changed(config: dict, pair) -> bool:
+    return config["render"]["per_layer"] > 0 and list(pair) in [list(p) for p in config["galleries"]]
+
+
+def panel_spec(config: dict, name: str) -> dict:
+    """A panel's columns: per pair and channel, the renders and mosaics before (model a) and after (model b)."""
+    panel = config["panels"][name]
+    columns = []
+    for pair in panel["pairs"]:
+        mosaics = paths.mosaic_dir(config, pair)
+        for channel in panel["channels"]:
+            columns.append(
+                {
+                    "label": f"{channel}\n{pair[1]}" if len(panel["pairs"]) > 1 else channel,
+                    "render_before": f"{paths.render_dir(config, pair[0])}/{paths.channel_file(channel)}",
+                    "mosaic_before": f"{mosaics}/{paths.channel_file(channel, 'a_')}",
+                    "render_after": f"{paths.render_dir(config, pair[1])}/{paths.channel_file(channel)}",
+                    "mosaic_after": f"{mosaics}/{paths.channel_file(channel, 'b_')}",
+                }
+            )
+    return {"title": panel["title"], "columns": columns}
+
+
+def panel_inputs(config: dict, name: str) -> list[str]:
+    pairs = config["panels"][name]["pairs"]
+    return sorted(
+        {paths.render_dir(config, m) for p in pairs for m in p} | {paths.mosaic_dir(config, p) for p in pairs}
+    )

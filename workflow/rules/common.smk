@@ -23,6 +23,12 @@ try:
         figure_spec,
         pair_files,
         pairs_by_id,
+        changed_settings,
+        gallery_has_changed,
+        model_channels,
+        named_channels,
+        panel_inputs,
+        panel_spec,
     )
 except ImportError as err:
     raise WorkflowError(
@@ -169,7 +175,55 @@ def all_targets():
         + compositions
         + figures
         + comparison_tables
+        + [
+            paths.figure_path(config, f, e)
+            for f in config["panels"]
+            for e in ("png", "pdf")
+        ]
+        + [paths.gallery_path(config, p) for p in config["galleries"]]
     )
+
+
+RENDER_SETTINGS = " ".join(
+    f"--{k} {config['render'][k]}" for k in ("size", "steps", "lr", "seed", "batch")
+)
+CHANGED_ARGS = "--layers {} --per-layer {} --k {}".format(
+    " ".join(config["layers"]), config["render"]["per_layer"], min(config["topk"])
+)
+
+
+def gallery_inputs(wildcards):
+    """A gallery's renders (named and chosen, both models), its pair's mosaics and overlap table."""
+    pair = PAIRS[wildcards.pair]
+    inputs = {
+        "mosaics": paths.mosaic_dir(config, pair),
+        "overlap": pair_files(config, pair)["overlap"],
+    }
+    for side, model in zip("ab", pair):
+        inputs[f"named_{side}"] = paths.render_dir(config, model)
+        if gallery_has_changed(config, pair):
+            inputs[f"changed_{side}"] = paths.changed_render_dir(config, model, pair)
+    return inputs
+
+
+def gallery_spec(wildcards, input):
+    """What the gallery command needs: the pair, its named channels, its folders, the chosen channels' setup."""
+    pair = PAIRS[wildcards.pair]
+    changed = gallery_has_changed(config, pair)
+    return {
+        "pair": list(pair),
+        "channels": named_channels(config, pair),
+        "changed": (
+            {**changed_settings(config), "overlap_csv": input.overlap}
+            if changed
+            else None
+        ),
+        "renders_a": [input.named_a, input.changed_a if changed else None],
+        "renders_b": [input.named_b, input.changed_b if changed else None],
+        "mosaics": input.mosaics,
+        "overlap_csv": input.overlap,
+        "k": min(config["topk"]),
+    }
 
 
 def pair_activations(wildcards, which, split):

@@ -1,0 +1,57 @@
+"""Channel choice for renders: the most and least changed channels of each layer, by top-k overlap."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from artfinetune.channels import select_changed_channels, topk_channel
+from artfinetune.errors import UserError
+
+
+def write_overlap(path, layer, overlaps, empty=()):
+    rows = []
+    for channel, value in enumerate(overlaps):
+        entropy = np.nan if channel in empty else 0.5
+        for metric, v in (("overlap", value), ("entropy_a", entropy), ("entropy_b", 0.5)):
+            rows.append(
+                {
+                    "model_a": "a",
+                    "model_b": "b",
+                    "layer": layer,
+                    "channel": channel,
+                    "metric": metric,
+                    "value": v,
+                    "k": 10,
+                    "chance": 0.1 if metric == "overlap" else None,
+                }
+            )
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_most_and_least_changed_channels_by_hand(tmp_path):
+    #               channel: 0    1    2    3    4    5
+    path = write_overlap(tmp_path / "o.csv", "mixed4a", [0.5, 0.1, 0.9, 0.1, 0.0, 0.9], empty={4})
+    # channel 4 never fired in model A: left out; ties go to the lower channel
+    assert select_changed_channels(path, ["mixed4a"], 2, 10) == ["mixed4a:1", "mixed4a:3", "mixed4a:2", "mixed4a:5"]
+    assert select_changed_channels(path, ["mixed4a"], 1, 10) == ["mixed4a:1", "mixed4a:2"]
+    assert select_changed_channels(path, ["mixed4a"], 9, 10) == [
+        "mixed4a:1",
+        "mixed4a:3",
+        "mixed4a:0",
+        "mixed4a:2",
+        "mixed4a:5",
+    ]  # no repeats
+
+
+def test_unknown_layer_or_k_is_named(tmp_path):
+    path = write_overlap(tmp_path / "o.csv", "mixed4a", [0.5, 0.1])
+    with pytest.raises(UserError, match="no channels of mixed5b"):
+        select_changed_channels(path, ["mixed5b"], 1, 10)
+    with pytest.raises(UserError, match=r"no rows at k = 100; its k values are \[10\]"):
+        select_changed_channels(path, ["mixed4a"], 1, 100)
+
+
+def test_a_branch_channel_reads_the_top_k_of_its_tensor_after_relu():
+    assert topk_channel("mixed4d_3x3_pre_relu:52") == ("mixed4d_3x3", 52)
+    assert topk_channel("mixed4a:10") == ("mixed4a", 10)
