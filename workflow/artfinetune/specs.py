@@ -105,22 +105,6 @@ def model_channels(config: dict, model: str) -> list[str]:
     return sorted({c for pair in _pairs_with(config, model) for c in named_channels(config, pair)})
 
 
-def rendered_models(config: dict) -> list[str]:
-    return sorted(
-        {
-            m
-            for pair in [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])]
-            for m in pair
-        }
-    )
-
-
-def shown_pairs(config: dict) -> list[tuple[str, str]]:
-    """Pairs with mosaics: those of the galleries and of the panels."""
-    pairs = [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])]
-    return list(dict.fromkeys(tuple(p) for p in pairs))
-
-
 def changed_settings(config: dict) -> dict:
     """How a gallery chooses its channels automatically: per layer, most and least changed at the smallest k."""
     return {"layers": config["layers"], "per_layer": config["render"]["per_layer"], "k": min(config["topk"])}
