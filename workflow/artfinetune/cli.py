@@ -331,9 +331,7 @@ def _set_threads(n: int) -> None:
 
 
 def cmd_train(args) -> None:
-    from artfinetune.gpu import claim_device
-
-    claim_device()  # before TensorFlow starts: one device per concurrent local GPU job
+    claim_device_and_threads(args)  # before TensorFlow starts
     from artfinetune.train.loop import train_run
 
     if args.config:
@@ -355,7 +353,6 @@ def cmd_train(args) -> None:
         mode = complete_section("mode", _json_arg(args.mode_json, "--mode-json"), "--mode-json")
         store, out, init = args.store, args.out, args.init or None
         image_size, mixed, deterministic = args.image_size, args.mixed_precision, args.deterministic
-    _set_threads(args.threads)
     result = train_run(
         store,
         out,
@@ -388,16 +385,13 @@ def cmd_table(args) -> None:
 
 
 def cmd_activations(args) -> None:
-    from artfinetune.gpu import claim_device
-
-    claim_device()  # before TensorFlow starts: one device per concurrent local GPU job
+    claim_device_and_threads(args)  # before TensorFlow starts
     from artfinetune.activations import extract_activations
     from artfinetune.model.layers import check_layer
 
     tensors = _json_arg(args.tensors, "--tensors") if args.tensors.lstrip().startswith("[") else args.tensors.split()
     for tensor in tensors:  # before any expensive work
         check_layer(tensor)
-    _set_threads(args.threads)
     out = extract_activations(
         args.model, args.store, args.split, args.out, tensors, args.image_size, args.name or args.model, args.batch_size
     )

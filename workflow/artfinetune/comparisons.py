@@ -43,7 +43,7 @@ def _write_csv(frame: pd.DataFrame, out: str | Path) -> pd.DataFrame:
     return frame
 
 
-def _same_images(info_a: dict, info_b: dict, what: str) -> None:
+def check_same_images(info_a: dict, info_b: dict, what: str) -> None:
     same_store = info_a.get("store_sha256") == info_b.get("store_sha256") and info_a["split"] == info_b["split"]
     if not same_store or not np.array_equal(info_a["store_index"], info_b["store_index"]):
         raise UserError(
@@ -74,7 +74,7 @@ def cka_table(
     from artfinetune.activations import activation_info  # keeps TensorFlow out of readers of top-k files
 
     info_a, info_b = activation_info(activations_a), activation_info(activations_b)
-    _same_images(info_a, info_b, f"the activations {activations_a} and {activations_b}")
+    check_same_images(info_a, info_b, f"the activations {activations_a} and {activations_b}")
     names = _tensors(info_b, activations_b, _tensors(info_a, activations_a, tensors))
     rows = []
     with h5py.File(activations_a, "r") as fa, h5py.File(activations_b, "r") as fb:
@@ -173,7 +173,7 @@ def overlap_table(topk_a: str | Path, topk_b: str | Path, out: str | Path, ks: l
     """Per tensor, channel and k: the overlapping ratio of the two models' sets (``chance`` = k / n) and the
     normalised class entropy of each set (``entropy_a``, ``entropy_b``; NaN for an empty set)."""
     a, b = read_topk(topk_a), read_topk(topk_b)
-    _same_images(a, b, f"the top-k sets {topk_a} and {topk_b}")
+    check_same_images(a, b, f"the top-k sets {topk_a} and {topk_b}")
     too_big = [k for k in ks if k > min(a["k_max"], b["k_max"])]
     if too_big:
         raise UserError(f"k {too_big} is above the largest k of {topk_a} or {topk_b}; rebuild them with it")

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from artfinetune.comparisons import read_topk
+from artfinetune.comparisons import check_same_images, read_topk
 from artfinetune.data.store import open_store
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
@@ -175,11 +175,6 @@ def channel_set(info: dict, path, tensor: str, channel: int, k: int) -> np.ndarr
     return sets[channel][:k]
 
 
-def _check_same_images(a: dict, b: dict, topk_a, topk_b) -> None:
-    if not np.array_equal(a["store_index"], b["store_index"]):
-        raise UserError(f"the top-k files {topk_a} and {topk_b} were not computed on the same images")
-
-
 def _check_store(a: dict, store: h5py.File, topk_a) -> None:
     dataset, stored = str(a.get("dataset", "")), str(store.attrs.get("dataset", ""))
     if dataset and stored and dataset != stored:
@@ -231,7 +226,7 @@ def write_mosaic(
     if side not in ("a", "b"):
         raise UserError(f"side must be 'a' or 'b' (whose top-k set the mosaic shows), not {side!r}")
     a, b = read_topk(topk_a), read_topk(topk_b)
-    _check_same_images(a, b, topk_a, topk_b)
+    check_same_images(a, b, f"the top-k files {topk_a} and {topk_b}")
     rows_a = channel_set(a, topk_a, tensor, channel, k)
     rows_b = channel_set(b, topk_b, tensor, channel, k)
     if side == "b":
