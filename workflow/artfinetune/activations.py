@@ -25,16 +25,19 @@ import logging
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import h5py
-import keras
 import numpy as np
 
 from artfinetune.data.reader import StoreReader
 from artfinetune.data.store import open_store, store_sha256
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path, open_hdf5
-from artfinetune.model.files import as_float32, load_model
 from artfinetune.model.layers import post_relu
+
+if TYPE_CHECKING:  # keras (TensorFlow) is imported where a model runs: readers of the files stay light
+    import keras
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ def check_input_size(model: keras.Model, image_size: int, model_path: str | Path
 
 def probe_model(model: keras.Model, names: list[str], model_path: str | Path) -> keras.Model:
     """A model from ``model``'s input to, for each tensor, its per-channel spatial mean after ReLU, in float32."""
+    import keras
+
     outputs = []
     for name in names:
         try:
@@ -130,6 +135,8 @@ def split_rows(store: str | Path, indices: np.ndarray) -> dict:
 
 def forward_pass(probe: keras.Model, reader: StoreReader, writer: ChunkRowWriter) -> None:
     """Every batch of the split once through the probe; logs progress about every 10 % of the batches."""
+    import keras
+
     every, start, done = max(1, len(reader) // 10), time.perf_counter(), 0
     for b, (images, _) in enumerate(reader.epoch(0)):
         # flatten: Keras hands back a bare array, not a list, when only one tensor is probed
@@ -158,6 +165,8 @@ def extract_activations(
     ``tensors`` are layer or branch names, pre- or post-ReLU; each is stored under its post-ReLU name.
     Every input is checked before the forward pass; ``out`` appears only once complete.
     """
+    from artfinetune.model.files import as_float32, load_model
+
     names = tensor_names(tensors)
     reader = StoreReader(store, split, batch_size, image_size)
     model = as_float32(load_model(model_path))  # the same numbers whatever precision the model trained in
