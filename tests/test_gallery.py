@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,21 +10,9 @@ import pytest
 from PIL import Image
 
 from artfinetune.errors import UserError
-from artfinetune.gallery import write_gallery
+from artfinetune.gallery import IMAGE_KEYS, write_gallery
+from tests.browser import chromium
 
-NO_BROWSER = "needs Debian's chromium package (apt-get install chromium)"
-# The background-networking flags keep Chromium from dialling out: this machine refuses those connections.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=10000",
-]
 RENDER_WIDTH, MOSAIC_WIDTH = 40, 60
 
 # (tensor, layer_index, channel, overlap, entropy_a, entropy_b): 3 layers, distinct overlaps in no layer order.
@@ -58,7 +44,7 @@ def png(path: Path, width: int, colour: tuple[int, int, int]) -> Path:
 
 
 def entry(root: Path, tensor: str, layer_index: int, channel: int, overlap: float, entropy_a, entropy_b) -> dict:
-    """One channel, its four images under root/images (a folder beside the page's, so links go through '..')."""
+    """One channel, its four images under root/images (outside the gallery folder, which copies them)."""
     images = root / "images" / tensor
     shade = (40 * layer_index % 256, 3 * channel % 256, 200)
     files = {
@@ -83,7 +69,7 @@ def entry(root: Path, tensor: str, layer_index: int, channel: int, overlap: floa
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("results")
-    return write_gallery([entry(root, *row) for row in CHANNELS], root / "site" / "gallery.html", "imagenet → rasta")
+    return write_gallery([entry(root, *row) for row in CHANNELS], root / "site" / "gallery", "imagenet → rasta")
 
 
 class Page(HTMLParser):
@@ -118,33 +104,53 @@ class Page(HTMLParser):
 # --- The HTML as written (no browser) ------------------------------------------------------------------------------
 
 
-def test_images_are_linked_relative_to_the_page(gallery):
+def test_the_folder_holds_a_copy_of_every_image_it_shows(gallery):
     page = Page(gallery.read_text())
+    assert gallery.name == "index.html"
     assert len(page.images) == 4 * len(CHANNELS)
     for img in page.images:
-        assert img["src"].startswith("../images/"), img["src"]
+        assert img["src"].startswith("images/"), img["src"]
         assert (gallery.parent / img["src"]).is_file()
+    card = next(c for c in page.cards if c["data-layer"] == "conv2d2")
+    sources = [gallery.parent / img["src"] for img in card["images"]]
+    originals = [Path(entry(gallery.parents[2] / "again", "conv2d2", 2, 3, 0, 0, 0)[key]) for key in IMAGE_KEYS]
+    assert [s.read_bytes() for s in sources] == [o.read_bytes() for o in originals]  # render A, mosaic A, ...
 
 
-def test_page_moves_with_its_images(gallery, tmp_path):
-    moved = tmp_path / "copy"
-    shutil.copytree(gallery.parents[1], moved)
-    page = Page((moved / "site" / "gallery.html").read_text())
-    assert all((moved / "site" / img["src"]).is_file() for img in page.images)
+def test_the_folder_moves_on_its_own(gallery, tmp_path):
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(gallery.parent, moved)
+    page = Page((moved / "index.html").read_text())
+    assert len(page.images) == 4 * len(CHANNELS)
+    assert all((moved / img["src"]).is_file() for img in page.images)
 
 
-def test_odd_file_names_stay_one_link(tmp_path):
+def test_odd_file_names_are_copied_to_plain_names(tmp_path):
     row = entry(tmp_path, *CHANNELS[0])
     row["render_a"] = png(tmp_path / "my renders" / "ch #52?.png", RENDER_WIDTH, (0, 0, 0))
-    page = Page(write_gallery([row], tmp_path / "g.html").read_text())
-    assert page.images[0]["src"] == "my%20renders/ch%20%2352%3F.png"
+    page = Page(write_gallery([row], tmp_path / "g").read_text())
+    assert page.images[0]["src"] == "images/0000_render_a.png"
+
+
+def test_a_rebuild_replaces_the_folder(tmp_path):
+    rows = [entry(tmp_path, *row) for row in CHANNELS]
+    write_gallery(rows, tmp_path / "g")
+    (tmp_path / "g" / "images" / "stale.png").write_bytes(b"old")
+    page = Page(write_gallery(rows[:1], tmp_path / "g").read_text())
+    assert len(page.cards) == 1
+    assert sorted(p.name for p in (tmp_path / "g" / "images").iterdir()) == [
+        "0000_mosaic_a.png",
+        "0000_mosaic_b.png",
+        "0000_render_a.png",
+        "0000_render_b.png",
+    ]
 
 
 def test_text_is_escaped(tmp_path):
     row = entry(tmp_path, *CHANNELS[0])
     row["label"] = '<script>alert("x")</script>'
     row["composition_a"] = "Art <b>Nouveau</b> & co 40 %"
-    text = write_gallery([row], tmp_path / "g.html", title="<i>a</i> → b").read_text()
+    text = write_gallery([row], tmp_path / "g", title="<i>a</i> → b").read_text()
     assert "<script>alert" not in text and "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in text
     assert "<b>Nouveau" not in text and "Art &lt;b&gt;Nouveau&lt;/b&gt; &amp; co 40" in text
     assert "<i>a</i>" not in text and "<title>&lt;i&gt;a&lt;/i&gt; → b</title>" in text
@@ -154,7 +160,7 @@ def test_missing_images_are_placeholders(tmp_path):
     row = entry(tmp_path, *CHANNELS[0])
     row["render_b"] = None
     row["mosaic_a"] = tmp_path / "nowhere.png"
-    page = Page(write_gallery([row], tmp_path / "g.html").read_text())
+    page = Page(write_gallery([row], tmp_path / "g").read_text())
     assert page.missing == 2
     assert sorted(img["alt"] for img in page.images) == ["render A", "top-k mosaic B"]
 
@@ -170,29 +176,11 @@ def test_bad_entry_is_one_sentence_and_no_file(tmp_path):
     row = entry(tmp_path, *CHANNELS[0])
     del row["overlap"]
     with pytest.raises(UserError, match="mixed4d_3x3_pre_relu:52.*lacks overlap"):
-        write_gallery([row], tmp_path / "g.html")
-    assert list(tmp_path.glob("*.html")) == [] and list(tmp_path.glob(".*tmp*")) == []
+        write_gallery([row], tmp_path / "g")
+    assert not (tmp_path / "g").exists() and list(tmp_path.glob(".*tmp*")) == []
 
 
 # --- The page in headless Chromium -----------------------------------------------------------------------------------
-
-
-def browser() -> str:
-    """Debian's chromium; skipped without it, except in CI (ARTFT_REQUIRE_BROWSER=1) where it must be there."""
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    if os.environ.get("ARTFT_REQUIRE_BROWSER") == "1":
-        pytest.fail(NO_BROWSER)
-    pytest.skip(NO_BROWSER)
-
-
-def chromium(page: Path, query: str, profile: Path, *args: str) -> str:
-    """Open file:///page?query in a fresh profile; return what Chromium printed (the DOM with --dump-dom)."""
-    command = [browser(), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri() + query]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return done.stdout
 
 
 def shown_page(page: Path, query: str, profile: Path) -> Page:
@@ -221,8 +209,8 @@ def test_page_sorts_filters_and_loads_images_from_file(gallery, tmp_path, query,
 
 def test_page_is_ready_when_an_image_is_gone(tmp_path):
     row = entry(tmp_path, *CHANNELS[0])
-    page = write_gallery([row], tmp_path / "site" / "g.html")
-    Path(row["mosaic_b"]).unlink()  # removed after the page was written: the browser's load fails
+    page = write_gallery([row], tmp_path / "site" / "g")
+    (page.parent / "images" / "0000_mosaic_b.png").unlink()  # removed after the page was written: the load fails
     dom = shown_page(page, "", tmp_path / "profile")
     assert [int(img["data-natural-width"]) for img in dom.images] == [RENDER_WIDTH, MOSAIC_WIDTH, RENDER_WIDTH, 0]
 

@@ -1,10 +1,11 @@
 """A static HTML gallery of one model pair (A -> B): per channel, both renders, both top-k mosaics, the overlap,
 the entropies and the compositions, side by side.
 
-The page is one self-contained file (inline CSS and vanilla JS, nothing fetched) that opens from the file system.
-Images are linked by paths relative to the page's folder, so the page moves with the results folder around it.
+A gallery is one self-contained folder: ``index.html`` (inline CSS and vanilla JS, nothing fetched) and ``images/``,
+a copy of every image it shows, linked by relative paths. It opens from the file system, can be moved or sent on
+its own, and is what the report embeds (Snakemake's ``htmlindex``).
 
-Shareable links: the controls' state lives in the address, e.g. ``gallery.html?sort=overlap&order=asc&layer=mixed4d``
+Shareable links: the controls' state lives in the address, e.g. ``index.html?sort=overlap&order=asc&layer=mixed4d``
 (``sort``: layer, overlap, entropy_a or entropy_b; ``order``: asc or desc; ``layer``: a tensor name, absent for all).
 The page applies it on load and rewrites it whenever a control changes.
 
@@ -16,27 +17,46 @@ from __future__ import annotations
 
 import html
 import math
-import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from urllib.parse import quote
 
 from artfinetune.errors import UserError
-from artfinetune.io import atomic_path
+from artfinetune.io import atomic_dir
 
 REQUIRED = ("tensor", "channel", "label", "layer_index", "overlap")
 SORTS = {"layer": "layer", "overlap": "overlap", "entropy_a": "entropy of A", "entropy_b": "entropy of B"}
 
 
-def write_gallery(entries: Sequence[dict], out_html: str | Path, title: str = "") -> Path:
-    """Write the gallery page of ``entries`` (one dict per rendered channel) to ``out_html``, atomically."""
-    out_html = Path(out_html)
+IMAGE_KEYS = ("render_a", "mosaic_a", "render_b", "mosaic_b")
+
+
+def write_gallery(entries: Sequence[dict], out_dir: str | Path, title: str = "") -> Path:
+    """Write the gallery folder of ``entries`` (one dict per rendered channel): ``out_dir/index.html`` and a copy of
+    each image under ``out_dir/images/``. The folder appears complete or not at all; returns the page's path."""
+    out_dir = Path(out_dir)
     for entry in entries:
         check_entry(entry)
-    page = gallery_html(entries, out_html.resolve().parent, title)
-    with atomic_path(out_html) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return out_html
+    with atomic_dir(out_dir) as tmp:
+        (tmp / "images").mkdir()
+        local = [copy_images(entry, tmp / "images", n) for n, entry in enumerate(entries)]
+        (tmp / "index.html").write_text(gallery_html(local, title), encoding="utf-8")
+    return out_dir / "index.html"
+
+
+def copy_images(entry: dict, images: Path, number: int) -> dict:
+    """``entry`` with each existing image copied to ``images/<number>_<kind>_<side><ext>`` and its key set to the
+    path relative to the page (unset where the file is missing: the page shows a placeholder)."""
+    local = dict(entry)
+    for key in IMAGE_KEYS:
+        source = entry.get(key)
+        if source and Path(source).is_file():
+            name = f"{number:04d}_{key}{Path(source).suffix.lower() or '.png'}"
+            shutil.copyfile(source, images / name)
+            local[key] = f"images/{name}"
+        else:
+            local[key] = None
+    return local
 
 
 def check_entry(entry: dict) -> None:
@@ -46,11 +66,11 @@ def check_entry(entry: dict) -> None:
         raise UserError(f"gallery entry {entry.get('label', entry)!r} lacks {', '.join(missing)}")
 
 
-def gallery_html(entries: Sequence[dict], folder: Path, title: str) -> str:
+def gallery_html(entries: Sequence[dict], title: str) -> str:
     """The whole page; cards start in network order, so the page reads well even with scripts off."""
     entries = sorted(entries, key=lambda e: (e["layer_index"], e["channel"]))
     title = title or "Channel gallery"
-    cards = "\n".join(card_html(entry, folder) for entry in entries) or '<p class="empty">No channels.</p>'
+    cards = "\n".join(card_html(entry) for entry in entries) or '<p class="empty">No channels.</p>'
     return PAGE.format(
         title=esc(title),
         summary=esc(f"{len(entries)} channels in {len(layers_in_order(entries))} layers"),
@@ -83,7 +103,7 @@ def controls_html(entries: Sequence[dict]) -> str:
     )
 
 
-def card_html(entry: dict, folder: Path) -> str:
+def card_html(entry: dict) -> str:
     """One channel: its name and overlap, then a panel per model."""
     overlap = number(entry["overlap"])
     attrs = {
@@ -102,40 +122,31 @@ def card_html(entry: dict, folder: Path) -> str:
         f'<p class="layer">{esc(entry["tensor"])} · channel {esc(entry["channel"])}</p>'
         f'<p class="overlap">overlap <b>{keep_percent(esc(percent(overlap)))}</b></p>'
         f'<div class="bar" title="overlap"><span style="width:{width}%"></span></div></header>'
-        f"{panel_html(entry, 'a', folder)}{panel_html(entry, 'b', folder)}</article>"
+        f"{panel_html(entry, 'a')}{panel_html(entry, 'b')}</article>"
     )
 
 
-def panel_html(entry: dict, side: str, folder: Path) -> str:
+def panel_html(entry: dict, side: str) -> str:
     """Model ``side``'s render and mosaic, with its top-k set's entropy and composition below."""
     name = side.upper()
     entropy = number(entry.get(f"entropy_{side}"))
     composition = entry.get(f"composition_{side}") or "—"
     return (
         f'<section class="panel panel-{side}"><h3>model {name}</h3><div class="pics">'
-        f"{figure_html(entry.get(f'render_{side}'), folder, f'render {name}')}"
-        f"{figure_html(entry.get(f'mosaic_{side}'), folder, f'top-k mosaic {name}')}</div>"
+        f"{figure_html(entry.get(f'render_{side}'), f'render {name}')}"
+        f"{figure_html(entry.get(f'mosaic_{side}'), f'top-k mosaic {name}')}</div>"
         f'<p class="stat">entropy <b>{esc("—" if entropy is None else f"{entropy:.2f}")}</b></p>'
         f'<p class="stat composition">{keep_percent(esc(composition))}</p></section>'
     )
 
 
-def figure_html(path, folder: Path, caption: str) -> str:
+def figure_html(src: str | None, caption: str) -> str:
     """An image linked relative to the page, or a visible placeholder when there is no file to show."""
-    src = relative_src(path, folder)
     if src is None:
         body = f'<div class="missing" role="img" aria-label="{esc(caption)} missing">no image</div>'
     else:
         body = f'<img src="{esc(src)}" alt="{esc(caption)}" decoding="async">'
     return f"<figure>{body}<figcaption>{esc(caption)}</figcaption></figure>"
-
-
-def relative_src(path, folder: Path) -> str | None:
-    """``path`` as a URL relative to ``folder`` (None if it is unset or absent), so the page moves with its images."""
-    if not path or not Path(path).is_file():
-        return None
-    rel = os.path.relpath(Path(path).resolve(), folder)
-    return quote(Path(rel).as_posix())  # '#', '?' or a space in a file name would otherwise cut the URL short
 
 
 def number(value) -> float | None:

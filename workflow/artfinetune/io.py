@@ -26,6 +26,26 @@ def atomic_path(path: str | Path):
             tmp.unlink()
 
 
+@contextlib.contextmanager
+def atomic_dir(path: str | Path):
+    """Yield a new temporary folder beside ``path``; it replaces ``path`` (and anything there) only if the block
+    succeeds, so a crashed job leaves either the old folder or none, never a half-written one."""
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def open_hdf5(path: str | Path, what: str, datasets=(), attrs=(), error=None):
     """Open an HDF5 artifact (``what``: "image store", "activations file") for reading; a missing, foreign or
     incomplete file is one sentence naming it and the fix, raised as ``error`` (default UserError)."""
