@@ -17,11 +17,15 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/analysis.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/report.smk"
+
+
+report: "workflow/report/workflow.rst"
 
 
 # Run on the submit host, not as cluster jobs: downloads need the internet, which compute
-# nodes often lack; ensembles, tables and figures read a few small files for seconds (no
-# TensorFlow), less than a queue wait.
+# nodes often lack; ensembles, tables, figures, panels, galleries, the software record and
+# the findings read a few small files for seconds (no TensorFlow), less than a queue wait.
 localrules:
     download_dataset,
     download_lucid_weights,
@@ -31,6 +35,8 @@ localrules:
     figure,
     panel,
     gallery,
+    software,
+    findings,
 
 
 rule all:

@@ -37,7 +37,15 @@ def small_demo(tmp_path: Path, **changes) -> Path:
     config["datasets"]["demo_source"]["store_size"] = 64
     config["modes"] = {"pretrain": {**config["modes"]["pretrain"], "epochs": 1}}
     config.update(
-        runs={}, ensembles={}, tables={}, comparisons=[], figures={}, comparison_tables={}, galleries=[], panels={}
+        runs={},
+        ensembles={},
+        tables={},
+        comparisons=[],
+        figures={},
+        comparison_tables={},
+        galleries=[],
+        panels={},
+        findings={},
     )
     config.update(changes)
     path = tmp_path / "config.yaml"

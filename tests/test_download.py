@@ -169,7 +169,14 @@ def test_download_and_store_rules_through_snakemake(served, tmp_path):
     config["datasets"]["iconart"]["source"]["spec"] = str(tmp_path / "iconart.yaml")
     config["datasets"]["iconart"]["store_size"] = 224
     config["runs"] = {k: v for k, v in config["runs"].items() if k == "iconart_A"}
-    config.update(comparisons=[["imagenet", "iconart_A/1"]], figures={}, comparison_tables={}, galleries=[], panels={})
+    config.update(
+        comparisons=[["imagenet", "iconart_A/1"]],
+        figures={},
+        comparison_tables={},
+        galleries=[],
+        panels={},
+        findings={},
+    )
     config["ensembles"], config["tables"] = {}, {}
     config["results"] = str(tmp_path / "results")
     cfg = tmp_path / "config.yaml"

@@ -24,7 +24,6 @@ import json
 import logging
 import time
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import h5py

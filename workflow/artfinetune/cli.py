@@ -198,6 +198,12 @@ def cmd_summary(args) -> None:
             print(md.read_text())
         else:
             print(f"  table {table}: not built yet ({md})")
+    findings = Path(paths.findings_path(config))
+    if findings.exists():
+        print(f"  findings: {findings}\n")
+        print(findings.read_text(encoding="utf-8"))
+    else:
+        print(f"  findings: not judged yet ({findings})")
 
 
 def cmd_import_lucid(args) -> None:
@@ -380,7 +386,7 @@ def cmd_ensemble(args) -> None:
 def cmd_table(args) -> None:
     from artfinetune.train.tables import write_table
 
-    table = write_table(_json_arg(args.spec_json, "--spec-json"), args.out_csv, args.out_md)
+    table = write_table(_json_arg(args.spec_json, "--spec-json"), args.out_csv, args.out_md, args.out_html)
     print(table.to_string(index=False))
 
 
@@ -465,8 +471,34 @@ def cmd_figure(args) -> None:
 def cmd_comparison_table(args) -> None:
     from artfinetune.comparison_tables import write_comparison_table
 
-    table = write_comparison_table(_json_arg(args.spec_json, "--spec-json"), args.out_csv, args.out_md)
+    table = write_comparison_table(_json_arg(args.spec_json, "--spec-json"), args.out_csv, args.out_md, args.out_html)
     print(table.to_string(index=False))
+
+
+def cmd_software(args) -> None:
+    from artfinetune.report import write_software
+
+    print(write_software(args.out).read_text(), end="")
+
+
+def cmd_findings(args) -> None:
+    from pathlib import Path
+
+    from artfinetune.errors import UserError
+    from artfinetune.findings import findings_spec, write_findings
+
+    if args.spec_json and args.config:
+        raise UserError("give either the study config or --spec-json, not both")
+    if args.spec_json:
+        spec = _json_arg(args.spec_json, "--spec-json")
+    elif args.config:
+        from artfinetune.config import load_config
+
+        spec = findings_spec(load_config(args.config))
+    else:
+        raise UserError("give the study config (artfinetune findings CONFIG --out ...) or --spec-json")
+    write_findings(spec, args.out, args.csv, args.html)
+    print(Path(args.out).read_text(encoding="utf-8"), end="")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -567,7 +599,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("gallery", help="a static HTML page of a pair's rendered channels (sortable, filterable)")
     p.add_argument("--spec-json", required=True, help="pair, channels and folders as the gallery rule writes them")
-    p.add_argument("--out", required=True, help="output HTML file")
+    p.add_argument("--out", required=True, help="output folder (index.html and a copy of the images it shows)")
     p.set_defaults(func=cmd_gallery)
 
     p = sub.add_parser("panel", help="a render panel like the paper's figures 1 and 2 (PNG + PDF)")
@@ -613,6 +645,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec-json", required=True, help="rows, seeds and per-run eval files as JSON")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
+    p.add_argument("--out-html", help="also an HTML page of the table (for the report)")
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser(
@@ -673,11 +706,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spec-json", required=True, help="rows, pairs and metric files as JSON")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
+    p.add_argument("--out-html", help="also an HTML page of the table (for the report)")
     p.set_defaults(func=cmd_comparison_table)
+
+    p = sub.add_parser("software", help="record the versions of Python and the packages the numbers depend on")
+    p.add_argument("--out", required=True, help="output text file, one 'name version' line each")
+    p.set_defaults(func=cmd_software)
+
+    p = sub.add_parser(
+        "findings",
+        help="judge the paper's claims on a study's outputs (holds / does not hold / cannot be judged)",
+        description="Check the paper's claims (CKA, top-k overlap and entropy fall with depth; fine-tuning moves a "
+        "network less than training from scratch; fine-tuning beats off-the-shelf; double beats direct "
+        "fine-tuning) on the metric files and result tables of a study, as its config's findings section names "
+        "them. A missing file makes its claim 'cannot be judged', not an error.",
+    )
+    p.add_argument("config", nargs="?", help="study config file (its findings section)")
+    p.add_argument("--spec-json", help="instead of the config: the findings spec as JSON (artfinetune.findings)")
+    p.add_argument("--out", required=True, help="output markdown, e.g. results/findings.md")
+    p.add_argument("--csv", help="also a CSV: id, verdict, claim, statement")
+    p.add_argument("--html", help="also the report's HTML page of the findings")
+    p.set_defaults(func=cmd_findings)
 
     p = sub.add_parser("summary", help="list a study's outputs and where they are")
     p.add_argument("config", help="study config file")
     p.set_defaults(func=cmd_summary)
+
+    from artfinetune.config_reference import command as cmd_config_reference
+
+    p = sub.add_parser("config-reference", help="the config reference in Markdown, generated from the schema")
+    p.add_argument("--readme", help="rewrite this file's section between the config-reference markers instead")
+    p.set_defaults(func=cmd_config_reference)
     return parser
 
 

@@ -108,6 +108,8 @@ def build_comparison_table(spec: dict) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def write_comparison_table(spec: dict, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
-    """Write a comparison table as CSV (full precision) and markdown (two decimals), as tables 1 and 3 are."""
-    return save_table(build_comparison_table(spec), spec.get("title", ""), out_csv, out_md)
+def write_comparison_table(
+    spec: dict, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
+) -> pd.DataFrame:
+    """Write a comparison table as CSV (full precision), markdown and HTML (two decimals), as tables 1 and 3 are."""
+    return save_table(build_comparison_table(spec), spec.get("title", ""), out_csv, out_md, out_html)

@@ -258,10 +258,11 @@ def check_references(config: dict, origin: str = "the config") -> None:
         except ValueError as err:
             fail(f"render.channels: {err}")
     _check_pairs(config, fail)
+    _check_findings(config, fail)
 
 
 def _named_pairs(config: dict):
-    """Every (where, pair) the config names: comparisons, figures and comparison tables."""
+    """Every (where, pair) the config names: comparisons, figures, comparison tables, galleries, panels, findings."""
     for i, pair in enumerate(config["comparisons"]):
         yield f"comparisons[{i}]", pair
     for name, figure in config["figures"].items():
@@ -278,6 +279,12 @@ def _named_pairs(config: dict):
     for name, panel in config["panels"].items():
         for i, pair in enumerate(panel["pairs"]):
             yield f"panels.{name}.pairs[{i}]", pair
+    findings = config.get("findings") or {}
+    if "depth" in findings:
+        yield "findings.depth.pair", findings["depth"]["pair"]
+    for group, pairs in (findings.get("init_distance") or {}).items():
+        for i, pair in enumerate(pairs):
+            yield f"findings.init_distance.{group}[{i}]", pair
 
 
 def _check_pairs(config: dict, fail) -> None:
@@ -414,3 +421,39 @@ def parse_model(model: str, config: dict) -> dict:
     if rest not in ([], ["init"]):
         raise ValueError(f"model {model!r} must be run/seed or run/seed/init")
     return {"run": run, "seed": int(seed), "initial": bool(rest)}
+
+
+def _check_findings(config: dict, fail) -> None:
+    """The findings' k values are in topk, and the table rows they compare exist and share a dataset."""
+    findings = config.get("findings") or {}
+    ks = config["topk"]
+    for key in ("overlap_k", "entropy_k"):
+        k = (findings.get("depth") or {}).get(key)
+        if k is not None and k not in ks:
+            fail(f"findings.depth.{key} is {k}, which is not in topk {ks}; add it to topk or change it")
+    for section, better, worse in (
+        ("fine_tuning", "fine_tuned", "off_the_shelf"),
+        ("double_fine_tuning", "double", "direct"),
+    ):
+        for i, entry in enumerate(findings.get(section, [])):
+            where, table = f"findings.{section}[{i}]", entry["table"]
+            if table not in config["tables"]:
+                hint = (
+                    " (a comparison table has no accuracy to compare)" if table in config["comparison_tables"] else ""
+                )
+                fail(f"{where}.table is {table!r}, which is not in tables ({_choices(config['tables'])}){hint}")
+            rows = {row["label"]: row for row in config["tables"][table]["rows"]}
+            for key in (better, worse):
+                if entry[key] not in rows:
+                    fail(
+                        f"{where}.{key} is {entry[key]!r}, which is not a row of tables.{table} "
+                        f"({', '.join(repr(label) for label in rows)}); use one of those labels"
+                    )
+            if entry[better] == entry[worse]:
+                fail(f"{where} compares row {entry[better]!r} with itself; name two different rows")
+            datasets = [{dataset_of(config, run) for run in rows[entry[key]]["runs"]} for key in (better, worse)]
+            if not datasets[0] & datasets[1]:
+                fail(
+                    f"{where}: rows {entry[better]!r} and {entry[worse]!r} of tables.{table} share no dataset, "
+                    "so there is nothing to compare; name rows evaluated on a common dataset"
+                )

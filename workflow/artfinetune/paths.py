@@ -37,6 +37,11 @@ def table_path(config: dict, table: str, ext: str = "csv") -> str:
     return f"{results(config)}/tables/{table}.{ext}"
 
 
+def findings_path(config: dict, ext: str = "md") -> str:
+    """The paper's claims judged on the study's outputs (findings.md; findings.csv beside it)."""
+    return f"{results(config)}/findings.{ext}"
+
+
 def model_file(config: dict, model: str) -> str:
     """The .keras file of a model name: an init, ``run/seed`` or ``run/seed/init`` (the run's starting weights)."""
     from artfinetune.config import parse_model
@@ -91,10 +96,16 @@ def mosaic_dir(config: dict, pair) -> str:
     return f"{pair_dir(config, pair)}/mosaics"
 
 
+def software_path(config: dict) -> str:
+    """The software record the report shows: the versions the study's numbers were computed with."""
+    return f"{results(config)}/software.txt"
+
+
 def gallery_path(config: dict, pair) -> str:
+    """A pair's gallery: a folder with index.html and a copy of the images it shows."""
     from artfinetune.config import pair_id
 
-    return f"{results(config)}/galleries/{pair_id(pair)}.html"
+    return f"{results(config)}/galleries/{pair_id(pair)}"
 
 
 def channel_file(spec: str, prefix: str = "") -> str:

@@ -102,7 +102,12 @@ rule figure:
     input:
         lambda w: figure_inputs(config, w.figure),
     output:
-        png=f"{R}/figures/{{figure}}.png",
+        png=report(
+            f"{R}/figures/{{figure}}.png",
+            caption=CAPTION,
+            category=lambda w: figure_category(config, w.figure),
+            labels=lambda w: {"figure": w.figure},
+        ),
         pdf=f"{R}/figures/{{figure}}.pdf",
     log:
         f"{R}/logs/figure/{{figure}}.log",
@@ -112,6 +117,7 @@ rule figure:
         ENV
     params:
         spec=lambda w: json.dumps(figure_spec(config, w.figure)),
+        caption=lambda w: report_text.figure_caption(config, w.figure),
     shell:
         "artfinetune figure --spec-json {params.spec:q} --out-png {output.png}"
         " --out-pdf {output.pdf} 2> {log}"
@@ -123,6 +129,12 @@ rule comparison_table:
     output:
         csv=f"{R}/tables/{{table}}.csv",
         md=f"{R}/tables/{{table}}.md",
+        html=report(
+            f"{R}/tables/{{table}}.html",
+            caption=CAPTION,
+            category=report_text.SIMILARITY,
+            labels=lambda w: {"table": w.table},
+        ),
     log:
         f"{R}/logs/comparison_table/{{table}}.log",
     wildcard_constraints:
@@ -131,6 +143,7 @@ rule comparison_table:
         ENV
     params:
         spec=lambda w: json.dumps(comparison_table_spec(config, w.table)),
+        caption=lambda w: report_text.comparison_table_caption(config, w.table),
     shell:
         "artfinetune comparison-table --spec-json {params.spec:q} --out-csv {output.csv}"
-        " --out-md {output.md} > {log} 2>&1"
+        " --out-md {output.md} --out-html {output.html} > {log} 2>&1"

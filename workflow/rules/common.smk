@@ -12,9 +12,12 @@ from snakemake.settings.types import DeploymentMethod
 
 try:
     from artfinetune import paths
+    from artfinetune import report as report_text
     from artfinetune.config import ConfigError, prepare_config
     from artfinetune.train.tables import table_spec
     from artfinetune.config import analysis_tensors, parse_model
+    from artfinetune.findings import findings_inputs, findings_spec
+    from artfinetune.report import figure_category
     from artfinetune.specs import (
         analysis_models,
         comparison_table_inputs,
@@ -70,6 +73,8 @@ if shutil.which("artfinetune") is None and (
     )
 
 R = config["results"]
+# Every report item's caption: the text report_text writes for it, passed as the rule's `caption` param.
+CAPTION = "../report/caption.rst"
 # Rules call the `artfinetune` command: from the environment that runs Snakemake, or from
 # this conda env under --sdm conda (see README, "Software environment").
 ENV = "../../envs/artfinetune.yaml"
@@ -153,7 +158,11 @@ def all_targets():
         for r in [*config["runs"], *config["ensembles"]]
         for s in config["seeds"]
     ]
-    tables = [paths.table_path(config, t) for t in config["tables"]]
+    tables = [
+        paths.table_path(config, t, e)
+        for t in [*config["tables"], *config["comparison_tables"]]
+        for e in ("csv", "html")
+    ]
     metrics = [f for pair in PAIRS.values() for f in pair_files(config, pair).values()]
     compositions = [
         paths.composition_path(config, d, m) for d, m in analysis_models(config)
@@ -163,9 +172,6 @@ def all_targets():
         for f in config["figures"]
         for e in ("png", "pdf")
     ]
-    comparison_tables = [
-        paths.table_path(config, t) for t in config["comparison_tables"]
-    ]
     return (
         stores
         + inits
@@ -174,13 +180,13 @@ def all_targets():
         + metrics
         + compositions
         + figures
-        + comparison_tables
         + [
             paths.figure_path(config, f, e)
             for f in config["panels"]
             for e in ("png", "pdf")
         ]
         + [paths.gallery_path(config, p) for p in config["galleries"]]
+        + [paths.software_path(config), paths.findings_path(config, "html")]
     )
 
 

@@ -85,7 +85,14 @@ rule gallery:
     input:
         unpack(gallery_inputs),
     output:
-        f"{R}/galleries/{{pair}}.html",
+        report(
+            directory(f"{R}/galleries/{{pair}}"),
+            htmlindex="index.html",
+            caption=CAPTION,
+            category=report_text.VISUALISATION,
+            subcategory="galleries",
+            labels=lambda w: {"gallery": " vs ".join(PAIRS[w.pair])},
+        ),
     log:
         f"{R}/logs/gallery/{{pair}}.log",
     wildcard_constraints:
@@ -94,6 +101,7 @@ rule gallery:
         ENV
     params:
         spec=lambda w, input: json.dumps(gallery_spec(w, input)),
+        caption=lambda w: report_text.gallery_caption(config, PAIRS[w.pair]),
     shell:
         "artfinetune gallery --spec-json {params.spec:q} --out {output} 2> {log}"
 
@@ -102,7 +110,13 @@ rule panel:
     input:
         lambda w: panel_inputs(config, w.panel),
     output:
-        png=f"{R}/figures/{{panel}}.png",
+        png=report(
+            f"{R}/figures/{{panel}}.png",
+            caption=CAPTION,
+            category=report_text.VISUALISATION,
+            subcategory="panels",
+            labels=lambda w: {"figure": w.panel},
+        ),
         pdf=f"{R}/figures/{{panel}}.pdf",
     log:
         f"{R}/logs/panel/{{panel}}.log",
@@ -112,6 +126,7 @@ rule panel:
         ENV
     params:
         spec=lambda w: json.dumps(panel_spec(config, w.panel)),
+        caption=lambda w: report_text.panel_caption(config, w.panel),
     shell:
         "artfinetune panel --spec-json {params.spec:q} --out-png {output.png}"
         " --out-pdf {output.pdf} 2> {log}"

@@ -89,6 +89,12 @@ rule table:
     output:
         csv=f"{R}/tables/{{table}}.csv",
         md=f"{R}/tables/{{table}}.md",
+        html=report(
+            f"{R}/tables/{{table}}.html",
+            caption=CAPTION,
+            category=report_text.CLASSIFICATION,
+            labels=lambda w: {"table": w.table},
+        ),
     log:
         f"{R}/logs/table/{{table}}.log",
     wildcard_constraints:
@@ -97,6 +103,7 @@ rule table:
         ENV
     params:
         spec=table_spec_json,
+        caption=lambda w: report_text.table_caption(config, w.table),
     shell:
         "artfinetune table --spec-json {params.spec:q} --out-csv {output.csv}"
-        " --out-md {output.md} > {log} 2>&1"
+        " --out-md {output.md} --out-html {output.html} > {log} 2>&1"

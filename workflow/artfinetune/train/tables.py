@@ -70,15 +70,24 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
     return "\n".join(out).lstrip() + "\n"
 
 
-def save_table(table: pd.DataFrame, title: str, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
-    """Write a result table as CSV (full precision) and markdown (two decimals), each renamed into place."""
+def save_table(
+    table: pd.DataFrame, title: str, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
+) -> pd.DataFrame:
+    """Write a result table as CSV (full precision), markdown and, if asked, an HTML page for the report (two
+    decimals), each renamed into place."""
+    from artfinetune.report import table_page
+
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:
         tmp.write_text(to_markdown(table, title))
+    if out_html:
+        table_page(table, title, out_html)
     return table
 
 
-def write_table(spec: dict, out_csv: str | Path, out_md: str | Path) -> pd.DataFrame:
-    """Write a table as CSV (full precision) and markdown (two decimals, metrics in %)."""
-    return save_table(build_table(spec), spec.get("title", ""), out_csv, out_md)
+def write_table(
+    spec: dict, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
+) -> pd.DataFrame:
+    """Write a table as CSV (full precision), markdown and HTML (two decimals, metrics in %)."""
+    return save_table(build_table(spec), spec.get("title", ""), out_csv, out_md, out_html)

@@ -1,0 +1,103 @@
+"""What the report says about its items: captions from the config, table and findings pages, the software record."""
+
+from __future__ import annotations
+
+import platform
+from importlib import metadata
+
+import pandas as pd
+from docutils.core import publish_parts
+
+from artfinetune import report
+from artfinetune.findings import Finding
+
+CONFIG = {
+    "seeds": [1, 2],
+    "topk": [100, 1000],
+    "layers": ["conv2d0", "mixed4a", "mixed5b"],
+    "render": {"size": 224, "steps": 2048, "lr": 0.05, "seed": 0, "batch": 32, "per_layer": 2, "channels": []},
+    "figures": {
+        "fig5_cka": {
+            "kind": "cka",
+            "title": "Figure 5",
+            "pairs": [["imagenet", "rasta_A/1"], ["rasta_A/1", "rasta_B/1"]],
+            "reference": {"label": "original code", "values": [0.997, 0.908, 0.372]},
+        },
+        "fig6_topk": {"kind": "topk", "title": "", "pair": ["imagenet", "rasta_A/1"], "entropy_k": 1000},
+    },
+    "tables": {"table1": {"title": "Table 1", "rows": [{"label": "FT", "runs": ["rasta_A"], "paper": [55.18]}]}},
+    "comparison_tables": {"table2": {"title": "", "metrics": ["mean_l2"], "rows": [{"label": "x", "pairs": []}]}},
+    "panels": {"fig2": {"title": "Figure 2", "pairs": [["imagenet", "rasta_A/1"]], "channels": ["mixed4d:52"]}},
+}
+
+
+def html_of(rst: str) -> str:
+    """The caption as Snakemake's report shows it (reStructuredText through docutils), without the tags."""
+    import re
+
+    return re.sub(r"<[^>]+>", "", publish_parts(rst, writer="html")["body"])
+
+
+def test_a_cka_figure_caption_names_its_pairs_method_and_the_papers_values():
+    text = html_of(report.figure_caption(CONFIG, "fig5_cka"))
+    assert text.startswith("Figure 5. Pairs: imagenet vs rasta_A/1; rasta_A/1 vs rasta_B/1.")
+    assert "float64" in text and "debiased" in text
+    assert "Reference line (original code), per layer: 0.997, 0.908, 0.372." in text
+
+
+def test_a_topk_caption_names_the_ks_the_pair_and_the_papers_finding():
+    text = html_of(report.figure_caption(CONFIG, "fig6_topk"))
+    assert text.startswith("fig6_topk. Model A imagenet, model B rasta_A/1. (a) overlap of the top-100 sets")
+    assert "(b) class entropy of the top-1000 sets" in text and "falls with depth" in text
+
+
+def test_names_with_underscores_and_stars_survive_restructuredtext():
+    rst = report.rst_escape("mixed4d_3x3_pre_relu:52 *bold* `code` a|b trailing_")
+    assert html_of(rst).strip() == "mixed4d_3x3_pre_relu:52 *bold* `code` a|b trailing_"
+
+
+def test_table_captions_say_whether_the_paper_has_values():
+    assert "The paper's values are in the column paper." in html_of(report.table_caption(CONFIG, "table1"))
+    text = html_of(report.comparison_table_caption(CONFIG, "table2"))
+    assert text.startswith("table2. mean_l2: the Frobenius norm") and "The config gives no paper values." in text
+
+
+def test_a_panel_caption_gives_the_render_settings():
+    text = html_of(report.panel_caption(CONFIG, "fig2"))
+    assert "Channels mixed4d:52 for imagenet vs rasta_A/1" in text
+    assert "224 px, 2048 Adam steps at lr 0.05" in text and "top-100 train images" in text
+
+
+def test_figures_go_to_their_category():
+    assert report.figure_category(CONFIG, "fig5_cka") == "3. Similarity (CKA, l2)"
+    assert report.figure_category(CONFIG, "fig6_topk") == "4. Maximal activations"
+
+
+def test_the_software_record_lists_what_is_installed(tmp_path):
+    lines = report.write_software(tmp_path / "software.txt").read_text().splitlines()
+    versions = dict(line.split(" ", 1) for line in lines)
+    assert versions["python"] == platform.python_version()
+    assert versions["numpy"] == metadata.version("numpy") and versions["snakemake"] == metadata.version("snakemake")
+    assert "tensorflow-cpu" in versions or "tensorflow" in versions
+
+
+def test_a_table_page_shows_two_decimals_and_escapes_the_title(tmp_path):
+    table = pd.DataFrame({"model": ["FT <A>"], "seed 1": [55.1849], "paper": [None]})
+    page = report.table_page(table, "Table <1>", tmp_path / "t.html").read_text()
+    assert "<title>Table &lt;1&gt;</title>" in page and "FT &lt;A&gt;" in page
+    assert "<td>55.18</td>" in page and "55.1849" not in page
+
+
+def test_the_findings_page_colours_each_verdict(tmp_path):
+    findings = [
+        Finding("cka_depth", "CKA falls", "holds", "0.99 -> 0.37"),
+        Finding("overlap_depth", "Overlap falls", "does not hold", "rho 0.2 > -0.5"),
+        Finding("double_beats_direct", "Double <beats> direct", "cannot be judged", "set findings.double"),
+    ]
+    page = report.findings_page(findings, "Findings", "defined in findings.py", tmp_path / "f.html").read_text()
+    assert [cls for cls in ("holds", "does-not-hold", "cannot-be-judged") if f'<tr class="{cls}">' in page] == [
+        "holds",
+        "does-not-hold",
+        "cannot-be-judged",
+    ]
+    assert "Double &lt;beats&gt; direct" in page and "rho 0.2 &gt; -0.5" in page
