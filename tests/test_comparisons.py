@@ -85,6 +85,48 @@ def test_l2_table_on_a_hand_made_change(tmp_path):
     assert relative["mixed4b_5x5"] == pytest.approx(expected / np.linalg.norm(kernel), rel=1e-5)
 
 
+@pytest.mark.parametrize("aux_heads", [False, True], ids=["plain", "deep-supervision"])
+def test_kernels_read_from_the_file_are_keras_own(tmp_path, aux_heads):
+    """The l2 job reads kernels from the .keras zip without TensorFlow; they must be the very arrays Keras loads,
+    each under its own convolution's name, with or without the auxiliary heads' convolutions in between."""
+    from artfinetune.comparisons import kernels_from_file, trunk_kernels
+    from artfinetune.model.files import load_model
+
+    keras.utils.set_random_seed(1)
+    save_model(build_inception_v1(3, input_size=64, aux_heads=aux_heads), tmp_path / "m.keras")
+    loaded = load_model(tmp_path / "m.keras")
+    kernels = kernels_from_file(tmp_path / "m.keras")
+    assert list(kernels) == list(TRUNK_CONVS)
+    for conv in TRUNK_CONVS:
+        assert np.array_equal(kernels[conv], np.asarray(loaded.get_layer(f"{conv}_pre_relu").kernel)), conv
+    assert all(np.array_equal(trunk_kernels(tmp_path / "m.keras")[c], kernels[c]) for c in TRUNK_CONVS)
+
+
+def test_a_weights_file_of_another_layout_is_read_through_keras(tmp_path, caplog):
+    """A kernel whose shape does not fit its layer's configuration means the layout is not the expected one: the
+    reader declines and Keras loads the model, so a mislabelled kernel can never reach the l2 table."""
+    import zipfile
+
+    from artfinetune.comparisons import kernels_from_file, trunk_kernels
+
+    keras.utils.set_random_seed(2)
+    save_model(build_inception_v1(3, input_size=64), tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as z:
+        files = {name: z.read(name) for name in z.namelist()}
+    config = json.loads(files["config.json"])
+    convs = [layer for layer in config["config"]["layers"] if layer["class_name"] == "Conv2D"]
+    convs[0]["config"], convs[1]["config"] = convs[1]["config"], convs[0]["config"]  # two layers' names swapped
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "swapped.keras", "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    assert kernels_from_file(tmp_path / "swapped.keras") is None
+    assert kernels_from_file(tmp_path / "not-a-zip.keras") is None
+    with caplog.at_level("INFO"):
+        fallback = trunk_kernels(tmp_path / "m.keras")
+    assert "loading the model with Keras" not in caplog.text and len(fallback) == 57
+
+
 @pytest.fixture
 def two_topk(tmp_path):
     """6 images (classes 0,0,0,1,1,1); channel 0 fires on 0,1,2 in A and on 2,3,4 in B; channel 1 never in A."""

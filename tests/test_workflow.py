@@ -62,7 +62,7 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "train": 42,
         "ensemble": 2,
         "table": 2,
-        "activations": 58,  # 29 (dataset, model) of 22 pairs, test and train splits
+        "activations": 29,  # 29 (dataset, model) of 22 pairs, each job both splits
         "topk": 29,
         "cka": 22,
         "l2": 22,
@@ -87,7 +87,7 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "train": 22,
         "ensemble": 2,
         "table": 2,
-        "activations": 34,
+        "activations": 17,
         "topk": 17,
         "cka": 13,
         "l2": 13,
@@ -115,13 +115,13 @@ def test_each_table_and_figure_is_a_target_of_its_own(tmp_path):
     code, out = snakemake("-n", str(results / "figures/fig5_cka.png"), configfile=cfg)
     assert code == 0, out[-3000:]
     # 5 pairs of demo_styles models: 5 trained (A/1, B/1, A/2, from scratch/1, end from scratch/1), their 2 inits
-    # and the pretrained model make 8 models, each through the test split only; no top-k, l2 or render.
+    # and the pretrained model make 8 models, one activations job each; no top-k, l2 or render.
     assert jobs(out) == {
         "demo_dataset": 2,  # demo_source (for the pretrained model) and demo_styles
         "image_store": 2,
         "pretrain": 1,
         "train": 5,
-        "activations": 8,
+        "activations": 8,  # each writes the train split too (one job per model)
         "cka": 5,
         "figure": 1,
     }
@@ -279,7 +279,15 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     config["findings"] = {"depth": {"pair": pair}}  # the other findings cannot be judged here
     cfg.write_text(yaml.safe_dump(config))
     report = tmp_path / "report.zip"
-    code, out = snakemake("--report", str(report), "--report-after-run", configfile=cfg)
+    threads = [
+        "--set-threads",
+        "pretrain=2",
+        "train=1",
+        "activations=1",
+        "render=1",
+        "render_changed=1",
+    ]  # as make demo
+    code, out = snakemake("--report", str(report), "--report-after-run", *threads, configfile=cfg)
     assert code == 0, out[-3000:]
     results = tmp_path / "results"
     info = read_store_info(results / "data/my_paintings/store.h5")
@@ -347,7 +355,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     }
     assert scheduled(lambda c: c["modes"]["A"].update(lr_transferred=0.002)) == {
         "train": 1,
-        "activations": 4,  # mine_A/1 and its init (written by the train job), test and train splits; not imagenet
+        "activations": 2,  # mine_A/1 and its init (written by the train job); not imagenet
         "topk": 2,
         "cka": 2,
         "l2": 2,

@@ -393,15 +393,20 @@ def cmd_table(args) -> None:
 def cmd_activations(args) -> None:
     claim_device_and_threads(args)  # before TensorFlow starts
     from artfinetune.activations import extract_activations
+    from artfinetune.errors import UserError
     from artfinetune.model.layers import check_layer
 
     tensors = _json_arg(args.tensors, "--tensors") if args.tensors.lstrip().startswith("[") else args.tensors.split()
     for tensor in tensors:  # before any expensive work
         check_layer(tensor)
-    out = extract_activations(
-        args.model, args.store, args.split, args.out, tensors, args.image_size, args.name or args.model, args.batch_size
-    )
-    print(out)
+    if len(args.split) != len(args.out):
+        raise UserError(f"--split names {len(args.split)} splits but --out {len(args.out)} files; give one file each")
+    for split, out in zip(args.split, args.out, strict=True):  # one process: TensorFlow starts once for every split
+        print(
+            extract_activations(
+                args.model, args.store, split, out, tensors, args.image_size, args.name or args.model, args.batch_size
+            )
+        )
 
 
 def cmd_topk(args) -> None:
@@ -657,7 +662,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model file (.keras)")
     p.add_argument("--name", default="", help="the model's name in the study (imagenet, run/seed, run/seed/init)")
     p.add_argument("--store", required=True, help="the dataset's image store")
-    p.add_argument("--split", required=True, choices=["train", "val", "test"])
+    p.add_argument("--split", required=True, nargs="+", choices=["train", "val", "test"], help="one or more splits")
     p.add_argument(
         "--tensors",
         required=True,
@@ -666,7 +671,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=_at_least(64), required=True, help="network input size (px)")
     p.add_argument("--batch-size", type=_at_least(1), default=64)
     p.add_argument("--threads", type=_at_least(0), default=0, help="TensorFlow threads (default: all cores)")
-    p.add_argument("--out", required=True, help="output HDF5 file")
+    p.add_argument("--out", required=True, nargs="+", help="output HDF5 file, one per split")
     p.set_defaults(func=cmd_activations)
 
     p = sub.add_parser("topk", help="top-k images of every channel (train split activations), and their classes")

@@ -1,5 +1,7 @@
 # How the networks changed: activations, then per model pair CKA, l2, top-k overlap and
-# entropy; the paper's figures 5, 6, 14, 15 and tables 2 and 4.
+# entropy; the paper's figures 5, 6, 14, 15 and tables 2 and 4. One activations job per model
+# and dataset writes both splits (test for CKA, train for top-k): TensorFlow starts and the
+# model loads once.
 
 
 rule activations:
@@ -7,12 +9,12 @@ rule activations:
         model=lambda w: paths.model_file(config, w.model),
         store=lambda w: paths.store_path(config, w.dataset),
     output:
-        f"{R}/activations/{{dataset}}/{{model}}/{{split}}.h5",
+        test=f"{R}/activations/{{dataset}}/{{model}}/test.h5",
+        train=f"{R}/activations/{{dataset}}/{{model}}/train.h5",
     log:
-        f"{R}/logs/activations/{{dataset}}/{{model}}/{{split}}.log",
+        f"{R}/logs/activations/{{dataset}}/{{model}}.log",
     wildcard_constraints:
         model=MODEL_PATTERN,
-        split="train|test",
     conda:
         ENV
     threads: 2
@@ -23,8 +25,9 @@ rule activations:
         image_size=config["image_size"],
     shell:
         "artfinetune activations --model {input.model} --name {wildcards.model}"
-        " --store {input.store} --split {wildcards.split} --tensors {params.tensors:q}"
-        " --image-size {params.image_size} --out {output} --threads {threads} 2> {log}"
+        " --store {input.store} --split test train --tensors {params.tensors:q}"
+        " --image-size {params.image_size} --out {output.test} {output.train}"
+        " --threads {threads} 2> {log}"
 
 
 rule topk:
