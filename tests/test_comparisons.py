@@ -102,11 +102,12 @@ def test_kernels_read_from_the_file_are_keras_own(tmp_path, aux_heads):
     assert all(np.array_equal(trunk_kernels(tmp_path / "m.keras")[c], kernels[c]) for c in TRUNK_CONVS)
 
 
-def test_a_weights_file_of_another_layout_is_read_through_keras(tmp_path, caplog):
+def test_a_weights_file_of_another_layout_is_read_through_keras(tmp_path, caplog, monkeypatch):
     """A kernel whose shape does not fit its layer's configuration means the layout is not the expected one: the
     reader declines and Keras loads the model, so a mislabelled kernel can never reach the l2 table."""
     import zipfile
 
+    from artfinetune import comparisons
     from artfinetune.comparisons import kernels_from_file, trunk_kernels
 
     keras.utils.set_random_seed(2)
@@ -122,9 +123,18 @@ def test_a_weights_file_of_another_layout_is_read_through_keras(tmp_path, caplog
             z.writestr(name, data)
     assert kernels_from_file(tmp_path / "swapped.keras") is None
     assert kernels_from_file(tmp_path / "not-a-zip.keras") is None
+    del config["config"]["layers"][5]["class_name"]  # a config of another shape: declined, not a KeyError
+    files["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(tmp_path / "odd.keras", "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    assert kernels_from_file(tmp_path / "odd.keras") is None
+    fast = trunk_kernels(tmp_path / "m.keras")
+    monkeypatch.setattr(comparisons, "kernels_from_file", lambda path: None)  # as for a foreign layout
     with caplog.at_level("INFO"):
-        fallback = trunk_kernels(tmp_path / "m.keras")
-    assert "loading the model with Keras" not in caplog.text and len(fallback) == 57
+        slow = trunk_kernels(tmp_path / "m.keras")
+    assert "loading the model with Keras" in caplog.text
+    assert all(np.array_equal(fast[c], slow[c]) for c in TRUNK_CONVS) and len(slow) == 57
 
 
 @pytest.fixture

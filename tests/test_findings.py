@@ -658,3 +658,13 @@ def test_the_readme_quotes_the_definitions_of_the_module():
     definitions = module.__doc__.split("\n", 2)[2].strip().replace("``", "`")
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert definitions in readme, "README.md's 'Findings: how each verdict is decided' differs from findings.py"
+
+
+def test_the_pretrained_models_entropy_is_reported_never_judged(tmp_path):
+    """Model A's entropy is only shown beside: a layer where none of its sets has a labelled image (all NaN) leaves
+    the verdict, judged on model B, as it is."""
+    a = [[0.5, 0.5]] * 5 + [[float("nan"), float("nan")]]
+    b = [[0.5, 0.5]] * 3 + [[0.9, 0.9], [0.8, 0.8], [0.7, 0.7]]
+    f = judge(depth_spec(tmp_path, overlap=layers_with([[0.5, 0.5]] * 6, a, b)), "entropy_depth")
+    assert f.verdict == HOLDS, f.statement
+    assert "imagenet: not reported (" in f.statement and "NaN at layer(s) mixed4a" in f.statement

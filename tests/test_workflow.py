@@ -328,7 +328,9 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     assert "pretrained vs FT" in seen["pages"][str(results / "tables/table2.html")]
     findings = seen["pages"][str(results / "findings.html")]
     assert "CKA between imagenet and mine_A/1" in findings  # judged on the run's own numbers
-    assert findings.count("cannot be judged") >= 4  # no from-scratch pair and no result tables in this config
+    # Entropy: fewer than 3 layers from the middle on; no init_distance, fine_tuning or double_fine_tuning here.
+    assert findings.count('class="cannot-be-judged"') == 5
+    assert re.search(r'<tr class="(holds|does-not-hold)"><td class="verdict">[^<]+</td><td><b>linear CKA', findings)
 
     # Reruns: nothing; a figure's style or pairs: that figure; the render steps: renders, panel, gallery; a mode's
     # learning rate: its run and everything downstream of it, never the data, the pretrained model or its analyses.

@@ -496,6 +496,8 @@ def cmd_findings(args) -> None:
         raise UserError("give either the study config or --spec-json, not both")
     if args.spec_json:
         spec = _json_arg(args.spec_json, "--spec-json")
+        if not isinstance(spec, dict):
+            raise UserError("--spec-json must be a JSON object, as artfinetune.findings.findings_spec writes it")
     elif args.config:
         from artfinetune.config import load_config
 

@@ -130,25 +130,33 @@ def kernels_from_file(model_path: str | Path) -> dict[str, np.ndarray] | None:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None
     with weights:
-        counts: dict[str, int] = {}
-        kernels = {}
-        for layer in config.get("config", {}).get("layers", []):
-            key = _snake_case(layer["class_name"])
-            n = counts[key] = counts.get(key, -1) + 1
-            if layer["class_name"] != "Conv2D":
-                continue
-            name, settings = layer["config"]["name"], layer["config"]
-            try:
-                kernel = np.asarray(weights["layers"][key if n == 0 else f"{key}_{n}"]["vars"]["0"])
-            except KeyError:
-                return None
-            if kernel.shape[:2] != tuple(settings["kernel_size"]) or kernel.shape[-1] != settings["filters"]:
-                return None
-            kernels[name] = kernel
+        try:
+            kernels = _conv_kernels(config, weights)
+        except (KeyError, TypeError, AttributeError):  # a config or weights file of another shape
+            return None
+    if kernels is None:
+        return None
     try:
         return {conv: kernels[f"{conv}_pre_relu"] for conv in TRUNK_CONVS}
     except KeyError:
         return None
+
+
+def _conv_kernels(config: dict, weights) -> dict[str, np.ndarray] | None:
+    """Every Conv2D kernel by layer name, or None at the first one that does not fit its layer's settings."""
+    counts: dict[str, int] = {}
+    kernels = {}
+    for layer in config["config"]["layers"]:
+        key = _snake_case(layer["class_name"])
+        n = counts[key] = counts.get(key, -1) + 1
+        if layer["class_name"] != "Conv2D":
+            continue
+        settings = layer["config"]
+        kernel = np.asarray(weights["layers"][key if n == 0 else f"{key}_{n}"]["vars"]["0"])
+        if kernel.shape[:2] != tuple(settings["kernel_size"]) or kernel.shape[-1] != settings["filters"]:
+            return None
+        kernels[settings["name"]] = kernel
+    return kernels
 
 
 def l2_table(

@@ -321,8 +321,6 @@ def _check_pairs(config: dict, fail) -> None:
                 layers.parse_channel(channel)
             except ValueError as err:
                 fail(f"panels.{name}.channels: {err}")
-        if "k" in panel and panel["k"] not in ks:
-            fail(f"panels.{name}.k is {panel['k']}, which is not in topk {ks}; add it to topk or change it")
     for name, table in config["comparison_tables"].items():
         if name in config["tables"]:
             fail(f"comparison_tables.{name} has the name of a table in tables; rename one (both write tables/{name})")

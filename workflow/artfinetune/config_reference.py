@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from artfinetune.errors import UserError
+from artfinetune.io import atomic_path
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 
@@ -338,7 +339,8 @@ def update_readme(readme_path: str | Path, schema_path: str | Path | None = None
     new = text[:start] + "\n\n" + reference_from_file(schema_path) + "\n" + text[end:]
     if new == text:
         return False
-    path.write_text(new, encoding="utf-8")
+    with atomic_path(path) as tmp:
+        tmp.write_text(new, encoding="utf-8")
     return True
 
 

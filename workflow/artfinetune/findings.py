@@ -335,13 +335,21 @@ def entropy_depth(spec: dict) -> tuple[str, str]:
     frame = _topk_frame(depth)
     k, path = depth["entropy_k"], depth["overlap"]
     series = {}
-    for metric in ("entropy_a", "entropy_b"):
+    for metric in ("entropy_b", "entropy_a"):
         rows = _rows_at_k(frame, metric, k, path)
         means = rows.groupby("layer")["value"].mean()  # NaN sets (no positive image) left out
         model = depth["pair"][0 if metric == "entropy_a" else 1]
-        series[metric] = _per_layer(means, layers, f"the mean entropy of {model} at k = {k} in {path}")
-    before = trend(series["entropy_a"].to_numpy(dtype=float), spec["min_drop"])
-    extra = f"; {depth['pair'][0]}: {_series_text(series['entropy_a'])}, {_trend_text(before)}"
+        try:
+            series[metric] = _per_layer(means, layers, f"the mean entropy of {model} at k = {k} in {path}")
+        except CannotJudge as err:
+            if metric == "entropy_b":
+                raise
+            series[metric] = err  # the first model's entropy is reported beside, never judged
+    if isinstance(series["entropy_a"], CannotJudge):
+        extra = f"; {depth['pair'][0]}: not reported ({series['entropy_a']})"
+    else:
+        before = trend(series["entropy_a"].to_numpy(dtype=float), spec["min_drop"])
+        extra = f"; {depth['pair'][0]}: {_series_text(series['entropy_a'])}, {_trend_text(before)}"
     return _judge_trend(series["entropy_b"], spec["min_drop"], extra)
 
 

@@ -46,10 +46,11 @@ SOFTWARE = (
 
 CKA_HOW = (
     "Linear CKA, ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F), between the two models' features of the same layer on "
-    "the test images of the second model's dataset (centre crop); an image's feature is the spatial mean of each "
-    "channel after ReLU; accumulated over chunks of images in float64. Panel (b) is debiased CKA (unbiased HSIC), "
-    "which has no floor at small n."
+    "the test images of the second model's dataset (the first's if the second is an init such as imagenet), centre "
+    "crop; an image's feature is the spatial mean of each channel after ReLU; accumulated over chunks of images in "
+    "float64."
 )
+DEBIASED = " Panel (b) is debiased CKA (unbiased HSIC), which has no floor at small n."
 TOPK_HOW = (
     "Per channel, the top-k set is the k train images with the highest spatial-mean activation after ReLU "
     "(images where it is 0 are ignored). Overlap: |top_k(A) ∩ top_k(B)| / k, with the chance level k / n. "
@@ -141,7 +142,7 @@ def figure_caption(config: dict, name: str) -> str:
     figure = config["figures"][name]
     title = figure["title"] or name
     if figure["kind"] == "cka":
-        text = f"{title}. Pairs: {_pairs(figure['pairs'])}. {CKA_HOW}"
+        text = f"{title}. Pairs: {_pairs(figure['pairs'])}. {CKA_HOW}{DEBIASED}"
         reference = figure.get("reference")
         if reference:
             text += f" Reference line ({reference['label']}), per layer: {_values(reference['values'])}."

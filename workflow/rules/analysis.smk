@@ -1,7 +1,6 @@
 # How the networks changed: activations, then per model pair CKA, l2, top-k overlap and
 # entropy; the paper's figures 5, 6, 14, 15 and tables 2 and 4. One activations job per model
-# and dataset writes both splits (test for CKA, train for top-k): TensorFlow starts and the
-# model loads once.
+# and dataset writes both splits (test for CKA, train for top-k): TensorFlow starts once.
 
 
 rule activations:
