@@ -170,6 +170,28 @@ def test_bad_input_stops_before_writing(tiny, tmp_path, change, error, words):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_several_splits_in_one_call_equal_one_call_each(tiny, tmp_path, monkeypatch):
+    """The rule writes test and train in one job: the model is loaded once, and each file is the one a call of its
+    own writes; a bad split stops the job before any forward pass."""
+    import artfinetune.model.files as files
+    from artfinetune.activations import extract_splits
+
+    store, model_path, train = tiny
+    loads = []
+    real_load = files.load_model
+    monkeypatch.setattr(files, "load_model", lambda path: loads.append(path) or real_load(path))
+    outs = {"test": tmp_path / "test.h5", "train": tmp_path / "train.h5"}
+    assert extract_splits(model_path, store, outs, TENSORS, SIZE, "styles_A/1", BATCH) == list(outs.values())
+    assert len(loads) == 1
+    alone = extract_activations(model_path, store, "test", tmp_path / "alone.h5", TENSORS, SIZE, "styles_A/1", BATCH)
+    for name in STORED:
+        assert np.array_equal(read_activations(outs["train"], name), read_activations(train, name)), name
+        assert np.array_equal(read_activations(outs["test"], name), read_activations(alone, name)), name
+    with pytest.raises(UserError, match="split 'nope'"):
+        extract_splits(model_path, store, {"test": tmp_path / "t2.h5", "nope": tmp_path / "n.h5"}, TENSORS, SIZE, "m")
+    assert len(loads) == 2 and not (tmp_path / "t2.h5").exists()  # stopped before the model was loaded
+
+
 def test_reading_a_tensor_the_file_lacks_names_the_file_and_its_tensors(tiny):
     _, _, out = tiny
     with pytest.raises(UserError, match=r"acts\.h5 has no activations of mixed3a; it has: conv2d0, mixed4a"):

@@ -164,30 +164,61 @@ def extract_activations(
     ``tensors`` are layer or branch names, pre- or post-ReLU; each is stored under its post-ReLU name.
     Every input is checked before the forward pass; ``out`` appears only once complete.
     """
+    return extract_splits(model_path, store, {split: out}, tensors, image_size, model_name, batch_size)[0]
+
+
+def extract_splits(
+    model_path: str | Path,
+    store: str | Path,
+    outs: dict[str, str | Path],
+    tensors: list[str],
+    image_size: int,
+    model_name: str,
+    batch_size: int = 64,
+) -> list[Path]:
+    """:func:`extract_activations` for several splits (``outs``: split -> file) with one model load and probe.
+
+    Every split's images are checked before the first forward pass.
+    """
     from artfinetune.model.files import as_float32, load_model
 
     names = tensor_names(tensors)
-    reader = StoreReader(store, split, batch_size, image_size)
+    readers = {split: StoreReader(store, split, batch_size, image_size) for split in outs}
     model = as_float32(load_model(model_path))  # the same numbers whatever precision the model trained in
     check_input_size(model, image_size, model_path)
     probe = probe_model(model, names, model_path)
-    rows = split_rows(store, reader.indices)
-    n = len(reader.indices)
-    attrs = {
+    common = {
         "model": model_name,
         "model_file": str(model_path),
         "model_sha256": file_sha256(model_path),
-        "dataset": rows["dataset"],
         "store_sha256": store_sha256(store),
-        "split": split,
-        "task": reader.task,
-        "classes": json.dumps(reader.class_names),
         "image_size": image_size,
         "crop": CROP,
         "tensors": json.dumps(names),
     }
+    return [_write_split(probe, names, store, readers[split], out, common) for split, out in outs.items()]
+
+
+def _write_split(probe, names: list[str], store, reader: StoreReader, out: str | Path, common: dict) -> Path:
+    """One split's forward pass through ``probe`` into ``out``, renamed into place once complete."""
+    split = reader.split
+    rows = split_rows(store, reader.indices)
+    n = len(reader.indices)
+    attrs = {
+        **common,
+        "dataset": rows["dataset"],
+        "split": split,
+        "task": reader.task,
+        "classes": json.dumps(reader.class_names),
+    }
     log.info(
-        "%s on %s/%s: %d images at %d px, %d tensors", model_name, rows["dataset"], split, n, image_size, len(names)
+        "%s on %s/%s: %d images at %d px, %d tensors",
+        common["model"],
+        rows["dataset"],
+        split,
+        n,
+        common["image_size"],
+        len(names),
     )
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         datasets = []

@@ -41,6 +41,14 @@ def _at_least(minimum: int):
     return parse
 
 
+def _add_table_args(p: argparse.ArgumentParser, spec_help: str) -> None:
+    """The spec and the outputs of a table command (tables 1-4): CSV, markdown and the report's HTML page."""
+    p.add_argument("--spec-json", required=True, help=spec_help)
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.add_argument("--out-html", help="also an HTML page of the table (for the report)")
+
+
 def _add_changed_args(p: argparse.ArgumentParser, k_required: bool = False) -> None:
     p.add_argument("--changed-from", help="a pair's overlap.csv: also take, per layer, the most and least changed")
     p.add_argument("--layers", nargs="+", default=[], help="layers of the automatic choice")
@@ -392,7 +400,7 @@ def cmd_table(args) -> None:
 
 def cmd_activations(args) -> None:
     claim_device_and_threads(args)  # before TensorFlow starts
-    from artfinetune.activations import extract_activations
+    from artfinetune.activations import extract_splits
     from artfinetune.errors import UserError
     from artfinetune.model.layers import check_layer
 
@@ -401,12 +409,11 @@ def cmd_activations(args) -> None:
         check_layer(tensor)
     if len(args.split) != len(args.out):
         raise UserError(f"--split names {len(args.split)} splits but --out {len(args.out)} files; give one file each")
-    for split, out in zip(args.split, args.out, strict=True):  # one process: TensorFlow starts once for every split
-        print(
-            extract_activations(
-                args.model, args.store, split, out, tensors, args.image_size, args.name or args.model, args.batch_size
-            )
-        )
+    outs = dict(zip(args.split, args.out, strict=True))  # one model load and probe for every split
+    for out in extract_splits(
+        args.model, args.store, outs, tensors, args.image_size, args.name or args.model, args.batch_size
+    ):
+        print(out)
 
 
 def cmd_topk(args) -> None:
@@ -649,10 +656,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_ensemble)
 
     p = sub.add_parser("table", help="assemble a result table (CSV + markdown) from evaluations")
-    p.add_argument("--spec-json", required=True, help="rows, seeds and per-run eval files as JSON")
-    p.add_argument("--out-csv", required=True)
-    p.add_argument("--out-md", required=True)
-    p.add_argument("--out-html", help="also an HTML page of the table (for the report)")
+    _add_table_args(p, "rows, seeds and per-run eval files as JSON")
     p.set_defaults(func=cmd_table)
 
     p = sub.add_parser(
@@ -710,10 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_figure)
 
     p = sub.add_parser("comparison-table", help="mean CKA / mean l2 between model pairs (tables 2 and 4)")
-    p.add_argument("--spec-json", required=True, help="rows, pairs and metric files as JSON")
-    p.add_argument("--out-csv", required=True)
-    p.add_argument("--out-md", required=True)
-    p.add_argument("--out-html", help="also an HTML page of the table (for the report)")
+    _add_table_args(p, "rows, pairs and metric files as JSON")
     p.set_defaults(func=cmd_comparison_table)
 
     p = sub.add_parser("software", help="record the versions of Python and the packages the numbers depend on")

@@ -252,13 +252,17 @@ def check_references(config: dict, origin: str = "the config") -> None:
             layers.check_layer(tensor)
         except ValueError as err:
             fail(f"tensors: {err}")
-    for channel in config["render"]["channels"]:
+    _check_channels("render.channels", config["render"]["channels"], fail)
+    _check_pairs(config, fail)
+    _check_findings(config, fail)
+
+
+def _check_channels(where: str, channels: list[str], fail) -> None:
+    for channel in channels:
         try:
             layers.parse_channel(channel)
         except ValueError as err:
-            fail(f"render.channels: {err}")
-    _check_pairs(config, fail)
-    _check_findings(config, fail)
+            fail(f"{where}: {err}")
 
 
 def _named_pairs(config: dict):
@@ -316,11 +320,7 @@ def _check_pairs(config: dict, fail) -> None:
     for name, panel in config["panels"].items():
         if name in config["figures"]:
             fail(f"panels.{name} has the name of a figure; rename one (both write figures/{name})")
-        for channel in panel["channels"]:
-            try:
-                layers.parse_channel(channel)
-            except ValueError as err:
-                fail(f"panels.{name}.channels: {err}")
+        _check_channels(f"panels.{name}.channels", panel["channels"], fail)
     for name, table in config["comparison_tables"].items():
         if name in config["tables"]:
             fail(f"comparison_tables.{name} has the name of a table in tables; rename one (both write tables/{name})")

@@ -192,7 +192,10 @@ def gallery_caption(config: dict, pair) -> str:
 def table_page(table: pd.DataFrame, title: str, out_html: str | Path, digits: int = 2) -> Path:
     """A table as a small standalone HTML page (numbers to ``digits`` decimals), for the report."""
     body = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.{digits}f}", border=0)
-    page = TABLE_PAGE.format(title=html.escape(title), table=body)
+    return _write_page(TABLE_PAGE.format(title=html.escape(title), table=body), out_html)
+
+
+def _write_page(page: str, out_html: str | Path) -> Path:
     with atomic_path(out_html) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return Path(out_html)
@@ -206,10 +209,9 @@ def findings_page(findings, title: str, definitions: str, out_html: str | Path) 
         "</td></tr>"
         for f in findings
     )
-    page = FINDINGS_PAGE.format(title=html.escape(title), rows=rows, definitions=html.escape(definitions))
-    with atomic_path(out_html) as tmp:
-        tmp.write_text(page, encoding="utf-8")
-    return Path(out_html)
+    return _write_page(
+        FINDINGS_PAGE.format(title=html.escape(title), rows=rows, definitions=html.escape(definitions)), out_html
+    )
 
 
 FINDINGS_PAGE = """<!doctype html>
