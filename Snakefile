@@ -11,12 +11,15 @@ if not workflow.overwrite_configfiles:
     configfile: "config.yaml"
 
 
+# One rules file per stage, in pipeline order; each calls its stage's package (workflow/artfinetune/<stage>/).
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/train.smk"
-include: "workflow/rules/analysis.smk"
+include: "workflow/rules/activations.smk"
+include: "workflow/rules/metrics.smk"
 include: "workflow/rules/render.smk"
+include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -6,8 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from artfinetune import activations
-from artfinetune.activations import activation_info, extract_activations, read_activations
+from artfinetune.activations import activation_info, extract, extract_activations, read_activations
 from artfinetune.data.demo import GENERATORS, generate_demo_dataset
 from artfinetune.data.store import SPLITS, build_store
 from artfinetune.errors import UserError
@@ -84,7 +83,7 @@ def test_every_image_of_the_split_in_store_order(tiny, tmp_path, monkeypatch):
     for name in STORED:
         assert read_activations(out, name).shape[0] == len(rows)
     # chunk rows of 4 against batches of 5: flushes fall inside batches, and the file is the same
-    monkeypatch.setattr(activations, "CHUNK_ROWS", 4)
+    monkeypatch.setattr(extract, "CHUNK_ROWS", 4)
     small = extract_activations(model_path, store, "train", tmp_path / "a.h5", ["mixed4a"], SIZE, "m", BATCH)
     with h5py.File(small, "r") as f:
         assert f["layers/mixed4a"].chunks == (4, 32)

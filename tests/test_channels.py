@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artfinetune.channels import select_changed_channels, topk_channel
 from artfinetune.errors import UserError
+from artfinetune.render.channels import select_changed_channels, topk_channel
 
 
 def write_overlap(path, layer, overlaps, empty=()):

@@ -7,8 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from artfinetune.comparison_tables import build_comparison_table, mean_cka, mean_l2, write_comparison_table
 from artfinetune.errors import UserError
+from artfinetune.figures.comparison_tables import build_comparison_table, write_comparison_table
+from artfinetune.metrics.summaries import mean_cka, mean_l2
 
 
 def tidy(rows: list[dict], model_a="imagenet", model_b="rasta_A/1") -> pd.DataFrame:

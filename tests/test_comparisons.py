@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from artfinetune.comparisons import cka_table, composition_table, l2_table, overlap_table, read_topk, topk_file
 from artfinetune.errors import UserError
+from artfinetune.metrics.pairs import cka_table, l2_table, overlap_table
+from artfinetune.metrics.topk_files import composition_table, read_topk_file, topk_file
 from artfinetune.model.files import save_model
 from artfinetune.model.inception import build_inception_v1
 from artfinetune.model.layers import TRUNK_CONVS
@@ -89,8 +90,8 @@ def test_l2_table_on_a_hand_made_change(tmp_path):
 def test_kernels_read_from_the_file_are_keras_own(tmp_path, aux_heads):
     """The l2 job reads kernels from the .keras zip without TensorFlow; they must be the very arrays Keras loads,
     each under its own convolution's name, with or without the auxiliary heads' convolutions in between."""
-    from artfinetune.comparisons import kernels_from_file, trunk_kernels
     from artfinetune.model.files import load_model
+    from artfinetune.model.kernels import kernels_from_file, trunk_kernels
 
     keras.utils.set_random_seed(1)
     save_model(build_inception_v1(3, input_size=64, aux_heads=aux_heads), tmp_path / "m.keras")
@@ -107,8 +108,8 @@ def test_a_weights_file_of_another_layout_is_read_through_keras(tmp_path, caplog
     reader declines and Keras loads the model, so a mislabelled kernel can never reach the l2 table."""
     import zipfile
 
-    from artfinetune import comparisons
-    from artfinetune.comparisons import kernels_from_file, trunk_kernels
+    from artfinetune.model import kernels
+    from artfinetune.model.kernels import kernels_from_file, trunk_kernels
 
     keras.utils.set_random_seed(2)
     save_model(build_inception_v1(3, input_size=64), tmp_path / "m.keras")
@@ -130,7 +131,7 @@ def test_a_weights_file_of_another_layout_is_read_through_keras(tmp_path, caplog
             z.writestr(name, data)
     assert kernels_from_file(tmp_path / "odd.keras") is None
     fast = trunk_kernels(tmp_path / "m.keras")
-    monkeypatch.setattr(comparisons, "kernels_from_file", lambda path: None)  # as for a foreign layout
+    monkeypatch.setattr(kernels, "kernels_from_file", lambda path: None)  # as for a foreign layout
     with caplog.at_level("INFO"):
         slow = trunk_kernels(tmp_path / "m.keras")
     assert "loading the model with Keras" in caplog.text
@@ -152,9 +153,9 @@ def two_topk(tmp_path):
 
 def test_topk_sets_overlap_entropy_and_chance_by_hand(two_topk, tmp_path):
     a, b = two_topk
-    sets = read_topk(a)["sets"]["mixed3a"]
+    sets = read_topk_file(a)["sets"]["mixed3a"]
     assert sets[0].tolist() == [0, 1, 2] and sets[1].tolist() == []  # never positive: an empty set
-    assert read_topk(b)["sets"]["mixed3a"][1].tolist() == [0, 1, 2]  # four tied images: the lower ones first
+    assert read_topk_file(b)["sets"]["mixed3a"][1].tolist() == [0, 1, 2]  # four tied images: the lower ones first
     table = overlap_table(a, b, tmp_path / "overlap.csv", [2, 3]).set_index(["metric", "k", "channel"])["value"]
     # k = 3: A's set {0,1,2}, B's {4,3,2}: one image in common -> 1/3; k = 2: {0,1} vs {4,3} -> 0
     assert table[("overlap", 3, 0)] == pytest.approx(1 / 3) and table[("overlap", 2, 0)] == 0

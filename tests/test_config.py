@@ -4,7 +4,8 @@ import sys
 
 import pytest
 
-from artfinetune.config import ConfigError, load_config, prepare_config
+from artfinetune.errors import ConfigError
+from artfinetune.study.config import load_config, prepare_config
 
 from .conftest import DEMO_CONFIG, PAPER_CONFIG, REPO
 

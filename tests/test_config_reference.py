@@ -4,7 +4,8 @@ import pytest
 import yaml
 
 from artfinetune.cli import main
-from artfinetune.config_reference import (
+from artfinetune.errors import UserError
+from artfinetune.study.reference import (
     README_END,
     README_START,
     SCHEMA_PATH,
@@ -13,7 +14,6 @@ from artfinetune.config_reference import (
     reference_markdown,
     update_readme,
 )
-from artfinetune.errors import UserError
 
 from .conftest import REPO
 

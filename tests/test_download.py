@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from artfinetune.data import download
-from artfinetune.data.download import DownloadError, fetch, parse_label_list, prepare_dataset
+from artfinetune.data.download import DownloadError, fetch
+from artfinetune.data.layouts import parse_label_list, prepare_dataset
 from artfinetune.data.store import build_store, read_store_info
 
 from .conftest import REPO, read_rows

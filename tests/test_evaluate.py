@@ -3,10 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from artfinetune.config import ConfigError, prepare_config
+from artfinetune.errors import ConfigError
+from artfinetune.figures.tables import write_table
+from artfinetune.study.config import prepare_config
 from artfinetune.train.evaluate import evaluate_ensemble, save_predictions
 from artfinetune.train.metrics import average_precisions, evaluate_predictions, metric_names, top_k_accuracy
-from artfinetune.train.tables import write_table
 
 
 def test_top_k_by_hand():

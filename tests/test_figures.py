@@ -8,18 +8,10 @@ import pytest
 from matplotlib.text import Text
 
 from artfinetune.errors import UserError
-from artfinetune.figures import (
-    chance_level,
-    cka_figure,
-    draw_cka,
-    draw_topk,
-    entropy_boxes,
-    only_layers,
-    overlap_boxes,
-    read_cka,
-    read_topk,
-    topk_figure,
-)
+from artfinetune.figures.cka import cka_figure, draw_cka, read_cka
+from artfinetune.figures.style import only_layers
+from artfinetune.figures.topk import chance_level, draw_topk, entropy_boxes, overlap_boxes, topk_figure
+from artfinetune.metrics.table import read_overlap_table
 from artfinetune.model.layers import STUDY_LAYERS
 
 # seaborn 0.13.2 passes boxplot's deprecated vert= to matplotlib 3.11: theirs to fix, not a fault of ours.
@@ -144,13 +136,13 @@ def test_cka_file_without_debiased_rows_is_named(tmp_path):
 
 
 def test_overlap_boxes_are_the_overlaps_at_k_in_percent(tmp_path):
-    boxes = overlap_boxes(read_topk(write_overlap(tmp_path / "overlap.csv")), 10)
+    boxes = overlap_boxes(read_overlap_table(write_overlap(tmp_path / "overlap.csv")), 10)
     for layer, values in OVERLAP_10.items():
         assert boxes.loc[boxes["layer"] == layer, "overlap"].tolist() == pytest.approx([100 * v for v in values])
 
 
 def test_entropy_boxes_leave_out_empty_sets(tmp_path):
-    boxes = entropy_boxes(read_topk(write_overlap(tmp_path / "overlap.csv")), 20, labels=("ImageNet", "RASTA"))
+    boxes = entropy_boxes(read_overlap_table(write_overlap(tmp_path / "overlap.csv")), 20, labels=("ImageNet", "RASTA"))
     assert boxes["entropy"].notna().all()
     a = boxes[(boxes["model"] == "ImageNet") & (boxes["layer"] == "mixed3a")]
     assert a["channel"].tolist() == [0, 2, 3] and a["entropy"].tolist() == [0.9, 0.7, 0.8]
@@ -158,7 +150,7 @@ def test_entropy_boxes_leave_out_empty_sets(tmp_path):
 
 
 def test_chance_level_is_k_over_n_in_percent(tmp_path):
-    frame = read_topk(write_overlap(tmp_path / "overlap.csv"))
+    frame = read_overlap_table(write_overlap(tmp_path / "overlap.csv"))
     assert chance_level(frame, 10) == pytest.approx(100 * 10 / N_TRAIN)
     assert chance_level(frame, 20) == pytest.approx(100 * 20 / N_TRAIN)
 
@@ -169,7 +161,7 @@ def test_cka_pair_labels_must_differ(two_pairs):
 
 
 def test_topk_figure_draws_the_hand_computed_boxes_and_the_chance_line(tmp_path):
-    frame = read_topk(write_overlap(tmp_path / "overlap.csv"))
+    frame = read_overlap_table(write_overlap(tmp_path / "overlap.csv"))
     labels = ("ImageNet", "RASTA")
     fig = draw_topk(
         overlap_boxes(frame, 10), entropy_boxes(frame, 20, labels), 100 * 10 / N_TRAIN, 10, 20, labels=labels

@@ -12,10 +12,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from artfinetune import paths
 from artfinetune.cli import main
-from artfinetune.config import ConfigError, analysis_pairs, load_config, prepare_config
-from artfinetune.findings import (
+from artfinetune.errors import ConfigError
+from artfinetune.report.findings import (
     FAILS,
     HOLDS,
     UNJUDGED,
@@ -28,6 +27,9 @@ from artfinetune.findings import (
     trend,
     write_findings,
 )
+from artfinetune.study import paths
+from artfinetune.study.config import load_config, prepare_config
+from artfinetune.study.names import analysis_pairs
 
 from .conftest import PAPER_CONFIG
 
@@ -235,7 +237,7 @@ def test_overlap_depth_cannot_be_judged_at_a_k_the_file_lacks(tmp_path):
     spec = depth_spec(tmp_path, overlap=layers_with(overlap))
     spec["depth"]["overlap_k"] = 100
     f = judge(spec, "overlap_depth")
-    assert f.verdict == UNJUDGED and "no overlap rows at k = 100; its k values are [10, 40]" in f.statement
+    assert f.verdict == UNJUDGED and "no overlap rows at k = 100; its k values are 10, 40" in f.statement
 
 
 def test_entropy_depth_holds_when_the_fine_tuned_entropy_falls_from_the_middle_on(tmp_path):
@@ -603,7 +605,7 @@ def test_write_findings_writes_markdown_and_csv(study, tmp_path):
     assert lines[0] == "# Findings: the paper's claims checked on this study's outputs"
     assert lines[2].startswith("- **holds** — Linear CKA between styles_B/1 and styles_B/2 falls with depth (fig. 5): ")
     assert lines[8].startswith("- **does not hold** — Fine-tuning on RASTA first")
-    assert "findings.py" in lines[-1]
+    assert "report/findings/__init__.py" in lines[-1]
     with open(out_csv, newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["id"] for r in rows] == [
@@ -653,7 +655,7 @@ def test_the_cli_needs_a_config_or_a_spec(tmp_path, capsys):
 
 def test_the_readme_quotes_the_definitions_of_the_module():
     """The verdicts are defined once, in the module; the README quotes that text verbatim (backticks as Markdown)."""
-    import artfinetune.findings as module
+    import artfinetune.report.findings as module
 
     definitions = module.__doc__.split("\n", 2)[2].strip().replace("``", "`")
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")

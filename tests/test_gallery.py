@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from artfinetune.errors import UserError
-from artfinetune.gallery import IMAGE_KEYS, write_gallery
+from artfinetune.render.gallery_html import IMAGE_KEYS, write_gallery
 from tests.browser import chromium
 
 RENDER_WIDTH, MOSAIC_WIDTH = 40, 60

@@ -1,4 +1,8 @@
-"""Imports point one way: basics, then data and model, then config, then the stages, then the CLI."""
+"""Imports point one way, down the pipeline: the base, then each stage in the order data flows, then the CLI.
+
+A stage may use the base, the study package (the config and its vocabulary) and the stages before it, never
+one after it: the layout of the package is the pipeline's (README, "Where things live").
+"""
 
 import ast
 from pathlib import Path
@@ -6,21 +10,26 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "workflow" / "artfinetune"
 # Level of each top-level module or subpackage; a module may import only from its own level or below.
 LEVELS = {
+    "__init__": 0,
     "errors": 0,
     "io": 0,
-    "tasks": 0,
+    "gpu": 0,
     "data": 1,
-    "model": 1,
-    "config": 2,
-    "paths": 2,
-    "cli": 4,
-    "__main__": 4,
+    "model": 2,
+    "study": 3,  # below every stage that reads a config; data and model take plain values
+    "train": 4,
+    "activations": 5,
+    "metrics": 6,
+    "render": 7,
+    "figures": 8,
+    "report": 9,
+    "cli": 10,
+    "__main__": 10,
 }
-STAGE_LEVEL = 3  # train, render, gpu, lucid_compat and the analysis stages
 
 
 def level(parts: tuple[str, ...]) -> int:
-    return LEVELS.get(parts[0], STAGE_LEVEL)
+    return LEVELS[parts[0]]
 
 
 def imported_modules(path: Path):
@@ -38,6 +47,12 @@ def _exists(dotted: str) -> bool:
     return (PACKAGE / rel).with_suffix(".py").exists() or (PACKAGE / rel).is_dir()
 
 
+def test_every_top_level_module_has_a_level():
+    """A new module or package must be placed in the pipeline before it can land."""
+    found = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert found == set(LEVELS), f"unplaced: {sorted(found - set(LEVELS))}; gone: {sorted(set(LEVELS) - found)}"
+
+
 def test_imports_never_point_up():
     upward = []
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -49,10 +64,12 @@ def test_imports_never_point_up():
     assert not upward, "imports pointing up a level: " + "; ".join(upward)
 
 
-def test_the_check_sees_an_upward_import(tmp_path, monkeypatch):
-    """The walker finds function-level imports (the kind that hid config -> train before)."""
-    fake = tmp_path / "config.py"
-    fake.write_text("def f():\n    from artfinetune.train.metrics import evaluate_predictions\n")
+def test_the_check_sees_an_upward_import(tmp_path):
+    """The walker finds function-level imports (the kind that hid config -> train before), and a stage importing
+    a later one is upward."""
+    fake = tmp_path / "loop.py"
+    fake.write_text("def f():\n    from artfinetune.figures.tables import write_table\n")
     modules = list(imported_modules(fake))
-    assert modules == ["artfinetune.train.metrics"]
-    assert level(("train", "metrics")) > level(("config",))
+    assert modules == ["artfinetune.figures.tables"]
+    assert level(("figures", "tables")) > level(("train", "loop"))
+    assert level(("study", "config")) > level(("data", "store"))

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from artfinetune.errors import UserError
-from artfinetune.mosaics import GREEN, GUTTER, mosaic_image, tile_origin, write_mosaic
+from artfinetune.render.mosaics import GREEN, GUTTER, mosaic_image, tile_origin, write_mosaic
 
 STORE_SIZE, IMAGE_SIZE, BORDER = 16, 12, 2  # the centre 12 x 12 window leaves a 2 px border of each stored image
 BLUE = (0, 0, 255)  # the stored images' border colour: it must never reach a mosaic

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from artfinetune.errors import UserError
-from artfinetune.panels import PIECES, ROW_LABELS, channel_panel, draw_channel_panel
+from artfinetune.figures.panels import PIECES, ROW_LABELS, channel_panel, draw_channel_panel
 
 
 def write_png(path, colour, size=(24, 24)):

@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 from PIL import Image
 
-from artfinetune.lucid_compat import lucid, rotate
 from artfinetune.model.inception import build_inception_v1
 from artfinetune.model.lucid_export import export_graph
 from artfinetune.model.lucid_import import load_graphdef
-from artfinetune.render import build_render_graph, exported_model, render_channels, seeded_standard_transforms
+from artfinetune.render.lucid_compat import lucid, rotate
+from artfinetune.render.renders import build_render_graph, exported_model, render_channels, seeded_standard_transforms
 
 from .conftest import REPO
 from .lucid_graph import run_graphdef

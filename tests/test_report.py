@@ -8,8 +8,15 @@ from importlib import metadata
 import pandas as pd
 from docutils.core import publish_parts
 
-from artfinetune import report
-from artfinetune.findings import Finding
+from artfinetune.figures import figure_caption, figure_category
+from artfinetune.figures.comparison_tables import comparison_table_caption
+from artfinetune.figures.panels import panel_caption
+from artfinetune.figures.tables import table_caption, table_page
+from artfinetune.report.findings import Finding
+from artfinetune.report.pages import findings_page
+from artfinetune.report.software import write_software
+from artfinetune.study.config import fill_k_defaults
+from artfinetune.study.report import rst_escape
 
 CONFIG = {
     "seeds": [1, 2],
@@ -29,6 +36,7 @@ CONFIG = {
     "comparison_tables": {"table2": {"title": "", "metrics": ["mean_l2"], "rows": [{"label": "x", "pairs": []}]}},
     "panels": {"fig2": {"title": "Figure 2", "pairs": [["imagenet", "rasta_A/1"]], "channels": ["mixed4d:52"]}},
 }
+fill_k_defaults(CONFIG)  # as the config loader does: the ks left out are the smallest and largest topk
 
 
 def html_of(rst: str) -> str:
@@ -39,42 +47,42 @@ def html_of(rst: str) -> str:
 
 
 def test_a_cka_figure_caption_names_its_pairs_method_and_the_papers_values():
-    text = html_of(report.figure_caption(CONFIG, "fig5_cka"))
+    text = html_of(figure_caption(CONFIG, "fig5_cka"))
     assert text.startswith("Figure 5. Pairs: imagenet vs rasta_A/1; rasta_A/1 vs rasta_B/1.")
     assert "float64" in text and "debiased" in text
     assert "Reference line (original code), per layer: 0.997, 0.908, 0.372." in text
 
 
 def test_a_topk_caption_names_the_ks_the_pair_and_the_papers_finding():
-    text = html_of(report.figure_caption(CONFIG, "fig6_topk"))
+    text = html_of(figure_caption(CONFIG, "fig6_topk"))
     assert text.startswith("fig6_topk. Model A imagenet, model B rasta_A/1. (a) overlap of the top-100 sets")
     assert "(b) class entropy of the top-1000 sets" in text and "falls with depth" in text
 
 
 def test_names_with_underscores_and_stars_survive_restructuredtext():
-    rst = report.rst_escape("mixed4d_3x3_pre_relu:52 *bold* `code` a|b trailing_")
+    rst = rst_escape("mixed4d_3x3_pre_relu:52 *bold* `code` a|b trailing_")
     assert html_of(rst).strip() == "mixed4d_3x3_pre_relu:52 *bold* `code` a|b trailing_"
 
 
 def test_table_captions_say_whether_the_paper_has_values():
-    assert "The paper's values are in the column paper." in html_of(report.table_caption(CONFIG, "table1"))
-    text = html_of(report.comparison_table_caption(CONFIG, "table2"))
+    assert "The paper's values are in the column paper." in html_of(table_caption(CONFIG, "table1"))
+    text = html_of(comparison_table_caption(CONFIG, "table2"))
     assert text.startswith("table2. mean_l2: the Frobenius norm") and "The config gives no paper values." in text
 
 
 def test_a_panel_caption_gives_the_render_settings():
-    text = html_of(report.panel_caption(CONFIG, "fig2"))
+    text = html_of(panel_caption(CONFIG, "fig2"))
     assert "Channels mixed4d:52 for imagenet vs rasta_A/1" in text
     assert "224 px, 2048 Adam steps at lr 0.05" in text and "top-100 train images" in text
 
 
 def test_figures_go_to_their_category():
-    assert report.figure_category(CONFIG, "fig5_cka") == "3. Similarity (CKA, l2)"
-    assert report.figure_category(CONFIG, "fig6_topk") == "4. Maximal activations"
+    assert figure_category(CONFIG, "fig5_cka") == "3. Similarity (CKA, l2)"
+    assert figure_category(CONFIG, "fig6_topk") == "4. Maximal activations"
 
 
 def test_the_software_record_lists_what_is_installed(tmp_path):
-    lines = report.write_software(tmp_path / "software.txt").read_text().splitlines()
+    lines = write_software(tmp_path / "software.txt").read_text().splitlines()
     versions = dict(line.split(" ", 1) for line in lines)
     assert versions["python"] == platform.python_version()
     assert versions["numpy"] == metadata.version("numpy") and versions["snakemake"] == metadata.version("snakemake")
@@ -83,7 +91,7 @@ def test_the_software_record_lists_what_is_installed(tmp_path):
 
 def test_a_table_page_shows_two_decimals_and_escapes_the_title(tmp_path):
     table = pd.DataFrame({"model": ["FT <A>"], "seed 1": [55.1849], "paper": [None]})
-    page = report.table_page(table, "Table <1>", tmp_path / "t.html").read_text()
+    page = table_page(table, "Table <1>", tmp_path / "t.html").read_text()
     assert "<title>Table &lt;1&gt;</title>" in page and "FT &lt;A&gt;" in page
     assert "<td>55.18</td>" in page and "55.1849" not in page
 
@@ -94,7 +102,7 @@ def test_the_findings_page_colours_each_verdict(tmp_path):
         Finding("overlap_depth", "Overlap falls", "does not hold", "rho 0.2 > -0.5"),
         Finding("double_beats_direct", "Double <beats> direct", "cannot be judged", "set findings.double"),
     ]
-    page = report.findings_page(findings, "Findings", "defined in findings.py", tmp_path / "f.html").read_text()
+    page = findings_page(findings, "Findings", "defined in findings.py", tmp_path / "f.html").read_text()
     assert [cls for cls in ("holds", "does-not-hold", "cannot-be-judged") if f'<tr class="{cls}">' in page] == [
         "holds",
         "does-not-hold",

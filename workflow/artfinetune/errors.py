@@ -3,3 +3,7 @@
 
 class UserError(ValueError):
     """A mistake in the inputs: the message names the thing and what to do."""
+
+
+class ConfigError(UserError):
+    """A user-fixable mistake in the study configuration."""

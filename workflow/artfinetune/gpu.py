@@ -69,6 +69,21 @@ def claim_device(lock_dir: str | Path | None = None, wait_seconds: float = 600.0
         time.sleep(1.0)
 
 
+def set_threads(n: int) -> None:
+    """The job's thread budget (Snakemake's ``threads``; 0: TensorFlow's default), set before TensorFlow starts."""
+    if n > 0:
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(n)
+        tf.config.threading.set_inter_op_parallelism_threads(min(n, 2))
+
+
+def start_tensorflow_job(threads: int = 0) -> None:
+    """Before TensorFlow starts: a device of its own for a local GPU job (:func:`claim_device`), and its threads."""
+    claim_device()
+    set_threads(threads)
+
+
 _MEMORY_GROWTH_DONE = False  # TensorFlow refuses to change it once a GPU is in use: set it once per process
 
 

@@ -1,4 +1,4 @@
-"""Small I/O helpers shared by every stage: atomic writes and logging set-up."""
+"""Small I/O helpers shared by every stage: atomic writes, file digests, HDF5 opening and logging set-up."""
 
 from __future__ import annotations
 
@@ -7,6 +7,14 @@ import logging
 import os
 import sys
 from pathlib import Path
+
+
+def file_sha256(path: str | Path) -> str:
+    """The SHA-256 of a file's bytes, read in blocks (a model, a download, an old store without a recorded digest)."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 @contextlib.contextmanager

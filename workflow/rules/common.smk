@@ -11,27 +11,42 @@ import sysconfig
 from snakemake.settings.types import DeploymentMethod
 
 try:
-    from artfinetune import paths
-    from artfinetune import report as report_text
-    from artfinetune.config import ConfigError, prepare_config
-    from artfinetune.train.tables import table_spec
-    from artfinetune.config import analysis_tensors, parse_model
-    from artfinetune.findings import findings_inputs, findings_spec
-    from artfinetune.report import figure_category
-    from artfinetune.specs import (
-        analysis_models,
-        comparison_table_inputs,
-        comparison_table_spec,
+    from artfinetune.errors import ConfigError
+    from artfinetune.figures import (
+        figure_caption,
+        figure_category,
         figure_inputs,
         figure_spec,
-        pair_files,
-        pairs_by_id,
+    )
+    from artfinetune.figures.comparison_tables import (
+        comparison_table_caption,
+        comparison_table_inputs,
+        comparison_table_spec,
+    )
+    from artfinetune.figures.panels import panel_caption, panel_inputs, panel_spec
+    from artfinetune.figures.tables import table_caption, table_inputs, table_spec
+    from artfinetune.render.captions import gallery_caption
+    from artfinetune.render.gallery import gallery_inputs, gallery_spec
+    from artfinetune.report.findings import findings_inputs, findings_spec
+    from artfinetune.report.software import software_versions
+    from artfinetune.study import paths
+    from artfinetune.study.config import prepare_config
+    from artfinetune.study.report import (
+        CLASSIFICATION,
+        FINDINGS,
+        SIMILARITY,
+        STUDY,
+        VISUALISATION,
+    )
+    from artfinetune.study.names import (
+        analysis_models,
+        analysis_tensors,
         changed_settings,
         gallery_has_changed,
         model_channels,
         named_channels,
-        panel_inputs,
-        panel_spec,
+        pair_label,
+        pairs_by_id,
     )
 except ImportError as err:
     raise WorkflowError(
@@ -73,7 +88,7 @@ if shutil.which("artfinetune") is None and (
     )
 
 R = config["results"]
-# Every report item's caption: the text report_text writes for it, passed as the rule's `caption` param.
+# Every report item's caption: the text its stage writes for it, passed as the rule's `caption` param.
 CAPTION = "../report/caption.rst"
 # Rules call the `artfinetune` command: from the environment that runs Snakemake, or from
 # this conda env under --sdm conda (see README, "Software environment").
@@ -98,6 +113,18 @@ MODEL_PATTERN = "|".join(
 )
 
 
+def out(kind, **fields):
+    """An output path pattern of artfinetune.study.paths (the code's too), its other wildcards left open."""
+    return paths.pattern(config, kind, **fields)
+
+
+INIT = out("init")
+MODEL = out("model")
+RUN = out("run")
+ENSEMBLE = out("run", run="{ensemble}")  # an ensemble's outputs sit where a run's do
+PAIR = out("pair")
+
+
 wildcard_constraints:
     dataset="|".join(config["datasets"]),
 
@@ -117,14 +144,16 @@ def source_table(wildcards):
     src = config["datasets"][wildcards.dataset]["source"]
     if src["kind"] == "csv":
         return src["table"]
-    return f"{R}/data/{wildcards.dataset}/source.csv"
+    return paths.pattern(config, "source_table", dataset=wildcards.dataset)
 
 
 def image_root(wildcards):
     src = config["datasets"][wildcards.dataset]["source"]
     if src["kind"] == "csv":
         return src["root"]
-    return f"{R}/data/{wildcards.dataset}"
+    return os.path.dirname(
+        paths.pattern(config, "source_table", dataset=wildcards.dataset)
+    )
 
 
 def mixed_precision_flag(wildcards):
@@ -141,15 +170,6 @@ def train_inputs(wildcards):
     return inputs
 
 
-def table_evals(wildcards):
-    columns = table_spec(config, wildcards.table)["columns"].values()
-    return [e for c in columns for e in c["evals"].values()]
-
-
-def table_spec_json(wildcards):
-    return json.dumps(table_spec(config, wildcards.table))
-
-
 def all_targets():
     stores = [paths.store_path(config, d) for d in config["datasets"]]
     inits = [f"{paths.init_dir(config, i)}/model.keras" for i in config["init"]]
@@ -163,15 +183,19 @@ def all_targets():
         for t in [*config["tables"], *config["comparison_tables"]]
         for e in ("csv", "html")
     ]
-    metrics = [f for pair in PAIRS.values() for f in pair_files(config, pair).values()]
+    metrics = [
+        f for pair in PAIRS.values() for f in paths.pair_files(config, pair).values()
+    ]
     compositions = [
         paths.composition_path(config, d, m) for d, m in analysis_models(config)
     ]
     figures = [
         paths.figure_path(config, f, e)
-        for f in config["figures"]
+        for f in [*config["figures"], *config["panels"]]
         for e in ("png", "pdf")
     ]
+    galleries = [paths.gallery_path(config, p) for p in config["galleries"]]
+    study_record = [paths.software_path(config), paths.findings_path(config, "html")]
     return (
         stores
         + inits
@@ -180,56 +204,18 @@ def all_targets():
         + metrics
         + compositions
         + figures
-        + [
-            paths.figure_path(config, f, e)
-            for f in config["panels"]
-            for e in ("png", "pdf")
-        ]
-        + [paths.gallery_path(config, p) for p in config["galleries"]]
-        + [paths.software_path(config), paths.findings_path(config, "html")]
+        + galleries
+        + study_record
     )
 
 
 RENDER_SETTINGS = " ".join(
     f"--{k} {config['render'][k]}" for k in ("size", "steps", "lr", "seed", "batch")
 )
+CHANGED = changed_settings(config)
 CHANGED_ARGS = "--layers {} --per-layer {} --k {}".format(
-    " ".join(config["layers"]), config["render"]["per_layer"], min(config["topk"])
+    " ".join(CHANGED["layers"]), CHANGED["per_layer"], CHANGED["k"]
 )
-
-
-def gallery_inputs(wildcards):
-    """A gallery's renders (named and chosen, both models), its pair's mosaics and overlap table."""
-    pair = PAIRS[wildcards.pair]
-    inputs = {
-        "mosaics": paths.mosaic_dir(config, pair),
-        "overlap": pair_files(config, pair)["overlap"],
-    }
-    for side, model in zip("ab", pair):
-        inputs[f"named_{side}"] = paths.render_dir(config, model)
-        if gallery_has_changed(config, pair):
-            inputs[f"changed_{side}"] = paths.changed_render_dir(config, model, pair)
-    return inputs
-
-
-def gallery_spec(wildcards, input):
-    """What the gallery command needs: the pair, its named channels, its folders, the chosen channels' setup."""
-    pair = PAIRS[wildcards.pair]
-    changed = gallery_has_changed(config, pair)
-    return {
-        "pair": list(pair),
-        "channels": named_channels(config, pair),
-        "changed": (
-            {**changed_settings(config), "overlap_csv": input.overlap}
-            if changed
-            else None
-        ),
-        "renders_a": [input.named_a, input.changed_a if changed else None],
-        "renders_b": [input.named_b, input.changed_b if changed else None],
-        "mosaics": input.mosaics,
-        "overlap_csv": input.overlap,
-        "k": min(config["topk"]),
-    }
 
 
 def pair_activations(wildcards, which, split):

@@ -3,8 +3,8 @@
 
 rule demo_dataset:
     output:
-        table=f"{R}/data/{{dataset}}/source.csv",
-        images=directory(f"{R}/data/{{dataset}}/images"),
+        table=out("source_table"),
+        images=directory(out("demo_images")),
     log:
         f"{R}/logs/demo_dataset/{{dataset}}.log",
     wildcard_constraints:
@@ -24,8 +24,8 @@ rule image_store:
     input:
         table=source_table,
     output:
-        store=f"{R}/data/{{dataset}}/store.h5",
-        manifest=f"{R}/data/{{dataset}}/manifest.csv",
+        store=out("store"),
+        manifest=out("manifest"),
     log:
         f"{R}/logs/image_store/{{dataset}}.log",
     conda:
@@ -42,7 +42,7 @@ rule image_store:
 
 rule download_dataset:
     output:
-        table=f"{R}/data/{{dataset}}/source.csv",
+        table=out("source_table"),
     log:
         f"{R}/logs/download_dataset/{{dataset}}.log",
     wildcard_constraints:

@@ -3,7 +3,7 @@
 
 rule download_lucid_weights:
     output:
-        pb=f"{R}/models/init/{{init}}/InceptionV1.pb",
+        pb=f"{INIT}/InceptionV1.pb",
     log:
         f"{R}/logs/download_lucid_weights/{{init}}.log",
     wildcard_constraints:
@@ -22,9 +22,9 @@ rule download_lucid_weights:
 
 rule import_lucid:
     input:
-        pb=f"{R}/models/init/{{init}}/InceptionV1.pb",
+        pb=f"{INIT}/InceptionV1.pb",
     output:
-        model=f"{R}/models/init/{{init}}/model.keras",
+        model=f"{INIT}/model.keras",
     log:
         f"{R}/logs/import_lucid/{{init}}.log",
     wildcard_constraints:
@@ -40,10 +40,10 @@ rule import_lucid:
 
 rule export_graph:
     input:
-        model=f"{R}/models/{{model}}/model.keras",
+        model=f"{MODEL}/model.keras",
     output:
-        graph=f"{R}/models/{{model}}/model.pb",
-        meta=f"{R}/models/{{model}}/model.json",
+        graph=f"{MODEL}/model.pb",
+        meta=f"{MODEL}/model.json",
     log:
         f"{R}/logs/export_graph/{{model}}.log",
     conda:

@@ -6,7 +6,7 @@ rule software:
         report(
             f"{R}/software.txt",
             caption="../report/software.rst",
-            category=report_text.STUDY,
+            category=STUDY,
         ),
     log:
         f"{R}/logs/software.log",
@@ -15,7 +15,7 @@ rule software:
     params:
         # The versions seen by Snakemake: a rerun trigger when the environment changes. The job records
         # its own environment's (the same one, or the job's conda env under --sdm conda).
-        versions=report_text.software_versions(),
+        versions=software_versions(),
     shell:
         "artfinetune software --out {output} 2> {log}"
 
@@ -29,7 +29,7 @@ rule findings:
         html=report(
             paths.findings_path(config, "html"),
             caption="../report/findings.rst",
-            category=report_text.FINDINGS,
+            category=FINDINGS,
         ),
     log:
         f"{R}/logs/findings.log",

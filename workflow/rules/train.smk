@@ -1,12 +1,12 @@
-# Training: pretraining of demo inits, one job per run and seed, ensembles, result tables.
+# Training: pretraining of demo inits, one job per run and seed, ensembles.
 
 
 rule pretrain:
     input:
         store=lambda w: paths.store_path(config, config["init"][w.init]["dataset"]),
     output:
-        model=f"{R}/models/init/{{init}}/model.keras",
-        eval=f"{R}/models/init/{{init}}/eval.json",
+        model=f"{INIT}/model.keras",
+        eval=f"{INIT}/eval.json",
     log:
         f"{R}/logs/pretrain/{{init}}.log",
     wildcard_constraints:
@@ -33,11 +33,11 @@ rule train:
     input:
         unpack(train_inputs),
     output:
-        model=f"{R}/models/{{run}}/{{seed}}/model.keras",
-        init=f"{R}/models/{{run}}/{{seed}}/init.keras",
-        history=f"{R}/models/{{run}}/{{seed}}/history.csv",
-        eval=f"{R}/models/{{run}}/{{seed}}/eval.json",
-        predictions=f"{R}/models/{{run}}/{{seed}}/predictions.npz",
+        model=f"{RUN}/model.keras",
+        init=f"{RUN}/init.keras",
+        history=f"{RUN}/history.csv",
+        eval=f"{RUN}/eval.json",
+        predictions=f"{RUN}/predictions.npz",
     log:
         f"{R}/logs/train/{{run}}/{{seed}}.log",
     wildcard_constraints:
@@ -68,8 +68,8 @@ rule ensemble:
             for r in config["ensembles"][w.ensemble]["runs"]
         ],
     output:
-        eval=f"{R}/models/{{ensemble}}/{{seed}}/eval.json",
-        predictions=f"{R}/models/{{ensemble}}/{{seed}}/predictions.npz",
+        eval=f"{ENSEMBLE}/eval.json",
+        predictions=f"{ENSEMBLE}/predictions.npz",
     log:
         f"{R}/logs/ensemble/{{ensemble}}/{{seed}}.log",
     wildcard_constraints:
@@ -81,29 +81,3 @@ rule ensemble:
         out=lambda w, output: os.path.dirname(output.eval),
     shell:
         "artfinetune ensemble {input.predictions} --out {params.out} 2> {log}"
-
-
-rule table:
-    input:
-        evals=table_evals,
-    output:
-        csv=f"{R}/tables/{{table}}.csv",
-        md=f"{R}/tables/{{table}}.md",
-        html=report(
-            f"{R}/tables/{{table}}.html",
-            caption=CAPTION,
-            category=report_text.CLASSIFICATION,
-            labels=lambda w: {"table": w.table},
-        ),
-    log:
-        f"{R}/logs/table/{{table}}.log",
-    wildcard_constraints:
-        table="|".join(config["tables"]) or "(?!)",
-    conda:
-        ENV
-    params:
-        spec=table_spec_json,
-        caption=lambda w: report_text.table_caption(config, w.table),
-    shell:
-        "artfinetune table --spec-json {params.spec:q} --out-csv {output.csv}"
-        " --out-md {output.md} --out-html {output.html} > {log} 2>&1"

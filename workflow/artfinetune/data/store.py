@@ -29,9 +29,9 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from artfinetune.data.tasks import TASKS
 from artfinetune.errors import UserError
-from artfinetune.io import atomic_path, open_hdf5
-from artfinetune.tasks import TASKS
+from artfinetune.io import atomic_path, file_sha256, open_hdf5
 
 log = logging.getLogger(__name__)
 
@@ -283,5 +283,38 @@ def store_sha256(path: str | Path) -> str:
         recorded = f.attrs.get("content_sha256")
     if recorded:
         return str(recorded)
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    return file_sha256(path)
+
+
+def store_job(name: str, dataset: dict, table, root, store, manifest, workers: int = 0) -> str:
+    """The image_store rule: dataset ``name`` (its config section) decoded once into ``store`` and ``manifest``;
+    returns a line saying what was stored."""
+    summary = build_store(
+        table,
+        root,
+        store,
+        manifest,
+        classes=dataset["classes"],
+        task=dataset["task"],
+        store_size=dataset["store_size"],
+        dataset=name,
+        val_fraction=dataset["val_fraction"],
+        split_seed=dataset["split_seed"],
+        workers=workers,
+    )
+    return (
+        f"{name}: {store} ({summary['stored']} images: "
+        f"{', '.join(f'{k} {v}' for k, v in summary['splits'].items())}; {summary['unlabeled']} without a label; "
+        f"left out {summary['left_out']}, "
+        f"see {manifest})"
+    )
+
+
+def store_info_line(path: str | Path) -> str:
+    """One line about a store: dataset, task, classes, images, splits, unlabelled and left-out counts."""
+    info = read_store_info(path)
+    return (
+        f"{path}: {info['dataset']} ({info['task']}, {len(info['classes'])} classes, {info['n']} images "
+        f"of {info['store_size']} px; {info['split_counts']}; {info.get('n_unlabeled', 0)} without a label; "
+        f"left out {info['n_failed']})"
+    )

@@ -1,1 +1,2 @@
-"""InceptionV1 as in Lucid's graph: layer registry, Keras model, import and export."""
+"""Models: the architectures a study analyses (:mod:`.architectures`), today Lucid's InceptionV1 (layer table,
+Keras model, import of Lucid's graph, export back to a graph Lucid renders), and reading saved models."""

@@ -68,3 +68,13 @@ def as_float32(model: keras.Model) -> keras.Model:
     clone = model.__class__.from_config(float32_policies(model.get_config()))
     clone.set_weights(model.get_weights())
     return clone
+
+
+def save_random_model(
+    out: str | Path, classes: int, task: str, input_size: int, aux_heads: bool = False, seed: int = 0
+) -> Path:
+    """A seeded, randomly initialised InceptionV1 with a ``classes`` head, saved to ``out`` (tests, baselines)."""
+    from artfinetune.model.inception import build_inception_v1
+
+    keras.utils.set_random_seed(seed)
+    return save_model(build_inception_v1(classes, task, input_size=input_size, aux_heads=aux_heads), out)

@@ -81,3 +81,10 @@ def export_graph(model: keras.Model, out_path: str | Path) -> Path:
     with atomic_path(out_path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))
     return out_path
+
+
+def export_model_file(model_path: str | Path, out_path: str | Path) -> Path:
+    """The export_graph rule: a saved model frozen into ``out_path`` (+ its JSON), as :func:`export_graph` does."""
+    from artfinetune.model.files import load_model
+
+    return export_graph(load_model(model_path), out_path)

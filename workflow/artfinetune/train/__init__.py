@@ -1,1 +1,1 @@
-"""Training runs: model set-up, the training loop with resume, evaluation and result tables."""
+"""Training runs: model set-up, the training loop with resume, evaluation, and the train job (:mod:`.runs`)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from artfinetune.tasks import metric_names
+from artfinetune.data.tasks import metric_names
 
 
 def top_k_accuracy(probs: np.ndarray, labels: np.ndarray, k: int) -> float:

@@ -1,0 +1,60 @@
+"""Commands of the models rules (``workflow/rules/models.smk``): Lucid's weights, their import, graph export.
+
+Each command parses its arguments and calls one stage function; the rules call these.
+"""
+
+from __future__ import annotations
+
+from artfinetune.cli.args import at_least
+
+
+def cmd_fetch_lucid(args) -> None:
+    from artfinetune.data.download import fetch_file
+
+    print(fetch_file(args.url, args.sha256 or None, args.out, spec_name="the init section of the config"))
+
+
+def cmd_import_lucid(args) -> None:
+    from artfinetune.model.lucid_import import import_lucid
+
+    print(import_lucid(args.pb, args.out, input_size=args.input_size))
+
+
+def cmd_random_model(args) -> None:
+    from artfinetune.model.files import save_random_model
+
+    print(save_random_model(args.out, args.classes, args.task, args.input_size, args.aux_heads, args.seed))
+
+
+def cmd_export(args) -> None:
+    from artfinetune.model.lucid_export import export_model_file
+
+    print(export_model_file(args.model, args.out))
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb (or any file) with pooch")
+    p.add_argument("--url", default="https://storage.googleapis.com/modelzoo/vision/other_models/InceptionV1.pb")
+    p.add_argument("--sha256", default="", help="expected SHA-256 (empty: record the first download's in <out>.sha256)")
+    p.add_argument("--out", required=True, help="where to save the file")
+    p.set_defaults(func=cmd_fetch_lucid)
+
+    p = sub.add_parser("import-lucid", help="import Lucid's InceptionV1.pb into a Keras model (.keras)")
+    p.add_argument("pb", help="Lucid's InceptionV1.pb (a frozen GraphDef)")
+    p.add_argument("--out", required=True, help="output model file (.keras)")
+    p.add_argument("--input-size", type=at_least(64), default=224, help="input size of the saved model (px, >= 64)")
+    p.set_defaults(func=cmd_import_lucid)
+
+    p = sub.add_parser("random-model", help="save a seeded, randomly initialised InceptionV1 (.keras)")
+    p.add_argument("--out", required=True, help="output model file (.keras)")
+    p.add_argument("--classes", type=at_least(1), default=1008, help="number of classes of the head")
+    p.add_argument("--task", choices=["single_label", "multi_label"], default="single_label")
+    p.add_argument("--input-size", type=at_least(64), default=224, help="input size (px, >= 64)")
+    p.add_argument("--aux-heads", action="store_true", help="include the two auxiliary heads")
+    p.add_argument("--seed", type=at_least(0), default=0, help="random seed of the initialisation")
+    p.set_defaults(func=cmd_random_model)
+
+    p = sub.add_parser("export", help="freeze a model into a GraphDef with Lucid's tensor names (.pb + .json)")
+    p.add_argument("model", help="model file (.keras)")
+    p.add_argument("--out", required=True, help="output GraphDef (.pb)")
+    p.set_defaults(func=cmd_export)

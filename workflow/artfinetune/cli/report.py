@@ -1,0 +1,53 @@
+"""Commands of the report rules (``workflow/rules/report.smk``): software record, findings; and a study's summary.
+
+Each command parses its arguments and calls one stage function; the rules call these.
+"""
+
+from __future__ import annotations
+
+from artfinetune.cli.args import json_arg
+
+
+def cmd_software(args) -> None:
+    from artfinetune.report.software import write_software
+
+    print(write_software(args.out).read_text(), end="")
+
+
+def cmd_findings(args) -> None:
+    from artfinetune.report.findings import findings_job
+
+    spec = json_arg(args.spec_json, "--spec-json") if args.spec_json else None
+    print(findings_job(args.out, config=args.config, spec=spec, out_csv=args.csv, out_html=args.html), end="")
+
+
+def cmd_summary(args) -> None:
+    from artfinetune.report.summary import study_summary
+    from artfinetune.study.config import load_config
+
+    print(study_summary(load_config(args.config), args.config))
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("software", help="record the versions of Python and the packages the numbers depend on")
+    p.add_argument("--out", required=True, help="output text file, one 'name version' line each")
+    p.set_defaults(func=cmd_software)
+
+    p = sub.add_parser(
+        "findings",
+        help="judge the paper's claims on a study's outputs (holds / does not hold / cannot be judged)",
+        description="Check the paper's claims (CKA, top-k overlap and entropy fall with depth; fine-tuning moves a "
+        "network less than training from scratch; fine-tuning beats off-the-shelf; double beats direct "
+        "fine-tuning) on the metric files and result tables of a study, as its config's findings section names "
+        "them. A missing file makes its claim 'cannot be judged', not an error.",
+    )
+    p.add_argument("config", nargs="?", help="study config file (its findings section)")
+    p.add_argument("--spec-json", help="instead of the config: the findings spec as JSON (artfinetune.findings)")
+    p.add_argument("--out", required=True, help="output markdown, e.g. results/findings.md")
+    p.add_argument("--csv", help="also a CSV: id, verdict, claim, statement")
+    p.add_argument("--html", help="also the report's HTML page of the findings")
+    p.set_defaults(func=cmd_findings)
+
+    p = sub.add_parser("summary", help="list a study's outputs and where they are")
+    p.add_argument("config", help="study config file")
+    p.set_defaults(func=cmd_summary)

@@ -1,0 +1,142 @@
+"""Figure kind ``cka`` (the paper's figure 5): linear and debiased CKA per layer, one line per model pair.
+
+A figure kind is one module: its config spec, the files it reads, its caption, its report category and its
+drawing (:mod:`artfinetune.figures` lists the kinds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from artfinetune.errors import UserError
+from artfinetune.figures.style import (
+    MARKERS,
+    PALETTE,
+    STYLE,
+    label_layers,
+    network_order,
+    new_figure,
+    only_layers,
+    save_figure,
+)
+from artfinetune.metrics.table import read_tidy
+from artfinetune.model.layers import STUDY_LAYERS
+from artfinetune.study.names import pair_label, pairs_text
+from artfinetune.study.paths import pair_files
+from artfinetune.study.report import SIMILARITY, rst_escape, values_text
+
+CATEGORY = SIMILARITY
+REFERENCE_STYLE = {"color": "0.45", "linestyle": ":", "linewidth": 2.0}
+CKA_HOW = (
+    "Linear CKA, ||Y^T X||_F^2 / (||X^T X||_F ||Y^T Y||_F), between the two models' features of the same layer on "
+    "the test images of the second model's dataset (the first's if the second is an init such as imagenet), centre "
+    "crop; an image's feature is the spatial mean of each channel after ReLU; accumulated over chunks of images in "
+    "float64."
+)
+DEBIASED = " Panel (b) is debiased CKA (unbiased HSIC), which has no floor at small n."
+
+
+def spec(config: dict, name: str) -> dict:
+    """The figure's config section with its pairs resolved to their labels and CKA files."""
+    figure = config["figures"][name]
+    out = {"kind": figure["kind"], "title": figure["title"], "layers": config["layers"]}  # as in the paper
+    out["pairs"] = [[pair_label(p), pair_files(config, p)["cka"]] for p in figure["pairs"]]
+    if "reference" in figure:
+        out["reference"] = figure["reference"]
+    return out
+
+
+def inputs(spec: dict) -> list[str]:
+    return [path for _, path in spec["pairs"]]
+
+
+def caption(config: dict, name: str) -> str:
+    figure = config["figures"][name]
+    text = f"{figure['title'] or name}. Pairs: {pairs_text(figure['pairs'])}. {CKA_HOW}{DEBIASED}"
+    reference = figure.get("reference")
+    if reference:
+        text += f" Reference line ({reference['label']}), per layer: {values_text(reference['values'])}."
+    return rst_escape(text)
+
+
+def draw(spec: dict, out_png, out_pdf) -> tuple[Path, Path]:
+    """The figure of a spec (:func:`spec`), saved as PNG and PDF."""
+    return cka_figure(
+        spec["pairs"], out_png, out_pdf, title=spec.get("title", ""), reference=spec.get("reference"),
+        layers=spec.get("layers"),
+    )  # fmt: skip
+
+
+def read_cka(pairs: Sequence[tuple[str, str | Path]]) -> pd.DataFrame:
+    """One frame of every pair's CKA rows: columns pair, layer, metric, value."""
+    labels = [label for label, _ in pairs]
+    if len(set(labels)) != len(labels):
+        raise UserError(f"the CKA figure's pair labels must differ, since each names a line; got {labels}")
+    frames = []
+    for label, path in pairs:
+        frame = read_tidy(path, ["linear_cka", "debiased_cka"])
+        frame = frame[frame["metric"].isin(["linear_cka", "debiased_cka"])]
+        if frame.duplicated(["layer", "metric"]).any():
+            raise UserError(f"{path} has several rows for one layer and CKA metric; expected one each")
+        frames.append(frame.assign(pair=label)[["pair", "layer", "metric", "value"]])
+    if not frames:
+        raise UserError("the CKA figure needs at least one model pair")
+    return pd.concat(frames, ignore_index=True)
+
+
+def reference_series(reference: dict, layers: Sequence[str]) -> pd.Series:
+    """The original code's per-layer values (conv2d0 ... mixed5b) at the layers the figure shows."""
+    values = list(reference["values"])
+    if len(values) != len(STUDY_LAYERS):
+        raise UserError(
+            f"the CKA reference {reference.get('label', '')!r} has {len(values)} values; "
+            f"expected one per study layer ({', '.join(STUDY_LAYERS)})"
+        )
+    return pd.Series(values, index=list(STUDY_LAYERS)).reindex(layers)
+
+
+def draw_cka(cka: pd.DataFrame, title: str = "", reference: dict | None = None) -> Figure:
+    """Figure 5: linear CKA (left, the paper's figure) and debiased CKA (right) per layer, one line per pair.
+
+    Two panels rather than dashed twins: with the paper's six pairs one panel would hold twelve crossing lines;
+    side by side with a shared y axis each panel stays legible and the small-n floor of the biased estimator
+    shows as the drop from left to right.
+    """
+    layers = network_order(cka["layer"])
+    position = {layer: i for i, layer in enumerate(layers)}
+    with matplotlib.rc_context(STYLE):
+        fig, (linear_ax, debiased_ax) = new_figure(7.2, 3.6, 2, sharey=True)
+        for n, (pair, rows) in enumerate(cka.groupby("pair", sort=False)):
+            style = {"color": PALETTE[n % len(PALETTE)], "marker": MARKERS[n % len(MARKERS)], "label": pair}
+            for ax, metric in ((linear_ax, "linear_cka"), (debiased_ax, "debiased_cka")):
+                series = rows[rows["metric"] == metric].set_index("layer")["value"].reindex(layers)
+                ax.plot([position[layer] for layer in layers], series.to_numpy(), **style)
+        if reference is not None:
+            series = reference_series(reference, layers)
+            label = f"{reference['label']} ({reference['pair']})" if reference.get("pair") else reference["label"]
+            linear_ax.plot(range(len(layers)), series.to_numpy(), label=label, **REFERENCE_STYLE)
+        low = min(0.0, float(np.nanmin(cka["value"].to_numpy(dtype=float))) - 0.05)
+        for ax, name in ((linear_ax, "(a) linear CKA"), (debiased_ax, "(b) debiased CKA")):
+            label_layers(ax, layers)
+            ax.set_title(name)
+            ax.set_ylim(low, 1.02)
+        linear_ax.set_ylabel("CKA")
+        handles, labels = linear_ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2), frameon=False)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def cka_figure(
+    pairs, out_png, out_pdf, title: str = "", reference: dict | None = None, layers: Sequence[str] | None = None
+) -> tuple[Path, Path]:
+    """Figure 5 from ``pairs`` = [(label, cka_csv), ...]; ``reference`` = {label, values (12), pair} or None;
+    ``layers`` picks the tensors drawn (default: all in the files)."""
+    return save_figure(draw_cka(only_layers(read_cka(pairs), layers), title, reference), out_png, out_pdf)

@@ -1,0 +1,115 @@
+"""Model comparison tables (the paper's tables 2 and 4): mean CKA and mean l2 of model pairs, beside the paper's values.
+
+One line per row and model pair, each summary as :mod:`artfinetune.metrics.summaries` defines it. The rule
+``comparison_table`` passes :func:`comparison_table_spec` as JSON and the command calls
+:func:`write_comparison_table`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from artfinetune.errors import UserError
+from artfinetune.figures.cka import CKA_HOW
+from artfinetune.figures.tables import save_table
+from artfinetune.metrics.summaries import SUMMARIES
+from artfinetune.study.names import pair_dataset, pair_label
+from artfinetune.study.paths import pair_files
+from artfinetune.study.report import rst_escape
+
+
+def comparison_table_spec(config: dict, name: str) -> dict:
+    """A comparison table's rows with, for each pair, its dataset and the metric files its metrics need."""
+    table = config["comparison_tables"][name]
+    rows = []
+    for row in table["rows"]:
+        pairs = []
+        for pair in row["pairs"]:
+            files = pair_files(config, pair)
+            pairs.append(
+                {
+                    "pair": pair_label(pair),
+                    "dataset": pair_dataset(config, pair),
+                    "cka": files["cka"] if "mean_cka" in table["metrics"] else None,
+                    "l2": files["l2"] if "mean_l2" in table["metrics"] else None,
+                }
+            )
+        rows.append({"label": row["label"], "pairs": pairs, **({"paper": row["paper"]} if "paper" in row else {})})
+    return {"title": table["title"], "metrics": table["metrics"], "rows": rows, "layers": config["layers"]}
+
+
+def comparison_table_inputs(config: dict, name: str) -> list[str]:
+    spec = comparison_table_spec(config, name)
+    return [p[k] for row in spec["rows"] for p in row["pairs"] for k in ("cka", "l2") if p[k]]
+
+
+def comparison_table_caption(config: dict, name: str) -> str:
+    """Tables 2 and 4: mean CKA over the layers and mean l2 over the trunk convolutions, per pair of models."""
+    table = config["comparison_tables"][name]
+    parts = [f"{table['title'] or name}."]
+    if "mean_cka" in table["metrics"]:
+        parts.append(f"mean_cka: linear CKA averaged over the layers {', '.join(config['layers'])}. {CKA_HOW}")
+    if "mean_l2" in table["metrics"]:
+        parts.append(
+            "mean_l2: the Frobenius norm of the difference of each trunk convolution's kernel (57 convolutions, "
+            "biases and auxiliary heads left out, nothing normalised), averaged over the convolutions."
+        )
+    paper = [row for row in table["rows"] if row.get("paper")]
+    parts.append("The paper's values are in the columns named paper." if paper else "The config gives no paper values.")
+    return rst_escape(" ".join(parts))
+
+
+def paper_values(row: dict, metrics: list[str]) -> list[list[float]] | None:
+    """The row's paper values split per pair (for each pair, its metrics in order), or None when it has none."""
+    if row.get("paper") is None:
+        return None
+    paper, width = [float(v) for v in row["paper"]], len(metrics)
+    expected = width * len(row["pairs"])
+    if len(paper) != expected:
+        raise UserError(
+            f"table row {row['label']!r} has {len(paper)} paper value(s); expected {expected} "
+            f"({len(metrics)} metric(s) x {len(row['pairs'])} pair(s), each pair's metrics in turn)"
+        )
+    return [paper[i : i + width] for i in range(0, expected, width)]
+
+
+def measure(pair: dict, metric: str, layers: Iterable[str] | None = None) -> float:
+    """Our value of ``metric`` for one pair, from the file the metric reads (mean CKA over ``layers``)."""
+    summary, kind = SUMMARIES[metric]
+    path = pair.get(kind)
+    if not path:
+        raise UserError(f"pair {pair['pair']!r} needs a {kind} file for {metric}; none was given")
+    return summary(path, layers) if metric == "mean_cka" else summary(path)
+
+
+def build_comparison_table(spec: dict) -> pd.DataFrame:
+    """``spec``: ``title``, ``metrics`` (mean_cka, mean_l2), ``rows`` (label, pairs, optional paper values)."""
+    missing = [k for k in ("metrics", "rows") if k not in spec]
+    if missing:
+        raise UserError(f"the comparison table spec lacks {', '.join(missing)}")
+    metrics = list(spec["metrics"])
+    unknown = [m for m in metrics if m not in SUMMARIES]
+    if unknown:
+        raise UserError(f"unknown comparison metric(s) {', '.join(unknown)}; choose from {', '.join(SUMMARIES)}")
+    with_paper = any(row.get("paper") is not None for row in spec["rows"])
+    lines = []
+    for row in spec["rows"]:
+        paper = paper_values(row, metrics)
+        for i, pair in enumerate(row["pairs"]):
+            line = {"model pair": row["label"], "dataset": pair["dataset"], "pair": pair["pair"]}
+            for j, metric in enumerate(metrics):
+                line[metric] = measure(pair, metric, spec.get("layers"))
+                if with_paper:
+                    line[f"paper {metric}"] = paper[i][j] if paper else None
+            lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def write_comparison_table(
+    spec: dict, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
+) -> pd.DataFrame:
+    """Write a comparison table as CSV (full precision), markdown and HTML (two decimals), as tables 1 and 3 are."""
+    return save_table(build_comparison_table(spec), spec.get("title", ""), out_csv, out_md, out_html)

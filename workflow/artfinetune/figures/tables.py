@@ -1,0 +1,141 @@
+"""Result tables (the paper's tables 1 and 3): one line per row, dataset and metric; a column per seed and the mean.
+
+Also how every table is saved (CSV at full precision, markdown, and the report's HTML page), tables 2 and 4 too.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from artfinetune.errors import UserError
+from artfinetune.io import atomic_path
+from artfinetune.study.names import dataset_of, metrics_of
+from artfinetune.study.paths import run_dir
+from artfinetune.study.report import rst_escape
+
+
+def table_spec(config: dict, table: str) -> dict:
+    """What :func:`build_table` needs for ``config``'s table ``table``: its rows, the seeds, and for
+    every run or ensemble its dataset, metrics and eval.json per seed."""
+    names = [name for row in config["tables"][table]["rows"] for name in row["runs"]]
+    columns = {
+        name: {
+            "dataset": dataset_of(config, name),
+            "metrics": metrics_of(config, name),
+            "evals": {str(s): f"{run_dir(config, name, s)}/eval.json" for s in config["seeds"]},
+        }
+        for name in names
+    }
+    return {**config["tables"][table], "seeds": config["seeds"], "columns": columns}
+
+
+def table_inputs(config: dict, table: str) -> list[str]:
+    """The eval.json files a table reads, every run's and ensemble's for every seed."""
+    columns = table_spec(config, table)["columns"].values()
+    return [e for c in columns for e in c["evals"].values()]
+
+
+def table_caption(config: dict, name: str) -> str:
+    """Tables 1 and 3: the test metric of each row's runs per seed, their mean and the paper's value."""
+    table = config["tables"][name]
+    seeds = ", ".join(str(s) for s in config["seeds"])
+    text = (
+        f"{table['title'] or name}. Test metrics in % of each row's run (or ensemble) per seed ({seeds}) and "
+        "their mean: top-1/3/5 accuracy for a single-label dataset, mean average precision over classes "
+        "(scikit-learn's average precision per class) for a multi-label one. "
+    )
+    if any(row.get("paper") for row in table["rows"]):
+        text += "The paper's values are in the column paper."
+    else:
+        text += "The config gives no paper values for this table."
+    return rst_escape(text)
+
+
+def build_table(spec: dict) -> pd.DataFrame:
+    """``spec``: ``rows`` (label, runs, optional paper values), ``seeds``, and for every run or
+    ensemble its ``dataset``, ``metrics`` and ``evals`` (seed -> eval.json path)."""
+    missing = [k for k in ("rows", "seeds", "columns") if k not in spec]
+    if missing:
+        raise UserError(f"the table spec lacks {', '.join(missing)}; the table rule writes it from the config's tables")
+    lines = []
+    for row in spec["rows"]:
+        paper = list(row.get("paper", []))
+        for run in row["runs"]:
+            column = spec["columns"][run]
+            values = {
+                seed: json.loads(Path(column["evals"][str(seed)]).read_text())["metrics"] for seed in spec["seeds"]
+            }
+            for metric in column["metrics"]:
+                line = {"model": row["label"], "dataset": column["dataset"], "metric": metric, "run": run}
+                for seed in spec["seeds"]:
+                    line[f"seed {seed}"] = values[seed][metric]
+                line["mean"] = sum(values[s][metric] for s in spec["seeds"]) / len(spec["seeds"])
+                line["paper"] = paper.pop(0) if paper else None
+                lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def to_markdown(table: pd.DataFrame, title: str) -> str:
+    columns = list(table.columns)
+    out = [f"# {title}" if title else "", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for _, line in table.iterrows():
+        cells = []
+        for c in columns:
+            v = line[c]
+            cells.append(
+                ""
+                if v is None or (isinstance(v, float) and pd.isna(v))
+                else f"{v:.2f}"
+                if isinstance(v, float)
+                else str(v)
+            )
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out).lstrip() + "\n"
+
+
+def save_table(
+    table: pd.DataFrame, title: str, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
+) -> pd.DataFrame:
+    """Write a result table as CSV (full precision), markdown and, if asked, an HTML page for the report (two
+    decimals), each renamed into place."""
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(table, title))
+    if out_html:
+        table_page(table, title, out_html)
+    return table
+
+
+def write_table(
+    spec: dict, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
+) -> pd.DataFrame:
+    """Write a table as CSV (full precision), markdown and HTML (two decimals, metrics in %)."""
+    return save_table(build_table(spec), spec.get("title", ""), out_csv, out_md, out_html)
+
+
+def table_page(table: pd.DataFrame, title: str, out_html: str | Path, digits: int = 2) -> Path:
+    """A table as a small standalone HTML page (numbers to ``digits`` decimals), for the report."""
+    body = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.{digits}f}", border=0)
+    with atomic_path(out_html) as tmp:
+        tmp.write_text(TABLE_PAGE.format(title=html.escape(title), table=body), encoding="utf-8")
+    return Path(out_html)
+
+
+TABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
+<style>
+body {{ font: 14px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; }}
+th, td {{ padding: .3em .8em; border-bottom: 1px solid #ddd; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+thead th {{ border-bottom: 2px solid #888; }}
+</style></head>
+<body><h1>{title}</h1>
+{table}
+</body></html>
+"""

@@ -1,0 +1,44 @@
+"""One number per model pair from its metric tables: the paper's mean CKA and mean l2 (tables 2 and 4, findings).
+
+``mean_cka`` is the arithmetic mean over the layers present of the pair's linear CKA (paper table 4, "mean over
+layers"); ``mean_l2`` is the l2 file's ``all``/``mean_l2`` row (the mean over the trunk's 57 convolutions, paper
+tables 2 and 4), read as written, not recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from artfinetune.errors import UserError
+from artfinetune.metrics.table import read_tidy
+
+
+def mean_cka(path: str | Path, layers: Iterable[str] | None = None) -> float:
+    """Mean of the linear CKA over ``layers`` (paper table 4: the 12 study layers; None: every tensor in the file,
+    branch tensors included); a missing layer is an error and a NaN layer makes the mean NaN, not smaller."""
+    frame = read_tidy(path, ["linear_cka"])
+    linear = frame[frame["metric"] == "linear_cka"]
+    if layers is not None:
+        layers = list(layers)
+        missing = [layer for layer in layers if layer not in set(linear["layer"])]
+        if missing:
+            raise UserError(f"{path} has no linear_cka of {', '.join(missing)}; measure the pair on those layers")
+        linear = linear[linear["layer"].isin(layers)]
+    repeated = sorted(set(linear.loc[linear["layer"].duplicated(), "layer"]))
+    if repeated:
+        raise UserError(f"{path} has several linear_cka rows for layer(s) {', '.join(repeated)}; expected one each")
+    return float(linear["value"].mean(skipna=False))
+
+
+def mean_l2(path: str | Path) -> float:
+    """The l2 file's ``all``/``mean_l2`` row: the mean over the trunk's convolutions, as the metric stage wrote it."""
+    frame = read_tidy(path, ["mean_l2"])
+    row = frame[(frame["metric"] == "mean_l2") & (frame["layer"] == "all")]
+    if len(row) != 1:
+        raise UserError(f"{path} must have exactly one row with layer 'all' and metric mean_l2; it has {len(row)}")
+    return float(row["value"].iloc[0])
+
+
+# Each summary and the pair metric file it reads (:data:`artfinetune.study.names.PAIR_METRICS`).
+SUMMARIES = {"mean_cka": (mean_cka, "cka"), "mean_l2": (mean_l2, "l2")}

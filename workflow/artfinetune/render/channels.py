@@ -1,0 +1,63 @@
+"""Which channels to render and show: the config's named channels, and per layer the channels whose top-k sets
+changed most and least between the two models of a pair.
+
+A channel is written ``tensor:index`` as Lucid names tensors (``mixed4d_3x3_pre_relu:52``, ``mixed4a:10``); its
+top-k set is that of the tensor after ReLU (``mixed4d_3x3`` channel 52).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from artfinetune.errors import UserError
+from artfinetune.model.layers import parse_channel, post_relu
+
+
+def topk_channel(spec: str) -> tuple[str, int]:
+    """The post-ReLU tensor and index whose top-k set belongs to a channel spec."""
+    tensor, index = parse_channel(spec)
+    return post_relu(tensor), index
+
+
+def select_changed_channels(overlap_csv, layers: list[str], per_layer: int, k: int) -> list[str]:
+    """Per layer, the ``per_layer`` channels of lowest top-k overlap (changed most) then of highest (changed least).
+
+    Channels whose set is empty in either model (no entropy: the channel never fired, or fired only on unlabelled
+    images) are left out, since their overlap says nothing. Ties go to the lower channel index. A layer with fewer
+    than 2 * per_layer eligible channels gives what it has, without repeats.
+    """
+    table = pd.read_csv(overlap_csv)
+    rows = table[table["k"] == k]
+    if rows.empty:
+        raise UserError(
+            f"{overlap_csv} has no rows at k = {k}; its k values are {sorted(int(v) for v in table['k'].unique())}"
+        )
+    chosen = []
+    for layer in layers:
+        at = rows[rows["layer"] == layer].pivot(index="channel", columns="metric", values="value")
+        if at.empty:
+            raise UserError(f"{overlap_csv} has no channels of {layer}; it has {sorted(rows['layer'].unique())}")
+        eligible = at[np.isfinite(at["entropy_a"]) & np.isfinite(at["entropy_b"])]
+        ranked = eligible.reset_index()
+        most = ranked.sort_values(["overlap", "channel"])["channel"].tolist()[:per_layer]
+        by_least = ranked.assign(rank=-ranked["overlap"]).sort_values(["rank", "channel"])["channel"].tolist()
+        least = [c for c in by_least if c not in most][:per_layer]
+        chosen += [f"{layer}:{c}" for c in most + least]
+    return chosen
+
+
+def changed_choice(overlap_csv, layers: list[str], per_layer: int, k: int | None) -> dict | None:
+    """The automatic choice's settings (the command line's ``--changed-from``, ``--layers``, ``--per-layer``,
+    ``--k``), or None without an overlap table."""
+    if not overlap_csv:
+        return None
+    return {"overlap_csv": overlap_csv, "layers": list(layers), "per_layer": per_layer, "k": k}
+
+
+def pair_channels(named: list[str], changed: dict | None = None) -> list[str]:
+    """Named channels, then the chosen ones (``changed`` = {overlap_csv, layers, per_layer, k}), without repeats."""
+    chosen = []
+    if changed and changed["per_layer"] > 0:
+        chosen = select_changed_channels(changed["overlap_csv"], changed["layers"], changed["per_layer"], changed["k"])
+    return list(dict.fromkeys([*named, *chosen]))

@@ -1,0 +1,94 @@
+"""A model pair's channel gallery, the stage: which channels it shows, what each card holds, and the page.
+
+The gallery rule passes :func:`gallery_spec` as JSON and the command calls :func:`write_pair_gallery`. A pair
+shows its named channels (the config's ``render.channels``, its panels' channels) and, with ``render.per_layer``
+> 0, per layer the channels whose top-k sets changed most and least (the same choice as its render and mosaic
+jobs). The page itself is :mod:`artfinetune.render.gallery_html`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from artfinetune.model.layers import STUDY_LAYERS
+from artfinetune.render.channels import pair_channels, topk_channel
+from artfinetune.render.gallery_html import write_gallery
+from artfinetune.study.names import changed_settings, gallery_has_changed, named_channels
+from artfinetune.study.paths import changed_render_dir, channel_file, mosaic_dir, pair_files, render_dir
+
+
+def gallery_inputs(config: dict, pair) -> dict[str, str]:
+    """A gallery's renders (named and chosen, both models), its pair's mosaics and overlap table."""
+    inputs = {"mosaics": mosaic_dir(config, pair), "overlap": pair_files(config, pair)["overlap"]}
+    for side, model in zip("ab", pair, strict=True):
+        inputs[f"named_{side}"] = render_dir(config, model)
+        if gallery_has_changed(config, pair):
+            inputs[f"changed_{side}"] = changed_render_dir(config, model, pair)
+    return inputs
+
+
+def gallery_spec(config: dict, pair) -> dict:
+    """What the gallery command needs: the pair, its named channels, its folders, the chosen channels' setup."""
+    inputs = gallery_inputs(config, pair)
+    changed = gallery_has_changed(config, pair)
+    return {
+        "pair": list(pair),
+        "channels": named_channels(config, pair),
+        "changed": {**changed_settings(config), "overlap_csv": inputs["overlap"]} if changed else None,
+        "renders_a": [inputs["named_a"], inputs["changed_a"] if changed else None],
+        "renders_b": [inputs["named_b"], inputs["changed_b"] if changed else None],
+        "mosaics": inputs["mosaics"],
+        "overlap_csv": inputs["overlap"],
+        "k": config["render"]["k"],
+    }
+
+
+def _composition_text(composition: list[dict]) -> str:
+    return ", ".join(f"{c['class']} {c['percent']:.0f} %" for c in composition)
+
+
+def gallery_entries(channels: list[str], renders_a, renders_b, mosaics, overlap_csv, k: int) -> list[dict]:
+    """One entry per channel: both renders and mosaics, overlap, both entropies and compositions at ``k``."""
+    table = pd.read_csv(overlap_csv)
+    at_k = table[table["k"] == k].set_index(["layer", "channel", "metric"])["value"]
+    entries = []
+    for spec in channels:
+        tensor, index = topk_channel(spec)
+        infos = {
+            side: json.loads((Path(mosaics) / channel_file(spec, f"{side}_")).with_suffix(".json").read_text())
+            for side in ("a", "b")
+        }
+        entropy = {m: at_k.get((tensor, index, f"entropy_{m}"), np.nan) for m in ("a", "b")}
+        entries.append(
+            {
+                "tensor": tensor,
+                "channel": index,
+                "label": spec,
+                "layer_index": STUDY_LAYERS.index(tensor.split("_")[0]),
+                "render_a": str(Path(renders_a[spec]) / channel_file(spec)),
+                "render_b": str(Path(renders_b[spec]) / channel_file(spec)),
+                "mosaic_a": str(Path(mosaics) / channel_file(spec, "a_")),
+                "mosaic_b": str(Path(mosaics) / channel_file(spec, "b_")),
+                "overlap": float(infos["a"]["overlap"]),
+                "entropy_a": None if np.isnan(entropy["a"]) else float(entropy["a"]),
+                "entropy_b": None if np.isnan(entropy["b"]) else float(entropy["b"]),
+                "composition_a": _composition_text(infos["a"]["composition"]),
+                "composition_b": _composition_text(infos["b"]["composition"]),
+            }
+        )
+    return entries
+
+
+def write_pair_gallery(spec: dict, out_dir) -> Path:
+    """The gallery folder of a spec (:func:`gallery_spec`): its channels chosen, their cards filled, the page
+    written; returns the page's path."""
+    channels = pair_channels(spec["channels"], spec.get("changed"))
+    named = set(spec["channels"])
+    renders = {side: {c: spec[f"renders_{side}"][0 if c in named else 1] for c in channels} for side in ("a", "b")}
+    entries = gallery_entries(channels, renders["a"], renders["b"], spec["mosaics"], spec["overlap_csv"], spec["k"])
+    a, b = spec["pair"]
+    return write_gallery(entries, out_dir, title=f"{a} -> {b}: {len(entries)} channels")

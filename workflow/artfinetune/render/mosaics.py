@@ -1,0 +1,285 @@
+"""Maximal activation examples of a channel as a mosaic: the paper's "top 100" panels (figures 1-4, 8, 9, 11-13).
+
+A mosaic shows a model's top-k set of one channel in rank order, each image as the network saw it (the centre
+``image_size`` window of the stored image, the crop the activations were computed on), in rows of ``columns``.
+The images that are also in the other model's top-k set are framed in green, as in the paper. Under the grid a
+caption strip gives the overlapping ratio |A ∩ B| / k and the set's three most frequent classes
+(``metrics.topk``); a JSON beside the PNG holds the same numbers and the common images' store indices.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from artfinetune.activations.files import check_same_images
+from artfinetune.data.store import open_store
+from artfinetune.errors import UserError
+from artfinetune.io import atomic_path
+from artfinetune.metrics.topk import composition, overlap_ratio
+from artfinetune.metrics.topk_files import read_topk_file
+from artfinetune.render.channels import changed_choice, pair_channels, topk_channel
+from artfinetune.study.paths import channel_file
+
+log = logging.getLogger(__name__)
+
+GREEN = (0, 255, 0)  # the paper's frame around images already in the other model's set; saturated to stand out
+BACKGROUND = (255, 255, 255)
+TEXT = (0, 0, 0)
+GUTTER = 2  # background pixels around every tile: neighbours stay apart without a border on each
+FONT_FRACTION = 1 / 20  # caption font size as a share of the mosaic width: ~9 pt when shown 2.5 inches wide
+TOP_CLASSES = 3
+TILE = 64  # px per image in a pair's mosaics: 100 images of 224 px would make a 2,262 px wide picture
+
+
+# --- The grid of images ---------------------------------------------------------------------------------------
+
+
+def centre_window(store_size: int, image_size: int) -> slice:
+    """Rows (and columns) of the centre ``image_size`` window of a stored image: the reader's evaluation crop."""
+    start = (store_size - image_size) // 2
+    return slice(start, start + image_size)
+
+
+def store_images(store: h5py.File, store_indices, image_size: int) -> list[np.ndarray]:
+    """The centre ``image_size`` windows of the stored images at ``store_indices``, in the order given."""
+    images = store["images"]
+    n, size = images.shape[0], images.shape[1]
+    if image_size > size:
+        raise UserError(
+            f"image size {image_size} is larger than the {size} px images of the store {store.filename}; "
+            f"use the image size the activations were computed at"
+        )
+    outside = [int(i) for i in store_indices if not 0 <= int(i) < n]
+    if outside:
+        raise UserError(
+            f"store indices {outside[:5]} are outside the store {store.filename} ({n} images); "
+            f"the top-k file was computed on another store"
+        )
+    window = centre_window(size, image_size)
+    # Read only the window: one small hyperslab per image.
+    return [images[int(i), window, window] for i in store_indices]
+
+
+def _tile(image: np.ndarray, tile: int | None) -> np.ndarray:
+    if tile is None or tile == image.shape[0]:
+        return image
+    return np.asarray(Image.fromarray(image).resize((tile, tile), Image.Resampling.LANCZOS))
+
+
+def _frame(tile: np.ndarray, width: int) -> None:
+    """Paint a ``width``-pixel green border on the tile's own outer pixels (the tile keeps its size)."""
+    tile[:width], tile[-width:], tile[:, :width], tile[:, -width:] = GREEN, GREEN, GREEN, GREEN
+
+
+def tile_origin(rank: int, size: int, columns: int) -> tuple[int, int]:
+    """(top, left) pixel of the tile of the image of rank ``rank`` (0 = highest score)."""
+    row, column = divmod(rank, columns)
+    return GUTTER + row * (size + GUTTER), GUTTER + column * (size + GUTTER)
+
+
+def mosaic_image(
+    store,
+    store_indices,
+    image_size: int,
+    highlight: set[int] | None = None,
+    columns: int = 10,
+    tile: int | None = None,
+    frame: int = 3,
+) -> Image.Image:
+    """The images at ``store_indices`` (rank order) in rows of ``columns``; those in ``highlight`` framed green.
+
+    ``store`` is an image store path or an open store; each image is its centre ``image_size`` window, shown
+    ``tile`` pixels wide (default: unscaled). The grid is always ``columns`` wide so that mosaics of one k align,
+    and has at least one row (an empty set gives a blank row).
+    """
+    if isinstance(store, h5py.File):
+        images = store_images(store, store_indices, image_size)
+    else:
+        with open_store(store) as f:
+            images = store_images(f, store_indices, image_size)
+    size = tile or image_size
+    if 2 * frame >= size:
+        raise UserError(f"a {frame} px frame leaves nothing of a {size} px tile; use a larger tile or a thinner frame")
+    highlight = {int(i) for i in highlight or ()}
+    rows = max(1, math.ceil(len(images) / columns))
+    grid = np.full((GUTTER + rows * (size + GUTTER), GUTTER + columns * (size + GUTTER), 3), BACKGROUND, np.uint8)
+    for rank, (index, image) in enumerate(zip(store_indices, images, strict=True)):
+        tile_pixels = _tile(image, tile).copy()
+        if int(index) in highlight:
+            _frame(tile_pixels, frame)
+        top, left = tile_origin(rank, size, columns)
+        grid[top : top + size, left : left + size] = tile_pixels
+    return Image.fromarray(grid)
+
+
+# --- The caption strip ----------------------------------------------------------------------------------------
+
+
+def _wrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
+    """Greedy word wrap so that no line is wider than ``width`` pixels (a single long word stays whole)."""
+    lines: list[str] = []
+    for word in text.split():
+        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
+            lines[-1] = f"{lines[-1]} {word}"
+        else:
+            lines.append(word)
+    return lines or [""]
+
+
+def with_caption(grid: Image.Image, lines: list[str]) -> Image.Image:
+    """``grid`` with a white strip below holding ``lines`` (wrapped to the grid's width), left-aligned."""
+    width = grid.width
+    font = ImageFont.load_default(size=max(9, round(width * FONT_FRACTION)))
+    margin = max(GUTTER, round(font.size / 3))
+    wrapped = [part for line in lines for part in _wrap(line, font, width - 2 * margin)]
+    line_height = round(font.size * 1.25)
+    strip = Image.new("RGB", (width, 2 * margin + line_height * len(wrapped)), BACKGROUND)
+    draw = ImageDraw.Draw(strip)
+    for n, line in enumerate(wrapped):
+        draw.text((margin, margin + n * line_height), line, fill=TEXT, font=font)
+    out = Image.new("RGB", (width, grid.height + strip.height), BACKGROUND)
+    out.paste(grid, (0, 0))
+    out.paste(strip, (0, grid.height))
+    return out
+
+
+def caption_lines(summary: dict) -> list[str]:
+    """The caption's text: which set, the overlapping ratio, the top classes (as under the paper's figures)."""
+    k, size = summary["k"], summary["size"]
+    lines = [
+        f"{summary['model']}, {summary['tensor']}:{summary['channel']}",
+        f"overlap with {summary['other_model']}: {100 * summary['overlap']:.0f}% (framed)",
+    ]
+    if size == 0:
+        return [*lines, f"no image fires this channel: the top {k} is empty"]
+    fired = "" if size == k else f" ({size} images fire)"
+    lines.append(f"top {k} composition{fired}:")
+    return lines + [f"{c['class']} {c['percent']:.0f}%" for c in summary["composition"]]
+
+
+# --- One channel's mosaic from two top-k files ----------------------------------------------------------------
+
+
+def channel_set(info: dict, path, tensor: str, channel: int, k: int) -> np.ndarray:
+    """The first k rows (into the split's activation rows) of a channel's top-k list, checked against the file."""
+    name = tensor if tensor in info["sets"] else tensor.removesuffix("_pre_relu")  # the file keeps post-ReLU names
+    if name not in info["sets"]:
+        raise UserError(f"tensor {tensor!r} is not in the top-k file {path}; it has {', '.join(info['sets'])}")
+    sets = info["sets"][name]
+    if not 0 <= channel < len(sets):
+        raise UserError(
+            f"channel {channel} is out of range for {tensor} in {path}, which has channels 0..{len(sets) - 1}"
+        )
+    if not 1 <= k <= int(info["k_max"]):
+        raise UserError(f"k = {k} is not in 1..{info['k_max']}, the largest k of the top-k file {path}; rebuild it")
+    return sets[channel][:k]
+
+
+def _check_store(a: dict, store: h5py.File, topk_a) -> None:
+    dataset, stored = str(a.get("dataset", "")), str(store.attrs.get("dataset", ""))
+    if dataset and stored and dataset != stored:
+        raise UserError(
+            f"the top-k file {topk_a} is of dataset {dataset!r} but the store {store.filename} is {stored!r}"
+        )
+
+
+def mosaic_summary(a: dict, b: dict, rows_a, rows_b, tensor: str, channel: int, k: int) -> dict:
+    """What the JSON beside a mosaic says: the set (of ``a``), the common images, overlap and composition."""
+    store_a, store_b = a["store_index"][rows_a], b["store_index"][rows_b]
+    in_b = set(store_b.tolist())
+    common = [int(i) for i in store_a if i in in_b]  # in a's rank order
+    classes = a["classes"]
+    top = composition(a["labels"][rows_a], len(classes), a["task"] == "multi_label", classes, TOP_CLASSES)
+    return {
+        "tensor": tensor,
+        "channel": int(channel),
+        "k": int(k),
+        "model": str(a["model"]),
+        "other_model": str(b["model"]),
+        "size": len(rows_a),
+        "overlap": overlap_ratio(rows_a, rows_b, k),
+        "store_indices": [int(i) for i in store_a],
+        "common_store_indices": common,
+        "composition": [{"class": str(c), "percent": float(p)} for c, p in top],
+    }
+
+
+def write_mosaic(
+    topk_a,
+    topk_b,
+    tensor: str,
+    channel: int,
+    k: int,
+    store,
+    image_size: int,
+    out_png,
+    out_json=None,
+    side: str = "a",
+    *,
+    columns: int = 10,
+    tile: int | None = None,
+    frame: int = 3,
+) -> dict:
+    """The mosaic of model A's (``side="a"``) or B's top-k set of ``tensor:channel``, images common to both framed,
+    with its caption; the summary (returned) also goes to ``out_json`` if given. Both files are written atomically.
+    """
+    if side not in ("a", "b"):
+        raise UserError(f"side must be 'a' or 'b' (whose top-k set the mosaic shows), not {side!r}")
+    a, b = read_topk_file(topk_a), read_topk_file(topk_b)
+    check_same_images(a, b, f"the top-k files {topk_a} and {topk_b}")
+    rows_a = channel_set(a, topk_a, tensor, channel, k)
+    rows_b = channel_set(b, topk_b, tensor, channel, k)
+    if side == "b":
+        a, b, rows_a, rows_b = b, a, rows_b, rows_a
+    summary = mosaic_summary(a, b, rows_a, rows_b, tensor, channel, k)
+    with open_store(store) as f:
+        _check_store(a, f, topk_a if side == "a" else topk_b)
+        grid = mosaic_image(
+            f, summary["store_indices"], image_size, set(summary["common_store_indices"]), columns, tile, frame
+        )
+    with atomic_path(out_png) as tmp:
+        with_caption(grid, caption_lines(summary)).save(tmp, format="PNG")
+    if out_json is not None:
+        with atomic_path(out_json) as tmp:
+            Path(tmp).write_text(json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+# --- A model pair's mosaics (the mosaics rule) -----------------------------------------------------------------
+
+
+def write_pair_mosaics(
+    topk_a,
+    topk_b,
+    store,
+    image_size: int,
+    k: int,
+    channels: list[str],
+    out_dir,
+    changed_from=None,
+    layers: list[str] = (),
+    per_layer: int = 0,
+) -> tuple[list[str], list[Path]]:
+    """Both models' top-k mosaics (``a_<channel>.png``, ``b_<channel>.png``, JSON beside) of the named ``channels``
+    and, given a pair's overlap table (``changed_from``), per layer the ``per_layer`` channels changed most and
+    least at ``k`` (:func:`artfinetune.render.channels.select_changed_channels`). Returns (channels, files)."""
+    channels = pair_channels(list(channels), changed_choice(changed_from, layers, per_layer, k))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, spec in enumerate(channels, start=1):
+        tensor, index = topk_channel(spec)
+        for side in ("a", "b"):
+            png = out_dir / channel_file(spec, f"{side}_")
+            summary = png.with_suffix(".json")
+            write_mosaic(topk_a, topk_b, tensor, index, k, store, image_size, png, summary, side, tile=TILE)
+            written.append(png)
+        log.info("mosaics %d/%d: %s", i, len(channels), spec)
+    return channels, written

@@ -1,0 +1,287 @@
+"""Each claim judged on a spec's files: one function per finding, returning (verdict, statement) or raising
+:class:`CannotJudge` (see :mod:`artfinetune.report.findings` for the definitions)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from artfinetune.errors import UserError
+from artfinetune.metrics.summaries import mean_cka, mean_l2
+from artfinetune.metrics.table import OVERLAP_COLUMNS, OVERLAP_METRICS, read_tidy, rows_at_k
+from artfinetune.report.findings.trend import MIN_VALUES, Trend, trend
+from artfinetune.report.findings.verdicts import FAILS, HOLDS, UNJUDGED, CannotJudge
+from artfinetune.study.names import pair_label
+
+
+def _need_file(path: str) -> Path:
+    if not Path(path).exists():
+        raise CannotJudge(f"{path} does not exist; build it first (snakemake {path})")
+    return Path(path)
+
+
+def _need(spec: dict, key: str, example: str) -> dict | list:
+    if key not in spec:
+        raise CannotJudge(f"the config has no findings.{key}; set it to judge this claim (e.g. {example})")
+    return spec[key]
+
+
+def _per_layer(series: pd.Series, layers: Sequence[str], what: str) -> pd.Series:
+    """``series`` (indexed by layer) in the order of ``layers``; CannotJudge names missing and NaN layers."""
+    missing = [layer for layer in layers if layer not in series.index]
+    if missing:
+        raise CannotJudge(f"{what} has no value for layer(s) {', '.join(missing)}")
+    series = series.reindex(list(layers))
+    nan = [layer for layer, v in series.items() if math.isnan(v)]
+    if nan:
+        raise CannotJudge(f"{what} is NaN at layer(s) {', '.join(nan)}")
+    if len(series) < MIN_VALUES:
+        raise CannotJudge(f"{what} covers {len(series)} layer(s) ({', '.join(layers)}); a trend needs {MIN_VALUES}")
+    return series
+
+
+def _series_text(series: pd.Series) -> str:
+    items = list(series.items())
+    return f"{items[0][1]:.3f} at {items[0][0]} ... {items[-1][1]:.3f} at {items[-1][0]}"
+
+
+def _trend_text(t: Trend) -> str:
+    rho = "undefined" if math.isnan(t.rho) else f"{t.rho:.2f}"
+    return f"Spearman rho {rho}, shallow third {t.shallow:.2f} vs deep third {t.deep:.2f}"
+
+
+def _judge_trend(series: pd.Series, min_drop: float, extra: str = "") -> tuple[str, str]:
+    t = trend(series.to_numpy(dtype=float), min_drop)
+    text = f"{_series_text(series)}; {_trend_text(t)}"
+    if not t.falls:
+        text += f"; does not fall: {t.why_not()}"
+    return (HOLDS if t.falls else FAILS), text + extra + "."
+
+
+def _rows_at_k(frame: pd.DataFrame, metric: str, k: int, path: str) -> pd.DataFrame:
+    try:
+        return rows_at_k(frame, [metric], k, path)
+    except UserError as err:
+        raise CannotJudge(str(err)) from None
+
+
+def _read(path: str, metrics: Sequence[str], columns=None) -> pd.DataFrame:
+    _need_file(path)
+    try:
+        return read_tidy(path, metrics) if columns is None else read_tidy(path, metrics, columns)
+    except UserError as err:
+        raise CannotJudge(str(err)) from None
+
+
+def cka_depth(spec: dict) -> tuple[str, str]:
+    depth = _need(spec, "depth", "{pair: [imagenet, rasta_A/1]}")
+    frame = _read(depth["cka"], ["linear_cka"])
+    linear = frame[frame["metric"] == "linear_cka"]
+    if linear["layer"].duplicated().any():
+        raise CannotJudge(f"{depth['cka']} has several linear_cka rows for one layer")
+    series = _per_layer(linear.set_index("layer")["value"], spec["layers"], f"the linear CKA of {depth['cka']}")
+    return _judge_trend(series, spec["min_drop"])
+
+
+def _topk_frame(depth: dict) -> pd.DataFrame:
+    return _read(depth["overlap"], OVERLAP_METRICS, OVERLAP_COLUMNS)
+
+
+def overlap_depth(spec: dict) -> tuple[str, str]:
+    depth = _need(spec, "depth", "{pair: [imagenet, rasta_A/1], overlap_k: 100}")
+    rows = _rows_at_k(_topk_frame(depth), "overlap", depth["overlap_k"], depth["overlap"])
+    means = rows.groupby("layer")["value"].agg(lambda v: v.mean(skipna=False))
+    what = f"the mean overlap at k = {depth['overlap_k']} in {depth['overlap']}"
+    series = _per_layer(means, spec["layers"], what)
+    chance = rows.loc[rows["layer"].isin(spec["layers"]), "chance"].dropna().unique()
+    extra = f" (chance level k/n = {chance[0]:.3g})" if len(chance) == 1 else ""
+    return _judge_trend(series, spec["min_drop"], extra)
+
+
+def entropy_layers(layers: Sequence[str]) -> list[str]:
+    """The layers of the entropy finding: from the middle of the network on (the second half of ``layers``)."""
+    return list(layers)[len(layers) // 2 :]
+
+
+def entropy_depth(spec: dict) -> tuple[str, str]:
+    depth = _need(spec, "depth", "{pair: [imagenet, rasta_A/1], entropy_k: 1000}")
+    layers = entropy_layers(spec["layers"])
+    if len(layers) < MIN_VALUES:
+        raise CannotJudge(
+            f"the second half of the config's layers ({', '.join(layers) or 'none'}) has fewer than {MIN_VALUES} "
+            "layers; list more layers"
+        )
+    frame = _topk_frame(depth)
+    k, path = depth["entropy_k"], depth["overlap"]
+    series = {}
+    for metric in ("entropy_b", "entropy_a"):
+        rows = _rows_at_k(frame, metric, k, path)
+        means = rows.groupby("layer")["value"].mean()  # NaN sets (no positive image) left out
+        model = depth["pair"][0 if metric == "entropy_a" else 1]
+        try:
+            series[metric] = _per_layer(means, layers, f"the mean entropy of {model} at k = {k} in {path}")
+        except CannotJudge as err:
+            if metric == "entropy_b":
+                raise
+            series[metric] = err  # the first model's entropy is reported beside, never judged
+    if isinstance(series["entropy_a"], CannotJudge):
+        extra = f"; {depth['pair'][0]}: not reported ({series['entropy_a']})"
+    else:
+        before = trend(series["entropy_a"].to_numpy(dtype=float), spec["min_drop"])
+        extra = f"; {depth['pair'][0]}: {_series_text(series['entropy_a'])}, {_trend_text(before)}"
+    return _judge_trend(series["entropy_b"], spec["min_drop"], extra)
+
+
+def _measure_pairs(entries: list[dict], measure: Callable[[dict], float]) -> tuple[dict[str, float], list[str]]:
+    values, missing = {}, []
+    for entry in entries:
+        try:
+            value = measure(entry)
+        except CannotJudge as err:
+            missing.append(str(err))
+            continue
+        if math.isnan(value):
+            missing.append(f"{pair_label(entry['pair'])} is NaN")
+        else:
+            values[pair_label(entry["pair"])] = value
+    return values, missing
+
+
+def _verdict(failures: list[str], missing: list[str], judged: int) -> str:
+    if failures:
+        return FAILS
+    if missing or not judged:
+        return UNJUDGED
+    return HOLDS
+
+
+def _missing_text(missing: list[str]) -> str:
+    return f"; cannot be read: {'; '.join(missing)}" if missing else ""
+
+
+def _init_distance(spec: dict, metric: str) -> tuple[str, str]:
+    example = "{fine_tuned: [[imagenet, rasta_A/1]], from_scratch: [[rasta_from_scratch/1/init, rasta_from_scratch/1]]}"
+    groups = _need(spec, "init_distance", example)
+
+    def measure(entry: dict) -> float:
+        path = entry["cka" if metric == "mean_cka" else "l2"]
+        _need_file(path)
+        try:
+            return mean_cka(path, spec["layers"]) if metric == "mean_cka" else mean_l2(path)
+        except UserError as err:
+            raise CannotJudge(str(err)) from None
+
+    ft, ft_missing = _measure_pairs(groups["fine_tuned"], measure)
+    scratch, scratch_missing = _measure_pairs(groups["from_scratch"], measure)
+    higher = metric == "mean_cka"  # fine-tuned pairs should have the higher CKA, the lower l2
+    failures = [
+        f"{a} ({va:.3f}) is not {'above' if higher else 'below'} {b} ({vb:.3f})"
+        for a, va in ft.items()
+        for b, vb in scratch.items()
+        if not (va > vb if higher else va < vb)
+    ]
+    name = "mean CKA" if higher else "mean l2"
+    listing = "; ".join(
+        f"{name} of the {label} pairs: " + (", ".join(f"{pair} {v:.3f}" for pair, v in values.items()) or "none")
+        for label, values in (("fine-tuned", ft), ("from-scratch", scratch))
+    )
+    text = listing
+    if ft and scratch:
+        if higher:
+            text += f"; lowest fine-tuned {min(ft.values()):.3f} vs highest from scratch {max(scratch.values()):.3f}"
+        else:
+            text += f"; highest fine-tuned {max(ft.values()):.3f} vs lowest from scratch {min(scratch.values()):.3f}"
+    if failures:
+        text += f"; fails: {'; '.join(failures)}"
+    missing = ft_missing + scratch_missing
+    judged = len(ft) * len(scratch)
+    return _verdict(failures, missing, judged), text + _missing_text(missing) + "."
+
+
+def init_distance_cka(spec: dict) -> tuple[str, str]:
+    return _init_distance(spec, "mean_cka")
+
+
+def init_distance_l2(spec: dict) -> tuple[str, str]:
+    return _init_distance(spec, "mean_l2")
+
+
+TABLE_COLUMNS = ("model", "dataset", "metric", "mean")
+
+
+def _row_means(frame: pd.DataFrame, label: str, where: str) -> dict[str, pd.DataFrame]:
+    rows = frame[frame["model"] == label]
+    if rows.empty:
+        labels = ", ".join(dict.fromkeys(frame["model"].astype(str)))
+        raise CannotJudge(f"{where} has no row {label!r} (its rows: {labels or 'none'})")
+    return {dataset: group for dataset, group in rows.groupby("dataset", sort=False)}
+
+
+def _compare_rows(entry: dict) -> tuple[list[str], list[str], list[str]]:
+    """(comparisons that hold, that fail, that cannot be made) for one pair of rows, one per shared dataset."""
+    path = _need_file(entry["csv"])
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError) as err:
+        raise CannotJudge(f"{path} is not a result table ({err})") from None
+    absent = [c for c in TABLE_COLUMNS if c not in frame.columns]
+    if absent:
+        raise CannotJudge(f"{path} lacks column(s) {', '.join(absent)}; it is not a result table")
+    better = _row_means(frame, entry["better"], str(path))
+    worse = _row_means(frame, entry["worse"], str(path))
+    shared = [d for d in better if d in worse]
+    if not shared:
+        raise CannotJudge(f"rows {entry['better']!r} and {entry['worse']!r} of {path} share no dataset")
+    held, failed, missing = [], [], []
+    for dataset in shared:
+        metric = entry.get("main_metrics", {}).get(dataset) or str(better[dataset]["metric"].iloc[0])
+        values, problems = [], []
+        for label, rows in ((entry["better"], better[dataset]), (entry["worse"], worse[dataset])):
+            mean = rows.loc[rows["metric"] == metric, "mean"]
+            if len(mean) != 1:
+                problems.append(f"{path}: row {label!r} has {len(mean)} {metric} line(s) for {dataset}, not one")
+            elif math.isnan(float(mean.iloc[0])):
+                problems.append(f"{path}: row {label!r} has a NaN {metric} mean for {dataset}")
+            else:
+                values.append(float(mean.iloc[0]))
+        if problems:
+            missing += problems
+            continue
+        text = f"{entry['table']} {dataset} {metric}: {entry['better']} {values[0]:.2f}"
+        if values[0] > values[1]:
+            held.append(f"{text} > {entry['worse']} {values[1]:.2f}")
+        else:
+            failed.append(f"{text} <= {entry['worse']} {values[1]:.2f}")
+    return held, failed, missing
+
+
+def _rows_finding(spec: dict, key: str, example: str) -> tuple[str, str]:
+    entries = _need(spec, key, example)
+    held, failed, missing = [], [], []
+    for entry in entries:
+        try:
+            h, f, m = _compare_rows(entry)
+        except CannotJudge as err:
+            missing.append(str(err))
+            continue
+        held, failed, missing = held + h, failed + f, missing + m
+    parts = []
+    if held:
+        parts.append("; ".join(held))
+    if failed:
+        parts.append(f"fails: {'; '.join(failed)}")
+    text = "; ".join(parts) or "no comparison could be made"
+    return _verdict(failed, missing, len(held) + len(failed)), text + _missing_text(missing) + "."
+
+
+def fine_tuning_beats_off_the_shelf(spec: dict) -> tuple[str, str]:
+    example = "[{table: table1, fine_tuned: FT mode A, off_the_shelf: Off-the-shelf}]"
+    return _rows_finding(spec, "fine_tuning", example)
+
+
+def double_beats_direct(spec: dict) -> tuple[str, str]:
+    example = "[{table: table3, double: FT from ImageNet then RASTA, direct: FT from ImageNet (mode A)}]"
+    return _rows_finding(spec, "double_fine_tuning", example)

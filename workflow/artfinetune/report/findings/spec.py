@@ -1,0 +1,87 @@
+"""What the findings read, from a config: every claim's pair, files, k and table rows, as plain values (the
+findings rule passes this spec as JSON, so it reruns when a claim's inputs change)."""
+
+from __future__ import annotations
+
+from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
+from artfinetune.report.findings.verdicts import TITLE
+from artfinetune.study.names import dataset_of, metrics_of
+from artfinetune.study.paths import pair_files, table_path
+
+
+def _pair_entry(config: dict, pair) -> dict:
+    files = pair_files(config, pair)
+    return {"pair": list(pair), "cka": files["cka"], "l2": files["l2"]}
+
+
+def _row_comparisons(config: dict, entries: list[dict], better: str, worse: str) -> list[dict]:
+    out = []
+    for entry in entries:
+        rows = {row["label"]: row for row in config["tables"][entry["table"]]["rows"]}
+        main = {}
+        for label in (entry[better], entry[worse]):
+            for run in rows[label]["runs"]:
+                main.setdefault(dataset_of(config, run), metrics_of(config, run)[0])
+        out.append(
+            {
+                "table": entry["table"],
+                "csv": table_path(config, entry["table"]),
+                "better": entry[better],
+                "worse": entry[worse],
+                "main_metrics": main,
+            }
+        )
+    return out
+
+
+def findings_spec(config: dict) -> dict:
+    """Everything :func:`evaluate_findings` needs, as plain values and file paths, from a completed config.
+
+    Keys: ``title``, ``layers`` (the config's, in network order), ``min_drop``; and, when the config has them,
+    ``depth`` (``pair``, ``cka`` and ``overlap`` files, ``overlap_k``, ``entropy_k``), ``init_distance``
+    (``fine_tuned`` and ``from_scratch``: lists of ``pair`` with its ``cka`` and ``l2`` files), ``fine_tuning`` and
+    ``double_fine_tuning`` (lists of ``table``, its ``csv``, the row labels ``better`` (fine-tuned, double) and
+    ``worse`` (off-the-shelf, direct), and ``main_metrics``: dataset -> the metric compared). A finding whose
+    config key is absent is absent from the spec (it cannot be judged, naming the key).
+    """
+    section = config.get("findings") or {}
+    spec = {
+        "title": TITLE,
+        "layers": list(config["layers"]),
+        "min_drop": section.get("min_drop", DEFAULT_MIN_DROP),
+    }
+    if "depth" in section:
+        depth = section["depth"]
+        files = pair_files(config, depth["pair"])
+        spec["depth"] = {
+            "pair": list(depth["pair"]),
+            "cka": files["cka"],
+            "overlap": files["overlap"],
+            "overlap_k": depth["overlap_k"],
+            "entropy_k": depth["entropy_k"],
+        }
+    if "init_distance" in section:
+        spec["init_distance"] = {
+            group: [_pair_entry(config, pair) for pair in section["init_distance"][group]]
+            for group in ("fine_tuned", "from_scratch")
+        }
+    if "fine_tuning" in section:
+        spec["fine_tuning"] = _row_comparisons(config, section["fine_tuning"], "fine_tuned", "off_the_shelf")
+    if "double_fine_tuning" in section:
+        spec["double_fine_tuning"] = _row_comparisons(config, section["double_fine_tuning"], "double", "direct")
+    return spec
+
+
+def findings_inputs(config: dict) -> dict[str, list[str]]:
+    """The files the findings read, by kind (cka, overlap, l2, tables): the findings rule's inputs."""
+    spec = findings_spec(config)
+    files: dict[str, list[str]] = {"cka": [], "overlap": [], "l2": [], "tables": []}
+    if "depth" in spec:
+        files["cka"].append(spec["depth"]["cka"])
+        files["overlap"].append(spec["depth"]["overlap"])
+    for entry in [p for group in spec.get("init_distance", {}).values() for p in group]:
+        files["cka"].append(entry["cka"])
+        files["l2"].append(entry["l2"])
+    for entry in [*spec.get("fine_tuning", []), *spec.get("double_fine_tuning", [])]:
+        files["tables"].append(entry["csv"])
+    return {kind: list(dict.fromkeys(found)) for kind, found in files.items()}

@@ -1,0 +1,133 @@
+"""The findings judged in order and written: markdown, CSV and the report's page."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from artfinetune.io import atomic_path
+from artfinetune.report.findings.judge import (
+    cka_depth,
+    double_beats_direct,
+    entropy_depth,
+    fine_tuning_beats_off_the_shelf,
+    init_distance_cka,
+    init_distance_l2,
+    overlap_depth,
+)
+from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
+from artfinetune.report.findings.verdicts import TITLE, UNJUDGED, CannotJudge, Finding
+from artfinetune.report.pages import findings_page
+
+DEFINITIONS = (
+    'Verdicts and the meaning of each claim ("falls": Spearman rho <= -0.5 between depth and value, and the '
+    "shallowest third at least min_drop above the deepest third) are defined in the docstring of "
+    "workflow/artfinetune/report/findings/__init__.py, quoted in the README; findings.csv gives each line's id."
+)
+
+
+CSV_COLUMNS = ("id", "verdict", "claim", "statement")
+
+
+def _claims(spec: dict) -> dict[str, str]:
+    depth = spec.get("depth")
+    a, b = depth["pair"] if depth else ("the pretrained model", "the fine-tuned model")
+    ok = f"top-{depth['overlap_k']}" if depth else "top-k"
+    ek = f"top-{depth['entropy_k']}" if depth else "top-k"
+    tables = sorted({e["table"] for e in spec.get("fine_tuning", [])})
+    return {
+        "cka_depth": f"linear CKA between {a} and {b} falls with depth (fig. 5)",
+        "overlap_depth": f"the {ok} overlap between {a} and {b}, averaged over channels, falls with depth (fig. 6a)",
+        "entropy_depth": (
+            f"the class entropy of {b}'s {ek} sets, averaged over channels, falls from the middle of the network on "
+            "(fig. 6b)"
+        ),
+        "init_distance_cka": (
+            "fine-tuning moves a network less than training from scratch: every fine-tuned pair has a higher mean "
+            "CKA than every from-scratch pair (table 2, fig. 5)"
+        ),
+        "init_distance_l2": (
+            "fine-tuning moves a network's kernels less than training from scratch: every fine-tuned pair has a "
+            "lower mean l2 than every from-scratch pair (table 2)"
+        ),
+        "fine_tuning_beats_off_the_shelf": (
+            "fine-tuning beats the off-the-shelf classifier on every dataset"
+            + (f" ({', '.join(tables)})" if tables else " (tables 1 and 3)")
+        ),
+        "double_beats_direct": (
+            "fine-tuning on RASTA first, then on the small dataset, beats fine-tuning on the small dataset "
+            "directly (table 3)"
+        ),
+    }
+
+
+FINDINGS: dict[str, Callable[[dict], tuple[str, str]]] = {
+    "cka_depth": cka_depth,
+    "overlap_depth": overlap_depth,
+    "entropy_depth": entropy_depth,
+    "init_distance_cka": init_distance_cka,
+    "init_distance_l2": init_distance_l2,
+    "fine_tuning_beats_off_the_shelf": fine_tuning_beats_off_the_shelf,
+    "double_beats_direct": double_beats_direct,
+}
+
+
+def evaluate_findings(spec: dict) -> list[Finding]:
+    """Every finding of the module docstring, in order, judged on the files ``spec`` names (see
+    :func:`findings_spec`). A missing key, file or row makes its finding ``cannot be judged``, never an error."""
+    spec = {"layers": [], "min_drop": DEFAULT_MIN_DROP, **spec}
+    claims = _claims(spec)
+    out = []
+    for ident, judge in FINDINGS.items():
+        try:
+            verdict, statement = judge(spec)
+        except CannotJudge as err:
+            verdict, statement = UNJUDGED, f"{err}."
+        out.append(Finding(ident, claims[ident], verdict, statement))
+    return out
+
+
+def to_markdown(findings: Sequence[Finding], title: str = TITLE) -> str:
+    lines = [f"# {title}", "", *(f.markdown() for f in findings), "", DEFINITIONS]
+    return "\n".join(lines) + "\n"
+
+
+def write_findings(
+    spec: dict, out_md: str | Path, out_csv: str | Path | None = None, out_html: str | Path | None = None
+) -> list[Finding]:
+    """Judge the findings and write them as markdown (and CSV: id, verdict, claim, statement; and the report's
+    HTML page), atomically."""
+    findings = evaluate_findings(spec)
+    if out_html:
+        findings_page(findings, spec.get("title", TITLE), DEFINITIONS, out_html)
+    with atomic_path(out_md) as tmp:
+        tmp.write_text(to_markdown(findings, spec.get("title", TITLE)), encoding="utf-8")
+    if out_csv:
+        with atomic_path(out_csv) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: asdict(finding)[k] for k in CSV_COLUMNS} for finding in findings)
+    return findings
+
+
+def findings_job(out_md: str | Path, config=None, spec: dict | None = None, out_csv=None, out_html=None) -> str:
+    """The findings rule: the findings of a study config (a path) or of a spec (:func:`findings_spec`), written;
+    returns the markdown."""
+    from artfinetune.errors import UserError
+
+    if spec is not None and config:
+        raise UserError("give either the study config or --spec-json, not both")
+    if spec is not None:
+        if not isinstance(spec, dict):
+            raise UserError("--spec-json must be a JSON object, as artfinetune.report.findings.findings_spec writes it")
+    elif config:
+        from artfinetune.report.findings.spec import findings_spec
+        from artfinetune.study.config import load_config
+
+        spec = findings_spec(load_config(config))
+    else:
+        raise UserError("give the study config (artfinetune findings CONFIG --out ...) or --spec-json")
+    write_findings(spec, out_md, out_csv, out_html)
+    return Path(out_md).read_text(encoding="utf-8")

@@ -1,0 +1,223 @@
+"""Cross-reference checks of a study config: every name that points at another section exists and fits.
+
+The schema checks each value on its own; these check what it cannot see: a run's mode and init, a pair's models
+and dataset, a table row's runs, a layer or channel name, a k that must be one of ``topk``. Each failure is one
+sentence naming the key and the fix (:class:`artfinetune.errors.ConfigError`).
+"""
+
+from __future__ import annotations
+
+from artfinetune.errors import ConfigError
+from artfinetune.model import layers
+from artfinetune.study.names import (
+    RANDOM_INIT,
+    choices,
+    dataset_of,
+    metrics_of,
+    named_pairs,
+    pair_dataset,
+    pair_id,
+    parse_model,
+)
+
+
+def check_references(config: dict, origin: str = "the config") -> None:
+    """Check every name that points at another section (runs, inits, comparisons, layers)."""
+
+    def fail(msg: str):
+        raise ConfigError(f"{origin}: {msg}")
+
+    datasets, modes, inits, runs = (config[k] for k in ("datasets", "modes", "init", "runs"))
+    if RANDOM_INIT in inits:
+        fail(f"init.{RANDOM_INIT} is reserved for the seeded random init; rename that init")
+    for name, init in inits.items():
+        if init["kind"] == "pretrain":
+            if init["dataset"] not in datasets:
+                fail(f"init.{name} names dataset {init['dataset']!r}, which is not in datasets ({choices(datasets)})")
+            if init["mode"] not in modes:
+                fail(f"init.{name} names mode {init['mode']!r}, which is not in modes ({choices(modes)})")
+    ensembles, tables = config["ensembles"], config["tables"]
+    for name in runs:
+        if name in inits:
+            fail(f"run {name!r} has the name of an init; rename one of them")
+        if name == "init":
+            fail("'init' is reserved for the folder of initial models; rename that run")
+    for name, run in runs.items():
+        if run["dataset"] not in datasets:
+            fail(
+                f"runs.{name}.dataset is {run['dataset']!r}, which is not in datasets ({choices(datasets)}); "
+                "add it to datasets or fix the run"
+            )
+        if run["mode"] not in modes:
+            fail(
+                f"runs.{name}.mode is {run['mode']!r}, which is not in modes ({choices(modes)}); "
+                "add it to modes or fix the run"
+            )
+        init = run["init"]
+        if init != RANDOM_INIT and init not in inits and init not in runs:
+            fail(
+                f"runs.{name}.init is {init!r}, which is neither 'random', an init ({choices(inits)}) "
+                f"nor a run; fix the name or add that run"
+            )
+    for name in runs:
+        _check_no_cycle(name, runs, fail)
+    from_random = [(f"runs.{n}", r["mode"]) for n, r in runs.items() if r["init"] == RANDOM_INIT]
+    from_random += [(f"init.{n}", i["mode"]) for n, i in inits.items() if i["kind"] == "pretrain"]
+    for where, mode_name in from_random:
+        _check_random_init_mode(where, mode_name, modes[mode_name], fail)
+    for name, ensemble in ensembles.items():
+        if name in runs or name in inits or name == "init":
+            fail(f"ensemble {name!r} has the name of a run or init; rename it")
+        unknown = [r for r in ensemble["runs"] if r not in runs]
+        if unknown:
+            fail(f"ensembles.{name}.runs names {unknown}, which are not in runs")
+        if len({runs[r]["dataset"] for r in ensemble["runs"]}) > 1:
+            fail(f"ensembles.{name} mixes datasets; an ensemble averages runs of one dataset")
+    for name, mode in modes.items():
+        for key in ("frozen", "reinit"):
+            try:
+                layers.expand_layers(mode[key])
+            except ValueError as err:
+                fail(f"modes.{name}.{key}: {err}")
+    for table_name, table in tables.items():
+        for k, row in enumerate(table["rows"]):
+            where = f"tables.{table_name}.rows[{k}] ({row['label']})"
+            unknown = [r for r in row["runs"] if r not in runs and r not in ensembles]
+            if unknown:
+                fail(f"{where} names {unknown}, which are neither runs nor ensembles")
+            if "paper" in row:
+                expected = sum(len(metrics_of(config, r)) for r in row["runs"])
+                if len(row["paper"]) != expected:
+                    fail(
+                        f"{where} gives {len(row['paper'])} paper values, expected {expected} "
+                        "(for each run, its dataset's metrics)"
+                    )
+    for layer in config["layers"]:
+        try:
+            layers.check_layer(layer, layers.STUDY_LAYERS)
+        except ValueError as err:
+            fail(f"layers: {err}")
+    for tensor in config["tensors"]:
+        try:
+            layers.check_layer(tensor)
+        except ValueError as err:
+            fail(f"tensors: {err}")
+    _check_channels("render.channels", config["render"]["channels"], fail)
+    if config["render"]["k"] not in config["topk"]:
+        fail(f"render.k is {config['render']['k']}, which is not in topk {config['topk']}; add it to topk or change it")
+    _check_pairs(config, fail)
+    _check_findings(config, fail)
+
+
+def _check_channels(where: str, channels: list[str], fail) -> None:
+    for channel in channels:
+        try:
+            layers.parse_channel(channel)
+        except ValueError as err:
+            fail(f"{where}: {err}")
+
+
+def _check_pairs(config: dict, fail) -> None:
+    ids = {}
+    for where, pair in named_pairs(config):
+        for model in pair:
+            try:
+                parse_model(model, config)
+            except ValueError as err:
+                fail(f"{where}: {err}")
+        if pair[0] == pair[1]:
+            fail(f"{where} compares {pair[0]} with itself; name two different models")
+        if pair_dataset(config, pair) is None:
+            fail(f"{where} names no run ({pair[0]}, {pair[1]}), so no dataset to compare them on; include a run")
+        ident = pair_id(pair)
+        if ids.setdefault(ident, tuple(pair)) != tuple(pair):
+            fail(f"{where}: the pairs {list(ids[ident])} and {pair} share the folder name {ident}; rename a run")
+    ks = config["topk"]
+    for name, figure in config["figures"].items():
+        for key in ("overlap_k", "entropy_k"):
+            if key in figure and figure[key] not in ks:
+                fail(f"figures.{name}.{key} is {figure[key]}, which is not in topk {ks}; add it to topk or change it")
+        reference = figure.get("reference")
+        if reference and len(reference["values"]) != len(layers.STUDY_LAYERS):
+            fail(
+                f"figures.{name}.reference gives {len(reference['values'])} values, expected one per study layer "
+                f"({', '.join(layers.STUDY_LAYERS)})"
+            )
+    for name, panel in config["panels"].items():
+        if name in config["figures"]:
+            fail(f"panels.{name} has the name of a figure; rename one (both write figures/{name})")
+        _check_channels(f"panels.{name}.channels", panel["channels"], fail)
+    for name, table in config["comparison_tables"].items():
+        if name in config["tables"]:
+            fail(f"comparison_tables.{name} has the name of a table in tables; rename one (both write tables/{name})")
+        for r, row in enumerate(table["rows"]):
+            expected = len(row["pairs"]) * len(table["metrics"])
+            if "paper" in row and len(row["paper"]) != expected:
+                fail(
+                    f"comparison_tables.{name}.rows[{r}] ({row['label']}) gives {len(row['paper'])} paper values, "
+                    f"expected {expected} (for each pair, its metrics)"
+                )
+
+
+def _check_random_init_mode(where: str, mode_name: str, mode: dict, fail) -> None:
+    """From a random init nothing is transferred: two learning rates or frozen layers would do something
+    other than the mode's table row says."""
+    if mode.get("kind") == "off_the_shelf":
+        fail(f"{where} trains mode {mode_name!r} (off the shelf) from a random init; give it a trained init")
+    if mode["lr_head"] != mode["lr_transferred"]:
+        fail(
+            f"{where} starts from a random init, where no layer is transferred, but mode {mode_name!r} sets "
+            f"lr_head {mode['lr_head']:g} and lr_transferred {mode['lr_transferred']:g}; use a mode whose two "
+            "rates are equal"
+        )
+    if mode["frozen"]:
+        fail(
+            f"{where} starts from a random init but mode {mode_name!r} freezes {mode['frozen']}, which would "
+            "stay random; use a mode without frozen layers"
+        )
+
+
+def _check_no_cycle(start: str, runs: dict, fail) -> None:
+    seen = [start]
+    current = runs[start]["init"]
+    while current in runs:
+        if current in seen:
+            fail(f"runs.{start}.init forms a cycle ({' -> '.join([*seen, current])}); one run must start from an init")
+        seen.append(current)
+        current = runs[current]["init"]
+
+
+def _check_findings(config: dict, fail) -> None:
+    """The findings' k values are in topk, and the table rows they compare exist and share a dataset."""
+    findings = config.get("findings") or {}
+    ks = config["topk"]
+    for key in ("overlap_k", "entropy_k"):
+        k = (findings.get("depth") or {}).get(key)
+        if k is not None and k not in ks:
+            fail(f"findings.depth.{key} is {k}, which is not in topk {ks}; add it to topk or change it")
+    for section, better, worse in (
+        ("fine_tuning", "fine_tuned", "off_the_shelf"),
+        ("double_fine_tuning", "double", "direct"),
+    ):
+        for i, entry in enumerate(findings.get(section, [])):
+            where, table = f"findings.{section}[{i}]", entry["table"]
+            if table not in config["tables"]:
+                hint = (
+                    " (a comparison table has no accuracy to compare)" if table in config["comparison_tables"] else ""
+                )
+                fail(f"{where}.table is {table!r}, which is not in tables ({choices(config['tables'])}){hint}")
+            rows = {row["label"]: row for row in config["tables"][table]["rows"]}
+            for key in (better, worse):
+                if entry[key] not in rows:
+                    fail(
+                        f"{where}.{key} is {entry[key]!r}, which is not a row of tables.{table} "
+                        f"({', '.join(repr(label) for label in rows)}); use one of those labels"
+                    )
+            if entry[better] == entry[worse]:
+                fail(f"{where} compares row {entry[better]!r} with itself; name two different rows")
+            datasets = [{dataset_of(config, run) for run in rows[entry[key]]["runs"]} for key in (better, worse)]
+            if not datasets[0] & datasets[1]:
+                fail(
+                    f"{where}: rows {entry[better]!r} and {entry[worse]!r} of tables.{table} share no dataset, "
+                    "so there is nothing to compare; name rows evaluated on a common dataset"
+                )

@@ -1,0 +1,164 @@
+"""The study's vocabulary: models, pairs and what each is compared on, the tensors and channels a study shows.
+
+A **model** is an init (``imagenet``), ``run/seed`` (a trained run) or ``run/seed/init`` (the run's starting
+weights); a **pair** is two models compared on one dataset's images; a **channel** is ``tensor:index`` as Lucid
+names tensors (``mixed4d_3x3_pre_relu:52``). Plain functions of the completed config (:mod:`artfinetune.study.config`).
+"""
+
+from __future__ import annotations
+
+from artfinetune.data.tasks import metric_names
+from artfinetune.model import layers
+
+RANDOM_INIT = "random"
+# The metric files every pair gets, one rule each (``comparisons/<dataset>/<pair>/<name>.csv``): adding a pair metric
+# is its formula in ``metrics/``, a stage function, a rule in ``metrics.smk`` and its name here.
+PAIR_METRICS = ("cka", "l2", "overlap")
+
+
+def choices(mapping) -> str:
+    """The names of a config section, for an error message."""
+    return ", ".join(mapping) or "none defined"
+
+
+def pair_label(pair) -> str:
+    """How a pair is named in figures, tables, captions and findings: ``imagenet vs styles_A/1``."""
+    return f"{pair[0]} vs {pair[1]}"
+
+
+def pairs_text(pairs) -> str:
+    """Several pairs in one line: ``a vs b; c vs d``."""
+    return "; ".join(pair_label(pair) for pair in pairs)
+
+
+def pair_id(pair) -> str:
+    """A pair's folder name: ``imagenet_vs_styles_A.1`` ('.' cannot occur in a name, '/' would nest folders)."""
+    return "_vs_".join(model.replace("/", ".") for model in pair)
+
+
+def model_dataset(config: dict, model: str) -> str | None:
+    """The dataset a model was trained on (None for an init, which has no dataset of the study's runs)."""
+    parsed = parse_model(model, config)
+    return config["runs"][parsed["run"]]["dataset"] if "run" in parsed else None
+
+
+def pair_dataset(config: dict, pair) -> str | None:
+    """The images two models are compared on: the second model's dataset, or the first's if the second is an init."""
+    return model_dataset(config, pair[1]) or model_dataset(config, pair[0])
+
+
+def analysis_pairs(config: dict) -> list[tuple[str, str]]:
+    """Every pair to measure, once each, in the order the config names them."""
+    return list(dict.fromkeys(tuple(pair) for _, pair in named_pairs(config)))
+
+
+def analysis_tensors(config: dict) -> list[str]:
+    """Tensors whose activations are extracted, after ReLU: the layers, then the extra and rendered tensors."""
+    named = [*config["render"]["channels"], *(c for panel in config["panels"].values() for c in panel["channels"])]
+    rendered = [layers.parse_channel(c)[0] for c in named]
+    return list(dict.fromkeys(layers.post_relu(t) for t in [*config["layers"], *config["tensors"], *rendered]))
+
+
+def dataset_of(config: dict, run_or_ensemble: str) -> str:
+    """The dataset a run (or an ensemble, whose runs share one) is trained and evaluated on."""
+    ensemble = config["ensembles"].get(run_or_ensemble)
+    run = ensemble["runs"][0] if ensemble else run_or_ensemble
+    return config["runs"][run]["dataset"]
+
+
+def metrics_of(config: dict, run_or_ensemble: str) -> list[str]:
+    """The metrics reported for a run or ensemble (those of its dataset's task)."""
+    ds = config["datasets"][dataset_of(config, run_or_ensemble)]
+    return metric_names(ds["task"], len(ds["classes"]))
+
+
+def parse_model(model: str, config: dict) -> dict:
+    """Parse a model name: an init (``imagenet``), ``run/seed`` or ``run/seed/init``."""
+    parts = model.split("/")
+    if len(parts) == 1:
+        if parts[0] in config["init"]:
+            return {"init": parts[0]}
+        raise ValueError(
+            f"model {model!r} is not an init ({choices(config['init'])}); write run/seed for a trained model"
+        )
+    run, seed, *rest = parts
+    if run not in config["runs"]:
+        raise ValueError(f"model {model!r} names run {run!r}, which is not in runs ({choices(config['runs'])})")
+    if not seed.isdigit() or int(seed) not in config["seeds"]:
+        raise ValueError(f"model {model!r} names seed {seed!r}, which is not in seeds {config['seeds']}")
+    if rest not in ([], ["init"]):
+        raise ValueError(f"model {model!r} must be run/seed or run/seed/init")
+    return {"run": run, "seed": int(seed), "initial": bool(rest)}
+
+
+def named_pairs(config: dict):
+    """Every (where, pair) the config names: comparisons, figures, comparison tables, galleries, panels, findings."""
+    for i, pair in enumerate(config["comparisons"]):
+        yield f"comparisons[{i}]", pair
+    for name, figure in config["figures"].items():
+        for i, pair in enumerate(figure.get("pairs", [])):
+            yield f"figures.{name}.pairs[{i}]", pair
+        if "pair" in figure:
+            yield f"figures.{name}.pair", figure["pair"]
+    for name, table in config["comparison_tables"].items():
+        for r, row in enumerate(table["rows"]):
+            for i, pair in enumerate(row["pairs"]):
+                yield f"comparison_tables.{name}.rows[{r}].pairs[{i}]", pair
+    for i, pair in enumerate(config["galleries"]):
+        yield f"galleries[{i}]", pair
+    for name, panel in config["panels"].items():
+        for i, pair in enumerate(panel["pairs"]):
+            yield f"panels.{name}.pairs[{i}]", pair
+    findings = config.get("findings") or {}
+    if "depth" in findings:
+        yield "findings.depth.pair", findings["depth"]["pair"]
+    for group, pairs in (findings.get("init_distance") or {}).items():
+        for i, pair in enumerate(pairs):
+            yield f"findings.init_distance.{group}[{i}]", pair
+
+
+def pairs_by_id(config: dict) -> dict[str, tuple[str, str]]:
+    """Every pair to measure, by folder name (:func:`pair_id`)."""
+    return {pair_id(pair): pair for pair in analysis_pairs(config)}
+
+
+def analysis_models(config: dict) -> list[tuple[str, str]]:
+    """Every (dataset, model) whose activations some pair needs."""
+    out = []
+    for pair in analysis_pairs(config):
+        dataset = pair_dataset(config, pair)
+        out += [(dataset, model) for model in pair]
+    return list(dict.fromkeys(out))
+
+
+# --- the channels a study shows --------------------------------------------------------------------------------------
+
+
+def _pairs_with(config: dict, model: str) -> list:
+    return [
+        p for p in [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])] if model in p
+    ]
+
+
+def named_channels(config: dict, pair) -> list[str]:
+    """The named channels shown for a pair: render.channels if it has a gallery, and its panels' channels."""
+    names = list(config["render"]["channels"]) if list(pair) in [list(p) for p in config["galleries"]] else []
+    for panel in config["panels"].values():
+        if list(pair) in [list(p) for p in panel["pairs"]]:
+            names += panel["channels"]
+    return list(dict.fromkeys(names))
+
+
+def model_channels(config: dict, model: str) -> list[str]:
+    """Every named channel a model is rendered for, in a stable order (adding a channel reruns its renders)."""
+    return sorted({c for pair in _pairs_with(config, model) for c in named_channels(config, pair)})
+
+
+def changed_settings(config: dict) -> dict:
+    """How a gallery chooses its channels automatically: per layer, most and least changed at ``render.k``."""
+    return {"layers": config["layers"], "per_layer": config["render"]["per_layer"], "k": config["render"]["k"]}
+
+
+def gallery_has_changed(config: dict, pair) -> bool:
+    """Whether a pair shows automatically chosen channels: it has a gallery and ``render.per_layer`` > 0."""
+    return config["render"]["per_layer"] > 0 and list(pair) in [list(p) for p in config["galleries"]]
