@@ -26,6 +26,12 @@ try:
     from artfinetune.figures.panels import panel_caption, panel_inputs, panel_spec
     from artfinetune.figures.tables import table_caption, table_inputs, table_spec
     from artfinetune.render.captions import gallery_caption
+    from artfinetune.render.channels import (
+        changed_settings,
+        gallery_has_changed,
+        model_channels,
+        named_channels,
+    )
     from artfinetune.render.gallery import gallery_inputs, gallery_spec
     from artfinetune.report.findings import findings_inputs, findings_spec
     from artfinetune.report.software import software_versions
@@ -41,10 +47,6 @@ try:
     from artfinetune.study.names import (
         analysis_models,
         analysis_tensors,
-        changed_settings,
-        gallery_has_changed,
-        model_channels,
-        named_channels,
         pair_label,
         pairs_by_id,
     )

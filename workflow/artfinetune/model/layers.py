@@ -96,16 +96,16 @@ def post_relu(name: str) -> str:
     return name.removesuffix("_pre_relu")
 
 
-def parse_channel(spec: str) -> tuple[str, int]:
-    """Parse ``layer:channel`` (e.g. ``mixed4d_3x3_pre_relu:52``) and check it against the registry."""
-    if ":" not in spec:
-        raise UserError(f"channel {spec!r} must be written layer:index, e.g. mixed4d_3x3_pre_relu:52")
-    layer, _, index = spec.rpartition(":")
+def parse_channel(channel: str) -> tuple[str, int]:
+    """Parse ``layer:index`` (e.g. ``mixed4d_3x3_pre_relu:52``) and check it against the registry."""
+    if ":" not in channel:
+        raise UserError(f"channel {channel!r} must be written layer:index, e.g. mixed4d_3x3_pre_relu:52")
+    layer, _, text = channel.rpartition(":")
     check_layer(layer)
     try:
-        channel = int(index)
+        index = int(text)
     except ValueError:
-        raise UserError(f"channel index in {spec!r} must be an integer") from None
-    if not 0 <= channel < WIDTHS[layer]:
-        raise UserError(f"channel {channel} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}")
-    return layer, channel
+        raise UserError(f"channel index in {channel!r} must be an integer") from None
+    if not 0 <= index < WIDTHS[layer]:
+        raise UserError(f"channel {index} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}")
+    return layer, index

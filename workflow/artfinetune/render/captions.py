@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from artfinetune.study.names import pair_label
 from artfinetune.study.report import rst_escape
 
 RENDER_HOW = (
@@ -27,7 +28,7 @@ def gallery_caption(config: dict, pair) -> str:
         else ""
     )
     text = (
-        f"Channel gallery of {pair[0]} vs {pair[1]}: the named channels{chosen}, each with both renders, both "
+        f"Channel gallery of {pair_label(pair)}: the named channels{chosen}, each with both renders, both "
         f"mosaics, the overlap and both entropies; sortable by layer, overlap and entropy. {render_how(config)}"
     )
     return rst_escape(text)

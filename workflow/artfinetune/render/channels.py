@@ -1,5 +1,6 @@
-"""Which channels to render and show: the config's named channels, and per layer the channels whose top-k sets
-changed most and least between the two models of a pair.
+"""Which channels to render and show: the config's named channels (a gallery's, a panel's), and per layer the
+channels whose top-k sets changed most and least between the two models of a pair. One home for the choice: the
+rules' params, the render and mosaic jobs and the galleries all take it from here.
 
 A channel is written ``tensor:index`` as Lucid names tensors (``mixed4d_3x3_pre_relu:52``, ``mixed4a:10``); its
 top-k set is that of the tensor after ReLU (``mixed4d_3x3`` channel 52).
@@ -14,9 +15,39 @@ from artfinetune.errors import UserError
 from artfinetune.model.layers import parse_channel, post_relu
 
 
-def topk_channel(spec: str) -> tuple[str, int]:
-    """The post-ReLU tensor and index whose top-k set belongs to a channel spec."""
-    tensor, index = parse_channel(spec)
+def _pairs_with(config: dict, model: str) -> list:
+    return [
+        p for p in [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])] if model in p
+    ]
+
+
+def named_channels(config: dict, pair) -> list[str]:
+    """The named channels shown for a pair: render.channels if it has a gallery, and its panels' channels."""
+    names = list(config["render"]["channels"]) if list(pair) in [list(p) for p in config["galleries"]] else []
+    for panel in config["panels"].values():
+        if list(pair) in [list(p) for p in panel["pairs"]]:
+            names += panel["channels"]
+    return list(dict.fromkeys(names))
+
+
+def model_channels(config: dict, model: str) -> list[str]:
+    """Every named channel a model is rendered for, in a stable order (adding a channel reruns its renders)."""
+    return sorted({c for pair in _pairs_with(config, model) for c in named_channels(config, pair)})
+
+
+def changed_settings(config: dict) -> dict:
+    """How a gallery chooses its channels automatically: per layer, most and least changed at ``render.k``."""
+    return {"layers": config["layers"], "per_layer": config["render"]["per_layer"], "k": config["render"]["k"]}
+
+
+def gallery_has_changed(config: dict, pair) -> bool:
+    """Whether a pair shows automatically chosen channels: it has a gallery and ``render.per_layer`` > 0."""
+    return config["render"]["per_layer"] > 0 and list(pair) in [list(p) for p in config["galleries"]]
+
+
+def topk_channel(channel: str) -> tuple[str, int]:
+    """The post-ReLU tensor and index whose top-k set belongs to a channel (``layer:index``)."""
+    tensor, index = parse_channel(channel)
     return post_relu(tensor), index
 
 

@@ -15,9 +15,14 @@ import numpy as np
 import pandas as pd
 
 from artfinetune.model.layers import STUDY_LAYERS
-from artfinetune.render.channels import pair_channels, topk_channel
+from artfinetune.render.channels import (
+    changed_settings,
+    gallery_has_changed,
+    named_channels,
+    pair_channels,
+    topk_channel,
+)
 from artfinetune.render.gallery_html import write_gallery
-from artfinetune.study.names import changed_settings, gallery_has_changed, named_channels
 from artfinetune.study.paths import changed_render_dir, channel_file, mosaic_dir, pair_files, render_dir
 
 
@@ -56,10 +61,10 @@ def gallery_entries(channels: list[str], renders_a, renders_b, mosaics, overlap_
     table = pd.read_csv(overlap_csv)
     at_k = table[table["k"] == k].set_index(["layer", "channel", "metric"])["value"]
     entries = []
-    for spec in channels:
-        tensor, index = topk_channel(spec)
+    for channel in channels:
+        tensor, index = topk_channel(channel)
         infos = {
-            side: json.loads((Path(mosaics) / channel_file(spec, f"{side}_")).with_suffix(".json").read_text())
+            side: json.loads((Path(mosaics) / channel_file(channel, f"{side}_")).with_suffix(".json").read_text())
             for side in ("a", "b")
         }
         entropy = {m: at_k.get((tensor, index, f"entropy_{m}"), np.nan) for m in ("a", "b")}
@@ -67,12 +72,12 @@ def gallery_entries(channels: list[str], renders_a, renders_b, mosaics, overlap_
             {
                 "tensor": tensor,
                 "channel": index,
-                "label": spec,
+                "label": channel,
                 "layer_index": STUDY_LAYERS.index(tensor.split("_")[0]),
-                "render_a": str(Path(renders_a[spec]) / channel_file(spec)),
-                "render_b": str(Path(renders_b[spec]) / channel_file(spec)),
-                "mosaic_a": str(Path(mosaics) / channel_file(spec, "a_")),
-                "mosaic_b": str(Path(mosaics) / channel_file(spec, "b_")),
+                "render_a": str(Path(renders_a[channel]) / channel_file(channel)),
+                "render_b": str(Path(renders_b[channel]) / channel_file(channel)),
+                "mosaic_a": str(Path(mosaics) / channel_file(channel, "a_")),
+                "mosaic_b": str(Path(mosaics) / channel_file(channel, "b_")),
                 "overlap": float(infos["a"]["overlap"]),
                 "entropy_a": None if np.isnan(entropy["a"]) else float(entropy["a"]),
                 "entropy_b": None if np.isnan(entropy["b"]) else float(entropy["b"]),

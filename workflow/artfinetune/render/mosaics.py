@@ -274,12 +274,12 @@ def write_pair_mosaics(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for i, spec in enumerate(channels, start=1):
-        tensor, index = topk_channel(spec)
+    for i, channel in enumerate(channels, start=1):
+        tensor, index = topk_channel(channel)
         for side in ("a", "b"):
-            png = out_dir / channel_file(spec, f"{side}_")
+            png = out_dir / channel_file(channel, f"{side}_")
             summary = png.with_suffix(".json")
             write_mosaic(topk_a, topk_b, tensor, index, k, store, image_size, png, summary, side, tile=TILE)
             written.append(png)
-        log.info("mosaics %d/%d: %s", i, len(channels), spec)
+        log.info("mosaics %d/%d: %s", i, len(channels), channel)
     return channels, written

@@ -102,10 +102,10 @@ def build_render_graph(L, model, channels: list[str], size: int, lr: float, seed
     with L.gradient_override.gradient_override_map(
         {"Relu": L.redirected_relu_grad.redirected_relu_grad, "Relu6": L.redirected_relu_grad.redirected_relu6_grad}
     ):
-        for i, spec in enumerate(channels):
-            layer, index = parse_channel(spec)
-            image = channel_image(L, size, channel_seed(seed, spec))
-            transformed = L.transform.compose(seeded_standard_transforms(L, seed, spec))(image)
+        for i, channel in enumerate(channels):
+            layer, index = parse_channel(channel)
+            image = channel_image(L, size, channel_seed(seed, channel))
+            transformed = L.transform.compose(seeded_standard_transforms(L, seed, channel))(image)
             T = L.render.import_model(model, transformed, image, scope=f"image{i}")
             images.append(image)
             objectives.append(L.objectives.channel(layer, index)(T))
@@ -160,18 +160,18 @@ def render_channels(
     """
     from artfinetune.render.lucid_compat import lucid
 
-    for spec in channels:
-        parse_channel(spec)  # before any graph building
+    for channel in channels:
+        parse_channel(channel)  # before any graph building
     if len(out_paths) != len(channels):
         raise UserError(f"{len(channels)} channels but {len(out_paths)} output paths")
     _, final, before, after = optimise(lucid(), Path(graph_path), channels, size, steps, lr, seed)
     results = []
-    for i, (spec, out) in enumerate(zip(channels, out_paths, strict=True)):
+    for i, (channel, out) in enumerate(zip(channels, out_paths, strict=True)):
         out = Path(out)
         with atomic_path(out) as tmp:
             Image.fromarray(np.uint8(np.clip(final[i], 0, 1) * 255 + 0.5)).save(tmp, format="PNG")
         score = {
-            "channel": spec,
+            "channel": channel,
             "steps": steps,
             "size": size,
             "lr": lr,
@@ -183,7 +183,7 @@ def render_channels(
             tmp.write_text(json.dumps(score, indent=1))
         log.info(
             "%s: mean activation %.3f on the starting image, %.3f after %d steps",
-            spec,
+            channel,
             score["activation_start"],
             score["activation_end"],
             steps,

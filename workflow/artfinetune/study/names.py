@@ -129,36 +129,3 @@ def analysis_models(config: dict) -> list[tuple[str, str]]:
         dataset = pair_dataset(config, pair)
         out += [(dataset, model) for model in pair]
     return list(dict.fromkeys(out))
-
-
-# --- the channels a study shows --------------------------------------------------------------------------------------
-
-
-def _pairs_with(config: dict, model: str) -> list:
-    return [
-        p for p in [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])] if model in p
-    ]
-
-
-def named_channels(config: dict, pair) -> list[str]:
-    """The named channels shown for a pair: render.channels if it has a gallery, and its panels' channels."""
-    names = list(config["render"]["channels"]) if list(pair) in [list(p) for p in config["galleries"]] else []
-    for panel in config["panels"].values():
-        if list(pair) in [list(p) for p in panel["pairs"]]:
-            names += panel["channels"]
-    return list(dict.fromkeys(names))
-
-
-def model_channels(config: dict, model: str) -> list[str]:
-    """Every named channel a model is rendered for, in a stable order (adding a channel reruns its renders)."""
-    return sorted({c for pair in _pairs_with(config, model) for c in named_channels(config, pair)})
-
-
-def changed_settings(config: dict) -> dict:
-    """How a gallery chooses its channels automatically: per layer, most and least changed at ``render.k``."""
-    return {"layers": config["layers"], "per_layer": config["render"]["per_layer"], "k": config["render"]["k"]}
-
-
-def gallery_has_changed(config: dict, pair) -> bool:
-    """Whether a pair shows automatically chosen channels: it has a gallery and ``render.per_layer`` > 0."""
-    return config["render"]["per_layer"] > 0 and list(pair) in [list(p) for p in config["galleries"]]
