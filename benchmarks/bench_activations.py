@@ -16,7 +16,7 @@ import h5py
 import keras
 import numpy as np
 
-from artfinetune.activations import extract_activations, probe_model, tensor_names
+from artfinetune.activations.extract import extract_activations, probe_model, tensor_names
 from artfinetune.data.demo import GENERATORS, generate_demo_dataset
 from artfinetune.data.store import build_store
 from artfinetune.model.files import save_model
