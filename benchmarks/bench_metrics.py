@@ -21,7 +21,7 @@ from artfinetune.metrics.cka import CKAAccumulator, debiased_cka, linear_cka
 from artfinetune.metrics.topk import layer_entropies, overlap_ratios, topk_images
 from artfinetune.model.layers import STUDY_LAYERS, WIDTHS
 
-CKA_N, CKA_CHUNK, CKA_TARGET = 16_000, 4_096, 2.0  # the chunk the cka rule reads (comparisons.CHUNK_IMAGES)
+CKA_N, CKA_CHUNK, CKA_TARGET = 16_000, 4_096, 2.0  # the chunk the cka rule reads (metrics.pairs.CHUNK_IMAGES)
 REPEATS = 3  # CKA times are the best of 3 per layer: the 2 cores are shared, so single runs vary up to 3x
 TOPK_N, TOPK_TARGET, RSS_TARGET_GIB = 70_000, 60.0, 2.0
 NUM_CLASSES = 25  # RASTA's styles

@@ -267,4 +267,6 @@ def test_the_readme_quotes_the_definitions_of_the_module():
 
     definitions = module.__doc__.split("\n", 2)[2].strip().replace("``", "`")
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    assert definitions in readme, "README.md's 'Findings: how each verdict is decided' differs from findings.py"
+    assert definitions in readme, (
+        "README.md's 'Findings: how each verdict is decided' differs from report/findings/__init__.py"
+    )

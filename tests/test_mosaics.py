@@ -38,7 +38,7 @@ def write_store(path, n=N_STORE, labels=None):
 
 
 def write_topk(path, model, sets: dict[str, list[list[int]]], labels, store_index, k_max):
-    """A top-k file in comparisons.topk_file's layout: per tensor, (channels x k_max) rows padded with -1."""
+    """A top-k file in metrics.topk_files.topk_file's layout: per tensor, (channels x k_max) rows padded with -1."""
     with h5py.File(path, "w") as f:
         for name, channels in sets.items():
             table = np.full((len(channels), k_max), -1, np.int32)

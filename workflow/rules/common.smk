@@ -124,7 +124,6 @@ INIT = out("init")
 MODEL = out("model")
 RUN = out("run")
 ENSEMBLE = out("run", run="{ensemble}")  # an ensemble's outputs sit where a run's do
-PAIR = out("pair")
 
 
 wildcard_constraints:

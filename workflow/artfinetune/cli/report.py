@@ -6,6 +6,7 @@ Each command parses its arguments and calls one stage function; the rules call t
 from __future__ import annotations
 
 from artfinetune.cli.args import json_arg
+from artfinetune.errors import UserError
 
 
 def cmd_software(args) -> None:
@@ -17,7 +18,11 @@ def cmd_software(args) -> None:
 def cmd_findings(args) -> None:
     from artfinetune.report.findings import findings_job
 
+    if args.spec_json and args.config:
+        raise UserError("give either the study config or --spec-json, not both")
     spec = json_arg(args.spec_json, "--spec-json") if args.spec_json else None
+    if args.spec_json and not isinstance(spec, dict):
+        raise UserError("--spec-json must be a JSON object, as artfinetune.report.findings.findings_spec writes it")
     print(findings_job(args.out, config=args.config, spec=spec, out_csv=args.csv, out_html=args.html), end="")
 
 
@@ -25,7 +30,8 @@ def cmd_summary(args) -> None:
     from artfinetune.report.summary import study_summary
     from artfinetune.study.config import load_config
 
-    print(study_summary(load_config(args.config), args.config))
+    for line in study_summary(load_config(args.config), args.config):
+        print(line)
 
 
 def add_commands(sub) -> None:
@@ -42,7 +48,7 @@ def add_commands(sub) -> None:
         "them. A missing file makes its claim 'cannot be judged', not an error.",
     )
     p.add_argument("config", nargs="?", help="study config file (its findings section)")
-    p.add_argument("--spec-json", help="instead of the config: the findings spec as JSON (artfinetune.findings)")
+    p.add_argument("--spec-json", help="instead of the config: the findings spec as JSON (artfinetune.report.findings)")
     p.add_argument("--out", required=True, help="output markdown, e.g. results/findings.md")
     p.add_argument("--csv", help="also a CSV: id, verdict, claim, statement")
     p.add_argument("--html", help="also the report's HTML page of the findings")

@@ -1,6 +1,6 @@
 """The study's own commands (no rule: by hand and by ``make docs``): check a config, write the config reference.
 
-Each command parses its arguments and calls one stage function; the rules call these.
+Each command parses its arguments and calls one function of the study package.
 """
 
 from __future__ import annotations

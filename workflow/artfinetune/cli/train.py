@@ -16,7 +16,7 @@ def cmd_train(args) -> None:
     if args.config:
         from artfinetune.study.config import load_config
 
-        job = {"config": load_config(args.config), "run": args.run}
+        job = {"config": load_config(args.config), "run": args.run, "origin": args.config}
     else:
         from artfinetune.study.config import complete_section
 

@@ -8,28 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-
-import matplotlib
-import numpy as np
-import pandas as pd
-from matplotlib.figure import Figure
+from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
-from artfinetune.figures.style import (
-    MARKERS,
-    PALETTE,
-    STYLE,
-    label_layers,
-    network_order,
-    new_figure,
-    only_layers,
-    save_figure,
-)
-from artfinetune.metrics.table import read_tidy
 from artfinetune.model.layers import STUDY_LAYERS
 from artfinetune.study.names import pair_label, pairs_text
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import SIMILARITY, rst_escape, values_text
+
+if TYPE_CHECKING:  # drawing imports these when it draws: the Snakefile reads every figure's spec at start-up
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 CATEGORY = SIMILARITY
 REFERENCE_STYLE = {"color": "0.45", "linestyle": ":", "linewidth": 2.0}
@@ -75,6 +64,10 @@ def draw(spec: dict, out_png, out_pdf) -> tuple[Path, Path]:
 
 def read_cka(pairs: Sequence[tuple[str, str | Path]]) -> pd.DataFrame:
     """One frame of every pair's CKA rows: columns pair, layer, metric, value."""
+    import pandas as pd
+
+    from artfinetune.metrics.table import read_tidy
+
     labels = [label for label, _ in pairs]
     if len(set(labels)) != len(labels):
         raise UserError(f"the CKA figure's pair labels must differ, since each names a line; got {labels}")
@@ -92,6 +85,8 @@ def read_cka(pairs: Sequence[tuple[str, str | Path]]) -> pd.DataFrame:
 
 def reference_series(reference: dict, layers: Sequence[str]) -> pd.Series:
     """The original code's per-layer values (conv2d0 ... mixed5b) at the layers the figure shows."""
+    import pandas as pd
+
     values = list(reference["values"])
     if len(values) != len(STUDY_LAYERS):
         raise UserError(
@@ -108,6 +103,11 @@ def draw_cka(cka: pd.DataFrame, title: str = "", reference: dict | None = None) 
     side by side with a shared y axis each panel stays legible and the small-n floor of the biased estimator
     shows as the drop from left to right.
     """
+    import matplotlib
+    import numpy as np
+
+    from artfinetune.figures.style import MARKERS, PALETTE, STYLE, label_layers, network_order, new_figure
+
     layers = network_order(cka["layer"])
     position = {layer: i for i, layer in enumerate(layers)}
     with matplotlib.rc_context(STYLE):
@@ -139,4 +139,6 @@ def cka_figure(
 ) -> tuple[Path, Path]:
     """Figure 5 from ``pairs`` = [(label, cka_csv), ...]; ``reference`` = {label, values (12), pair} or None;
     ``layers`` picks the tensors drawn (default: all in the files)."""
+    from artfinetune.figures.style import only_layers, save_figure
+
     return save_figure(draw_cka(only_layers(read_cka(pairs), layers), title, reference), out_png, out_pdf)

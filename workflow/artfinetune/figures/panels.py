@@ -12,19 +12,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-
-import matplotlib
-import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
-from artfinetune.figures.style import STYLE, save_figure
 from artfinetune.render.captions import render_how
 from artfinetune.study.names import pairs_text
 from artfinetune.study.paths import channel_file, mosaic_dir, render_dir
 from artfinetune.study.report import VISUALISATION, rst_escape
+
+if TYPE_CHECKING:  # drawing imports these when it draws: the Snakefile reads every panel's spec at start-up
+    import numpy as np
+    from matplotlib.figure import Figure
 
 CATEGORY = VISUALISATION
 PIECES = ("render_before", "mosaic_before", "render_after", "mosaic_after")  # one per row, top to bottom
@@ -95,6 +93,9 @@ def read_piece(path) -> np.ndarray | None:
     path = Path(path)
     if not path.exists():
         raise UserError(f"panel image {path} does not exist; render it first or pass None for a placeholder")
+    import numpy as np
+    from PIL import Image
+
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
 
@@ -163,6 +164,12 @@ def draw_channel_panel(
         check_column(column)
     pieces = [[read_piece(column.get(name)) for column in columns] for name in PIECES]
     aspects = row_aspects(pieces)
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from artfinetune.figures.style import STYLE
+
     with matplotlib.rc_context(STYLE):
         fig = Figure(
             figsize=(column_width * len(columns) + 0.6, column_width * sum(aspects) + 1.0), layout="constrained"
@@ -185,4 +192,6 @@ def channel_panel(
     columns: Sequence[dict], out_png, out_pdf, title: str = "", row_labels: Sequence[str] = ROW_LABELS
 ) -> tuple[Path, Path]:
     """Draw :func:`draw_channel_panel` and save it as PNG (200 dpi) and PDF, each written atomically."""
+    from artfinetune.figures.style import save_figure
+
     return save_figure(draw_channel_panel(columns, title, row_labels), out_png, out_pdf)

@@ -9,19 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-
-import matplotlib
-import pandas as pd
-import seaborn as sns
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
-from artfinetune.figures.style import PALETTE, STYLE, label_layers, network_order, new_figure, only_layers, save_figure
-from artfinetune.metrics.table import read_overlap_table, rows_at_k
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import MAXIMAL, rst_escape
+
+if TYPE_CHECKING:  # drawing imports these when it draws: the Snakefile reads every figure's spec at start-up
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 CATEGORY = MAXIMAL
 MEAN_MARKER = {"marker": "D", "markerfacecolor": "white", "markeredgecolor": "black", "markersize": 4}
@@ -74,6 +70,10 @@ def draw(spec: dict, out_png, out_pdf) -> tuple[Path, Path]:
 
 def overlap_boxes(frame: pd.DataFrame, k: int, path: str | Path = "the overlap file") -> pd.DataFrame:
     """Per layer and channel, the overlapping ratio at ``k`` in % (as the paper prints it)."""
+    import pandas as pd
+
+    from artfinetune.metrics.table import rows_at_k
+
     rows = rows_at_k(frame, ["overlap"], k, path)
     return pd.DataFrame({"layer": rows["layer"], "channel": rows["channel"], "overlap": 100.0 * rows["value"]})
 
@@ -82,6 +82,10 @@ def entropy_boxes(
     frame: pd.DataFrame, k: int, labels: Sequence[str] = ("before", "after"), path: str | Path = "the overlap file"
 ) -> pd.DataFrame:
     """Per layer, channel and model (``labels`` for A and B), the entropy at ``k``; empty sets (NaN) left out."""
+    import pandas as pd
+
+    from artfinetune.metrics.table import rows_at_k
+
     rows = rows_at_k(frame, ["entropy_a", "entropy_b"], k, path)
     model = rows["metric"].map({"entropy_a": labels[0], "entropy_b": labels[1]})
     boxes = pd.DataFrame({"layer": rows["layer"], "channel": rows["channel"], "model": model, "entropy": rows["value"]})
@@ -90,6 +94,8 @@ def entropy_boxes(
 
 def chance_level(frame: pd.DataFrame, k: int, path: str | Path = "the overlap file") -> float:
     """Chance overlap k / n in %, from the overlap rows at ``k`` (n, the train set's size, is the same for all)."""
+    from artfinetune.metrics.table import rows_at_k
+
     chance = rows_at_k(frame, ["overlap"], k, path)["chance"].dropna().unique()
     if len(chance) != 1:
         raise UserError(f"{path}: the overlap rows at k = {k} must share one chance level; found {list(chance)}")
@@ -98,6 +104,9 @@ def chance_level(frame: pd.DataFrame, k: int, path: str | Path = "the overlap fi
 
 def box_legend(ax, extra: Sequence = ()) -> None:
     """A legend that says what the box marks are: median line, mean diamond, quartile box, 1.5 IQR whiskers."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     marks = [
         Line2D([], [], color="black", linewidth=1.2, label="median"),
         Line2D([], [], linestyle="none", **MEAN_MARKER, label="mean"),
@@ -127,6 +136,12 @@ def draw_topk(
 ) -> Figure:
     """Figure 6: (a) boxplots over channels of the overlapping ratio per layer with the chance level;
     (b) boxplots of the entropy of each model's top-k set per layer."""
+    import matplotlib
+    import seaborn as sns
+    from matplotlib.patches import Patch
+
+    from artfinetune.figures.style import PALETTE, STYLE, label_layers, network_order, new_figure
+
     layers = network_order([*overlaps["layer"], *entropies["layer"]])
     with matplotlib.rc_context(STYLE):
         fig, (overlap_ax, entropy_ax) = new_figure(7.2, 6.4, 2, nrows=2, ncols=1, sharex=True)
@@ -165,6 +180,9 @@ def topk_figure(
 ) -> tuple[Path, Path]:
     """Figure 6 (and 14, 15) from one pair's overlap file: overlap at ``overlap_k``, entropy at ``entropy_k``;
     ``layers`` picks the tensors drawn (default: all in the file)."""
+    from artfinetune.figures.style import only_layers, save_figure
+    from artfinetune.metrics.table import read_overlap_table
+
     frame = only_layers(read_overlap_table(overlap_csv), layers)
     overlaps = overlap_boxes(frame, overlap_k, overlap_csv)
     entropies = entropy_boxes(frame, entropy_k, labels, overlap_csv)

@@ -214,7 +214,9 @@ def render_model_channels(
     ``per_layer`` channels changed most and least at ``k``) of a model file (exported to a graph on the fly) or of an
     exported graph, ``batch`` channels per graph, to ``outs`` or ``out_dir/<layer>_<index>.png`` (default: the
     working folder). Every channel is checked before TensorFlow starts. Returns (output, score) per channel."""
-    channels = pair_channels(list(channels), changed_choice(changed_from, layers, per_layer, k))
+    channels = list(channels)
+    if changed_from:  # the named channels, then per layer the most and least changed, without repeats
+        channels = pair_channels(channels, changed_choice(changed_from, layers, per_layer, k))
     for channel in channels:  # before any expensive work
         parse_channel(channel)
     if outs and len(outs) != len(channels):

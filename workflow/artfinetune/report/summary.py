@@ -3,6 +3,7 @@ tables and findings themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from artfinetune.data.store import read_store_info
@@ -10,41 +11,43 @@ from artfinetune.study import paths
 from artfinetune.study.names import analysis_pairs
 
 
-def study_summary(config: dict, origin: str) -> str:
-    """Every output kind of a study: built or not, where; the tables and findings printed in full."""
+def study_summary(config: dict, origin: str) -> Iterator[str]:
+    """Every output kind of a study, a line each as it is checked: built or not, where; the tables and findings
+    in full."""
     results = Path(config["results"])
-    lines = [f"{origin}: outputs under {results.resolve()}"]
+    yield f"{origin}: outputs under {results.resolve()}"
     for name in config["datasets"]:
         store = Path(paths.store_path(config, name))
         if store.exists():
             info = read_store_info(store)
             counts = ", ".join(f"{k} {v}" for k, v in info["split_counts"].items())
-            lines.append(f"  store {name}: {store} ({info['n']} images: {counts}; left out {info['n_failed']})")
+            yield f"  store {name}: {store} ({info['n']} images: {counts}; left out {info['n_failed']})"
         else:
-            lines.append(f"  store {name}: not built yet ({store})")
+            yield f"  store {name}: not built yet ({store})"
     for init in config["init"]:
         model = Path(paths.init_dir(config, init)) / "model.keras"
-        lines.append(f"  init {init}: {model}" + ("" if model.exists() else " (not built yet)"))
+        yield f"  init {init}: {model}" + ("" if model.exists() else " (not built yet)")
     models = [
         Path(paths.run_dir(config, r, s)) for r in [*config["runs"], *config["ensembles"]] for s in config["seeds"]
     ]
     done = sum((m / "eval.json").exists() for m in models)
-    lines.append(f"  runs: {done} of {len(models)} trained and evaluated, under {results / 'models'}")
+    yield f"  runs: {done} of {len(models)} trained and evaluated, under {results / 'models'}"
     pairs = analysis_pairs(config)
     measured = sum(Path(paths.pair_files(config, p)["overlap"]).exists() for p in pairs)
-    lines.append(f"  model pairs: {measured} of {len(pairs)} measured, under {results / 'comparisons'}")
+    yield f"  model pairs: {measured} of {len(pairs)} measured, under {results / 'comparisons'}"
     for figure in config["figures"]:
         png = Path(paths.figure_path(config, figure))
-        lines.append(f"  figure {figure}: {png}" + ("" if png.exists() else " (not built yet)"))
+        yield f"  figure {figure}: {png}" + ("" if png.exists() else " (not built yet)")
     for table in [*config["tables"], *config["comparison_tables"]]:
         md = Path(paths.table_path(config, table, "md"))
         if md.exists():
-            lines += [f"  table {table}: {md}\n", md.read_text()]
+            yield f"  table {table}: {md}\n"
+            yield md.read_text()
         else:
-            lines.append(f"  table {table}: not built yet ({md})")
+            yield f"  table {table}: not built yet ({md})"
     findings = Path(paths.findings_path(config))
     if findings.exists():
-        lines += [f"  findings: {findings}\n", findings.read_text(encoding="utf-8")]
+        yield f"  findings: {findings}\n"
+        yield findings.read_text(encoding="utf-8")
     else:
-        lines.append(f"  findings: not judged yet ({findings})")
-    return "\n".join(lines)
+        yield f"  findings: not judged yet ({findings})"

@@ -7,13 +7,13 @@ from pathlib import Path
 from artfinetune.errors import UserError
 
 
-def resolve_run(config: dict, run: str, seed: int) -> dict:
+def resolve_run(config: dict, run: str, seed: int, origin: str = "the config") -> dict:
     """A config's run as :func:`artfinetune.train.loop.train_run` takes it: mode, store, output folder, init model,
     image size, precision and determinism, every path from :mod:`artfinetune.study.paths`."""
     from artfinetune.study import paths
 
     if run not in config["runs"]:
-        raise UserError(f"run {run!r} is not in the config; choose from {list(config['runs'])}")
+        raise UserError(f"run {run!r} is not in {origin}; choose from {list(config['runs'])}")
     spec = config["runs"][run]
     return {
         "mode": config["modes"][spec["mode"]],
@@ -31,6 +31,7 @@ def train_job(
     *,
     config: dict | None = None,
     run: str = "",
+    origin: str = "the config",
     mode: dict | None = None,
     store=None,
     out_dir=None,
@@ -47,7 +48,7 @@ def train_job(
     Returns the output folder and the test evaluation ({} when ``max_epochs`` stopped it early).
     """
     if config is not None:
-        job = resolve_run(config, run, seed)
+        job = resolve_run(config, run, seed, origin)
     else:
         if not (mode and store and out_dir and image_size):
             raise UserError("give a study config and a run, or all of the mode, store, output folder and image size")
