@@ -5,6 +5,8 @@ ENV ?= cpu
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(ENV)
 CORES ?= 2
+# Test processes (pytest-xdist): each test file runs whole on one, so its module fixtures are built once.
+TEST_WORKERS ?= 2
 DEMO := --configfile resources/demo/config.yaml
 export PATH := $(abspath $(BIN)):$(PATH)
 
@@ -43,7 +45,7 @@ docs: setup
 	$(BIN)/artfinetune config-reference --readme README.md
 
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .
