@@ -152,9 +152,7 @@ def image_root(wildcards):
     src = config["datasets"][wildcards.dataset]["source"]
     if src["kind"] == "csv":
         return src["root"]
-    return os.path.dirname(
-        paths.pattern(config, "source_table", dataset=wildcards.dataset)
-    )
+    return paths.pattern(config, "dataset", dataset=wildcards.dataset)
 
 
 def mixed_precision_flag(wildcards):

@@ -16,14 +16,24 @@ def cmd_software(args) -> None:
 
 
 def cmd_findings(args) -> None:
-    from artfinetune.report.findings import findings_job
+    from pathlib import Path
+
+    from artfinetune.report.findings import findings_spec, write_findings
 
     if args.spec_json and args.config:
         raise UserError("give either the study config or --spec-json, not both")
-    spec = json_arg(args.spec_json, "--spec-json") if args.spec_json else None
-    if args.spec_json and not isinstance(spec, dict):
-        raise UserError("--spec-json must be a JSON object, as artfinetune.report.findings.findings_spec writes it")
-    print(findings_job(args.out, config=args.config, spec=spec, out_csv=args.csv, out_html=args.html), end="")
+    if args.spec_json:
+        spec = json_arg(args.spec_json, "--spec-json")
+        if not isinstance(spec, dict):
+            raise UserError("--spec-json must be a JSON object, as artfinetune.report.findings.findings_spec writes it")
+    elif args.config:
+        from artfinetune.study.config import load_config
+
+        spec = findings_spec(load_config(args.config))
+    else:
+        raise UserError("give the study config (artfinetune findings CONFIG --out ...) or --spec-json")
+    write_findings(spec, args.out, args.csv, args.html)
+    print(Path(args.out).read_text(encoding="utf-8"), end="")
 
 
 def cmd_summary(args) -> None:

@@ -10,13 +10,17 @@ import argparse
 from artfinetune.cli.args import at_least, json_arg
 
 
+def _metrics_text(result: dict) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items() if isinstance(v, float))
+
+
 def cmd_train(args) -> None:
-    from artfinetune.train.runs import train_job
+    from artfinetune.train.runs import resolve_run, train_job
 
     if args.config:
         from artfinetune.study.config import load_config
 
-        job = {"config": load_config(args.config), "run": args.run, "origin": args.config}
+        job = resolve_run(load_config(args.config), args.run, args.seed, args.config)
     else:
         from artfinetune.study.config import complete_section
 
@@ -26,14 +30,14 @@ def cmd_train(args) -> None:
             "mode": complete_section("mode", json_arg(args.mode_json, "--mode-json"), "--mode-json"),
             "store": args.store,
             "out_dir": args.out,
-            "init_model": args.init,
+            "init_model": args.init or None,
             "image_size": args.image_size,
             "mixed_precision": args.mixed_precision,
             "deterministic": args.deterministic,
         }
-    out, result = train_job(args.seed, max_epochs=args.max_epochs, threads=args.threads, **job)
+    out, result = train_job(args.seed, job, args.max_epochs, args.threads)
     if result:
-        print(f"{out}: " + ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items() if isinstance(v, float)))
+        print(f"{out}: {_metrics_text(result)}")
     else:
         print(f"{out}: stopped after {args.max_epochs} epochs; run again to resume")
 
@@ -42,7 +46,7 @@ def cmd_ensemble(args) -> None:
     from artfinetune.train.evaluate import evaluate_ensemble
 
     result = evaluate_ensemble(args.predictions, args.out)
-    print(f"{args.out}: " + ", ".join(f"{k} {v:.2f}" for k, v in result["metrics"].items() if isinstance(v, float)))
+    print(f"{args.out}: {_metrics_text(result)}")
 
 
 def add_commands(sub) -> None:

@@ -12,6 +12,7 @@ import string
 from artfinetune.study.names import PAIR_METRICS, RANDOM_INIT, pair_dataset, pair_id, parse_model
 
 PATTERNS = {
+    "dataset": "data/{dataset}",  # a dataset's files; the image root of a demo's or a download's source table
     "source_table": "data/{dataset}/source.csv",  # the images of a dataset: the workflow's (demo, download)
     "demo_images": "data/{dataset}/images",
     "store": "data/{dataset}/store.h5",

@@ -26,55 +26,17 @@ def resolve_run(config: dict, run: str, seed: int, origin: str = "the config") -
     }
 
 
-def train_job(
-    seed: int,
-    *,
-    config: dict | None = None,
-    run: str = "",
-    origin: str = "the config",
-    mode: dict | None = None,
-    store=None,
-    out_dir=None,
-    init_model=None,
-    image_size: int | None = None,
-    mixed_precision: bool = False,
-    deterministic: bool = True,
-    max_epochs: int | None = None,
-    threads: int = 0,
-) -> tuple[Path, dict]:
-    """Train ``run`` of a study ``config``, or the run given in full (``mode``, ``store``, ``out_dir``,
-    ``image_size``, optional ``init_model``), after claiming a device and setting the threads.
+def train_job(seed: int, job: dict, max_epochs: int | None = None, threads: int = 0) -> tuple[Path, dict]:
+    """Train one run after claiming a device and setting the threads. ``job`` holds
+    :func:`artfinetune.train.loop.train_run`'s arguments but the seed (``store``, ``out_dir``, ``mode``,
+    ``image_size``, ``init_model``, ``mixed_precision``, ``deterministic``): :func:`resolve_run`'s for a config's
+    run, or given in full.
 
     Returns the output folder and the test evaluation ({} when ``max_epochs`` stopped it early).
     """
-    if config is not None:
-        job = resolve_run(config, run, seed, origin)
-    else:
-        if not (mode and store and out_dir and image_size):
-            raise UserError("give a study config and a run, or all of the mode, store, output folder and image size")
-        job = {
-            "mode": mode,
-            "store": store,
-            "out_dir": out_dir,
-            "init_model": init_model or None,
-            "image_size": image_size,
-            "mixed_precision": mixed_precision,
-            "deterministic": deterministic,
-        }
     from artfinetune.gpu import start_tensorflow_job
 
     start_tensorflow_job(threads)  # before TensorFlow starts
     from artfinetune.train.loop import train_run
 
-    result = train_run(
-        job["store"],
-        job["out_dir"],
-        job["mode"],
-        seed,
-        job["image_size"],
-        init_model=job["init_model"],
-        mixed_precision=job["mixed_precision"],
-        max_epochs=max_epochs,
-        deterministic=job["deterministic"],
-    )
-    return Path(job["out_dir"]), result
+    return Path(job["out_dir"]), train_run(seed=seed, max_epochs=max_epochs, **job)

@@ -45,7 +45,7 @@ from artfinetune.report.findings.judge import entropy_layers
 from artfinetune.report.findings.spec import findings_inputs, findings_spec
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP, Trend, falls, third, trend
 from artfinetune.report.findings.verdicts import FAILS, HOLDS, UNJUDGED, VERDICTS, CannotJudge, Finding
-from artfinetune.report.findings.write import FINDINGS, evaluate_findings, findings_job, to_markdown, write_findings
+from artfinetune.report.findings.write import FINDINGS, evaluate_findings, to_markdown, write_findings
 
 __all__ = [
     "DEFAULT_MIN_DROP",
@@ -61,7 +61,6 @@ __all__ = [
     "evaluate_findings",
     "falls",
     "findings_inputs",
-    "findings_job",
     "findings_spec",
     "third",
     "to_markdown",

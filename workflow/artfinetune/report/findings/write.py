@@ -110,24 +110,3 @@ def write_findings(
             writer.writeheader()
             writer.writerows({k: asdict(finding)[k] for k in CSV_COLUMNS} for finding in findings)
     return findings
-
-
-def findings_job(out_md: str | Path, config=None, spec: dict | None = None, out_csv=None, out_html=None) -> str:
-    """The findings rule: the findings of a study config (a path) or of a spec (:func:`findings_spec`), written;
-    returns the markdown."""
-    from artfinetune.errors import UserError
-
-    if spec is not None and config:
-        raise UserError("give either the study config or --spec-json, not both")
-    if spec is not None:
-        if not isinstance(spec, dict):
-            raise UserError("--spec-json must be a JSON object, as artfinetune.report.findings.findings_spec writes it")
-    elif config:
-        from artfinetune.report.findings.spec import findings_spec
-        from artfinetune.study.config import load_config
-
-        spec = findings_spec(load_config(config))
-    else:
-        raise UserError("give the study config (artfinetune findings CONFIG --out ...) or --spec-json")
-    write_findings(spec, out_md, out_csv, out_html)
-    return Path(out_md).read_text(encoding="utf-8")
