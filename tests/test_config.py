@@ -182,12 +182,20 @@ def test_a_pretrain_init_is_a_random_init_too(demo_config_dict):
         (lambda c: c["render"].update(channels=["mixed4a:600"]), r"channel 600 is out of range for mixed4a"),
         (lambda c: c.update(topk=[0]), r"topk\.0: 0 is less than the minimum of 1"),
         (
-            lambda c: c["figures"]["fig6_topk"].update(overlap_k=100),
-            r"figures\.fig6_topk\.overlap_k is 100, which is not in topk \[10, 40\]",
+            lambda c: c["figures"]["fig6_topk"]["boxes"][0].update(k=100),
+            r"figures\.fig6_topk\.boxes\[0\]\.k is 100, which is not in topk \[10, 40\]",
+        ),
+        (
+            lambda c: c["figures"]["fig15_entropy"]["boxes"][1].update(model="styles_A/1"),
+            r"figures\.fig15_entropy\.boxes\[1\]\.model is styles_A/1, not a model of its pair",
+        ),
+        (
+            lambda c: c["figures"]["fig6_topk"]["boxes"][0].update(model="imagenet"),
+            r"figures\.fig6_topk\.boxes\[0\] is an overlap panel, which compares both models of its pair",
         ),
         (
             lambda c: c["figures"]["fig5_cka"]["pairs"].append(["imagenet", "styles_C/1"]),
-            r"figures\.fig5_cka\.pairs\[5\]: model 'styles_C/1' names run 'styles_C'",
+            r"figures\.fig5_cka\.pairs\[6\]: model 'styles_C/1' names run 'styles_C'",
         ),
         (
             lambda c: c["figures"]["fig5_cka"].update(reference={"label": "x", "values": [1.0] * 3}),

@@ -138,15 +138,17 @@ def test_cka_file_without_debiased_rows_is_named(tmp_path):
 def test_overlap_boxes_are_the_overlaps_at_k_in_percent(tmp_path):
     boxes = overlap_boxes(read_overlap_table(write_overlap(tmp_path / "overlap.csv")), 10)
     for layer, values in OVERLAP_10.items():
-        assert boxes.loc[boxes["layer"] == layer, "overlap"].tolist() == pytest.approx([100 * v for v in values])
+        assert boxes.loc[boxes["layer"] == layer, "value"].tolist() == pytest.approx([100 * v for v in values])
 
 
-def test_entropy_boxes_leave_out_empty_sets(tmp_path):
-    boxes = entropy_boxes(read_overlap_table(write_overlap(tmp_path / "overlap.csv")), 20, labels=("ImageNet", "RASTA"))
-    assert boxes["entropy"].notna().all()
-    a = boxes[(boxes["model"] == "ImageNet") & (boxes["layer"] == "mixed3a")]
-    assert a["channel"].tolist() == [0, 2, 3] and a["entropy"].tolist() == [0.9, 0.7, 0.8]
-    assert len(boxes[boxes["model"] == "RASTA"]) == 12
+def test_entropy_boxes_are_one_models_and_leave_out_empty_sets(tmp_path):
+    frame = read_overlap_table(write_overlap(tmp_path / "overlap.csv"))
+    a = entropy_boxes(frame, 20, side="a")
+    assert a["value"].notna().all() and len(a) == 10  # two of the twelve sets are empty
+    assert a.loc[a["layer"] == "mixed3a", "channel"].tolist() == [0, 2, 3]
+    assert a.loc[a["layer"] == "mixed3a", "value"].tolist() == [0.9, 0.7, 0.8]
+    b = entropy_boxes(frame, 20, side="b")
+    assert b.loc[b["layer"] == "conv2d0", "value"].tolist() == [0.9, 0.9, 0.8, 0.7]
 
 
 def test_chance_level_is_k_over_n_in_percent(tmp_path):
@@ -160,47 +162,67 @@ def test_cka_pair_labels_must_differ(two_pairs):
         read_cka([two_pairs[0], (two_pairs[0][0], two_pairs[1][1])])
 
 
-def test_topk_figure_draws_the_hand_computed_boxes_and_the_chance_line(tmp_path):
-    frame = read_overlap_table(write_overlap(tmp_path / "overlap.csv"))
-    labels = ("ImageNet", "RASTA")
-    fig = draw_topk(
-        overlap_boxes(frame, 10), entropy_boxes(frame, 20, labels), 100 * 10 / N_TRAIN, 10, 20, labels=labels
-    )
+def topk_panels(frame):
+    return [
+        {"values": overlap_boxes(frame, 10), "metric": "overlap", "title": "(a) overlap", "chance": 100 * 10 / N_TRAIN},
+        {"values": entropy_boxes(frame, 20, side="a"), "metric": "entropy", "title": "(b) entropy", "chance": None},
+    ]
+
+
+def test_topk_figure_draws_the_mean_as_a_line_the_median_as_a_star_and_the_chance_line(tmp_path):
+    fig = draw_topk(topk_panels(read_overlap_table(write_overlap(tmp_path / "overlap.csv"))))
     overlap_ax, entropy_ax = fig.axes
     layers = ["conv2d0", "mixed3a", "mixed4d_3x3"]  # network order, the branch after the study layers
     assert [t.get_text() for t in entropy_ax.get_xticklabels()] == layers
     boxes = overlap_ax.containers[0]
+    (stars,) = overlap_ax.collections[-1:]
+    assert stars.get_paths() and len(stars.get_offsets()) == 3
     for i, layer in enumerate(layers):
         values = 100 * np.array(OVERLAP_10[layer])
-        assert boxes.medians[i].get_ydata()[0] == pytest.approx(np.median(values))
-        assert boxes.means[i].get_ydata()[0] == pytest.approx(values.mean())
+        mean = boxes.means[i]
+        assert mean.get_linestyle() == "-" and mean.get_marker() in ("None", None, "")  # a line, not a marker
+        assert mean.get_ydata()[0] == mean.get_ydata()[-1] == pytest.approx(values.mean())
+        assert stars.get_offsets()[i].tolist() == pytest.approx([i, np.median(values)])
+        assert not boxes.medians[i].get_visible()
     (chance,) = [line for line in overlap_ax.get_lines() if line.get_linestyle() == "--"]
     assert list(chance.get_ydata()) == [5.0, 5.0] and "chance" in chance.get_label()
-    model_a = entropy_ax.containers[0]  # hue level 1: model A; its NaN channels are not in its box
+    entropy_boxes_drawn = entropy_ax.containers[0]
+    entropy_stars = entropy_ax.collections[-1]
     for i, layer in enumerate(layers):
-        assert model_a.means[i].get_ydata()[0] == pytest.approx(np.nanmean(ENTROPY_A_20[layer]))
+        assert entropy_boxes_drawn.means[i].get_ydata()[0] == pytest.approx(np.nanmean(ENTROPY_A_20[layer]))
+        assert entropy_stars.get_offsets()[i][1] == pytest.approx(np.nanmedian(ENTROPY_A_20[layer]))
+    assert [ax.get_title(loc="left") for ax in fig.axes] == ["(a) overlap", "(b) entropy"]
     assert_print_readable(fig)
+
+
+def box(path, metric, k, side=None):
+    out = {"metric": metric, "k": k, "overlap_csv": str(path), "title": metric}
+    return out if side is None else {**out, "side": side}
 
 
 def test_topk_figure_writes_png_and_pdf(tmp_path):
     path = write_overlap(tmp_path / "overlap.csv")
     out = tmp_path / "figures"
-    paths = topk_figure(path, out / "figure6.png", out / "figure6.pdf", overlap_k=10, entropy_k=20, title="Figure 6")
+    boxes = [box(path, "overlap", 10), box(path, "entropy", 20, "a"), box(path, "entropy", 20, "b")]
+    paths = topk_figure(boxes, out / "figure15.png", out / "figure15.pdf", title="Figure 15")
     assert_written(*paths)
 
 
-@pytest.mark.parametrize("overlap_k, entropy_k", [(100, 20), (10, 1000)])
-def test_a_k_not_in_the_file_names_the_k_values_it_has(tmp_path, overlap_k, entropy_k):
+@pytest.mark.parametrize("metric, k", [("overlap", 100), ("entropy", 1000)])
+def test_a_k_not_in_the_file_names_the_k_values_it_has(tmp_path, metric, k):
     path = write_overlap(tmp_path / "overlap.csv")
     with pytest.raises(UserError, match=r"overlap\.csv.*k values are 10, 20"):
-        topk_figure(path, tmp_path / "f.png", tmp_path / "f.pdf", overlap_k=overlap_k, entropy_k=entropy_k)
+        topk_figure(
+            [box(path, metric, k, "a" if metric == "entropy" else None)], tmp_path / "f.png", tmp_path / "f.pdf"
+        )
 
 
 @pytest.mark.parametrize("drop", [{"drop_metric": "entropy_b"}, {"drop_column": "chance"}])
 def test_a_missing_metric_or_column_names_the_file(tmp_path, drop):
     path = write_overlap(tmp_path / "broken.csv", **drop)
+    boxes = [box(path, "overlap", 10), box(path, "entropy", 20, "b")]
     with pytest.raises(UserError, match=r"broken\.csv.*(entropy_b|chance)"):
-        topk_figure(path, tmp_path / "f.png", tmp_path / "f.pdf", overlap_k=10, entropy_k=20)
+        topk_figure(boxes, tmp_path / "f.png", tmp_path / "f.pdf")
 
 
 def test_study_layers_are_the_papers_twelve():

@@ -30,7 +30,15 @@ CONFIG = {
             "pairs": [["imagenet", "rasta_A/1"], ["rasta_A/1", "rasta_B/1"]],
             "reference": {"label": "original code", "values": [0.997, 0.908, 0.372]},
         },
-        "fig6_topk": {"kind": "topk", "title": "", "pair": ["imagenet", "rasta_A/1"], "entropy_k": 1000},
+        "fig6_topk": {
+            "kind": "topk",
+            "title": "",
+            "boxes": [
+                {"metric": "overlap", "pair": ["imagenet", "rasta_A/1"]},
+                {"metric": "entropy", "pair": ["imagenet", "rasta_A/1"], "k": 1000},
+                {"metric": "entropy", "pair": ["imagenet", "rasta_A/1"], "model": "imagenet"},
+            ],
+        },
     },
     "tables": {"table1": {"title": "Table 1", "rows": [{"label": "FT", "runs": ["rasta_A"], "paper": [55.18]}]}},
     "comparison_tables": {"table2": {"title": "", "metrics": ["mean_l2"], "rows": [{"label": "x", "pairs": []}]}},
@@ -53,10 +61,13 @@ def test_a_cka_figure_caption_names_its_pairs_method_and_the_papers_values():
     assert "Reference line (original code), per layer: 0.997, 0.908, 0.372." in text
 
 
-def test_a_topk_caption_names_the_ks_the_pair_and_the_papers_finding():
+def test_a_topk_caption_names_each_panels_k_pair_and_model():
     text = html_of(figure_caption(CONFIG, "fig6_topk"))
-    assert text.startswith("fig6_topk. Model A imagenet, model B rasta_A/1. (a) overlap of the top-100 sets")
-    assert "(b) class entropy of the top-1000 sets" in text and "falls with depth" in text
+    assert text.startswith("fig6_topk. Per layer: (a) overlap of the top-100 sets, imagenet vs rasta_A/1; (b) class")
+    assert (
+        "(b) class entropy of the top-1000 sets of rasta_A/1; (c) class entropy of the top-100 sets of imagenet" in text
+    )
+    assert "the orange line is the mean and the star the median" in text
 
 
 def test_names_with_underscores_and_stars_survive_restructuredtext():

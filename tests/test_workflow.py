@@ -268,7 +268,11 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     config["comparisons"] = [init_pair]
     config["figures"] = {
         "fig5_cka": {"kind": "cka", "pairs": [pair], "reference": {"label": "paper", "values": [0.5] * 12}},
-        "fig6_topk": {"kind": "topk", "pair": pair, "title": "overlap"},
+        "fig6_topk": {
+            "kind": "topk",
+            "title": "overlap",
+            "boxes": [{"metric": "overlap", "pair": pair}, {"metric": "entropy", "pair": pair}],
+        },
     }
     config["comparison_tables"] = {
         "table2": {"metrics": ["mean_l2"], "rows": [{"label": "pretrained vs FT", "pairs": [pair], "paper": [1.26]}]}

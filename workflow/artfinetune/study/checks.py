@@ -134,9 +134,14 @@ def _check_pairs(config: dict, fail) -> None:
             fail(f"{where}: the pairs {list(ids[ident])} and {pair} share the folder name {ident}; rename a run")
     ks = config["topk"]
     for name, figure in config["figures"].items():
-        for key in ("overlap_k", "entropy_k"):
-            if key in figure and figure[key] not in ks:
-                fail(f"figures.{name}.{key} is {figure[key]}, which is not in topk {ks}; add it to topk or change it")
+        for i, box in enumerate(figure.get("boxes", [])):
+            where = f"figures.{name}.boxes[{i}]"
+            if box.get("k", ks[0]) not in ks:
+                fail(f"{where}.k is {box['k']}, which is not in topk {ks}; add it to topk or change it")
+            if "model" in box and box["metric"] == "overlap":
+                fail(f"{where} is an overlap panel, which compares both models of its pair; drop its model")
+            if "model" in box and box["model"] not in box["pair"]:
+                fail(f"{where}.model is {box['model']}, not a model of its pair {box['pair']}; name one of the two")
         reference = figure.get("reference")
         if reference and len(reference["values"]) != len(layers.STUDY_LAYERS):
             fail(

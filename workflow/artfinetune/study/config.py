@@ -165,16 +165,20 @@ def _complete_datasets(config: dict, origin: str) -> None:
 
 
 def fill_k_defaults(config: dict) -> None:
-    """The k values left out of the config: a top-k figure's and the depth finding's overlap at the smallest
-    ``topk`` and entropy at the largest, mosaics, galleries and the changed-channel choice (``render.k``) at the
-    smallest."""
+    """The k values left out of the config: the depth finding's overlap at the smallest ``topk`` and entropy at
+    the largest; a top-k figure's box panels, mosaics, galleries and the changed-channel choice (``render.k``) at
+    the smallest. An entropy panel shows its pair's second model unless it names one."""
     smallest, largest = min(config["topk"]), max(config["topk"])
     config["render"].setdefault("k", smallest)
     depth = (config.get("findings") or {}).get("depth")
-    sections = [f for f in config["figures"].values() if f["kind"] == "topk"] + ([depth] if depth else [])
-    for section in sections:
-        section.setdefault("overlap_k", smallest)
-        section.setdefault("entropy_k", largest)
+    if depth:
+        depth.setdefault("overlap_k", smallest)
+        depth.setdefault("entropy_k", largest)
+    for figure in config["figures"].values():
+        for box in figure.get("boxes", []):
+            box.setdefault("k", smallest)  # the paper's figures 6, 14 and 15 are all top-100
+            if box["metric"] == "entropy":
+                box.setdefault("model", box["pair"][1])
 
 
 def complete_dataset(section: dict, where: str, needs: tuple[str, ...] = ()) -> dict:

@@ -98,8 +98,8 @@ def named_pairs(config: dict):
     for name, figure in config["figures"].items():
         for i, pair in enumerate(figure.get("pairs", [])):
             yield f"figures.{name}.pairs[{i}]", pair
-        if "pair" in figure:
-            yield f"figures.{name}.pair", figure["pair"]
+        for i, box in enumerate(figure.get("boxes", [])):
+            yield f"figures.{name}.boxes[{i}].pair", box["pair"]
     for name, table in config["comparison_tables"].items():
         for r, row in enumerate(table["rows"]):
             for i, pair in enumerate(row["pairs"]):
