@@ -13,7 +13,8 @@ from artfinetune.errors import UserError
 from artfinetune.render.gallery_html import IMAGE_KEYS, write_gallery
 from tests.browser import chromium
 
-RENDER_WIDTH, MOSAIC_WIDTH = 40, 60
+RENDER_WIDTH, THUMB_WIDTH = 40, 30
+SET_SIZE = 4  # each top-k set: 4 images; A's are store images c..c+3, B's c+2..c+5 (c+2 and c+3 in both)
 
 # (tensor, layer_index, channel, overlap, entropy_a, entropy_b): 3 layers, distinct overlaps in no layer order.
 CHANNELS = [
@@ -43,21 +44,36 @@ def png(path: Path, width: int, colour: tuple[int, int, int]) -> Path:
     return path
 
 
+def set_of(images: Path, first: int, other_first: int) -> list[dict]:
+    """A top-k set of SET_SIZE images starting at store index ``first``; those also in the other set are common."""
+    other = set(range(other_first, other_first + SET_SIZE))
+    return [
+        {
+            "src": str(png(images / "set" / f"{index}.jpg", THUMB_WIDTH, (5 * index % 256, 120, 60))),
+            "index": index,
+            "id": f"painting_{index}",
+            "labels": ["Baroque", "Rococo"] if index % 2 else ["Cubism"],
+            "common": index in other,
+        }
+        for index in range(first, first + SET_SIZE)
+    ]
+
+
 def entry(root: Path, tensor: str, layer_index: int, channel: int, overlap: float, entropy_a, entropy_b) -> dict:
-    """One channel, its four images under root/images (outside the gallery folder, which copies them)."""
+    """One channel: its two renders and two top-k sets, as files under root/images (outside the gallery folder,
+    which copies them)."""
     images = root / "images" / tensor
     shade = (40 * layer_index % 256, 3 * channel % 256, 200)
-    files = {
-        f"{kind}_{side}": png(images / f"{kind}_{side}_{channel}.png", width, shade)
-        for kind, width in (("render", RENDER_WIDTH), ("mosaic", MOSAIC_WIDTH))
-        for side in ("a", "b")
-    }
+    renders = {f"render_{side}": png(images / f"render_{side}_{channel}.png", RENDER_WIDTH, shade) for side in "ab"}
     return {
         "tensor": tensor,
         "channel": channel,
         "label": f"{tensor}_pre_relu:{channel}",
         "layer_index": layer_index,
-        **files,
+        "k": SET_SIZE,
+        **renders,
+        "set_a": set_of(root / "images", channel, channel + 2),
+        "set_b": set_of(root / "images", channel + 2, channel),
         "overlap": overlap,
         "entropy_a": entropy_a,
         "entropy_b": entropy_b,
@@ -77,7 +93,7 @@ class Page(HTMLParser):
 
     def __init__(self, text: str):
         super().__init__()
-        self.body, self.cards, self.images, self.missing = {}, [], [], 0
+        self.body, self.cards, self.images, self.missing, self.thumbs = {}, [], [], 0, []
         self.options, self.select = {}, None
         self.feed(text)
 
@@ -87,9 +103,12 @@ class Page(HTMLParser):
             self.body = attrs
         elif tag == "article":
             self.cards.append({**attrs, "images": []})
-        elif tag == "img":
+        elif tag == "img" and attrs.get("id") != "viewer-image":
             self.images.append(attrs)
-            self.cards[-1]["images"].append(attrs)
+            if attrs.get("loading") != "lazy":  # the renders; the thumbnails are under thumbs
+                self.cards[-1]["images"].append(attrs)
+        elif tag == "a" and "thumb" in attrs.get("class", ""):
+            self.thumbs.append(attrs)
         elif tag == "div" and attrs.get("class") == "missing":
             self.missing += 1
         elif tag == "select":
@@ -107,21 +126,39 @@ class Page(HTMLParser):
 def test_the_folder_holds_a_copy_of_every_image_it_shows(gallery):
     page = Page(gallery.read_text())
     assert gallery.name == "index.html"
-    assert len(page.images) == 4 * len(CHANNELS)
+    assert len(page.images) == (2 + 2 * SET_SIZE) * len(CHANNELS)
     for img in page.images:
         assert img["src"].startswith("images/"), img["src"]
         assert (gallery.parent / img["src"]).is_file()
     card = next(c for c in page.cards if c["data-layer"] == "conv2d2")
     sources = [gallery.parent / img["src"] for img in card["images"]]
     originals = [Path(entry(gallery.parents[2] / "again", "conv2d2", 2, 3, 0, 0, 0)[key]) for key in IMAGE_KEYS]
-    assert [s.read_bytes() for s in sources] == [o.read_bytes() for o in originals]  # render A, mosaic A, ...
+    assert [s.read_bytes() for s in sources] == [o.read_bytes() for o in originals]  # render A, render B
+    # A set's image is copied once, however many sets show it (channels 1, 3 and 5 share store images 3 to 8).
+    indices = {i for _, _, c, *_ in CHANNELS for i in range(c, c + SET_SIZE + 2)}
+    assert sorted(int(p.stem) for p in (gallery.parent / "images" / "set").iterdir()) == sorted(indices)
+
+
+def test_a_set_is_a_near_square_grid_of_links_in_rank_order_with_the_common_images_framed(gallery):
+    page = Page(gallery.read_text())
+    assert len(page.thumbs) == 2 * SET_SIZE * len(CHANNELS)
+    text = gallery.read_text()
+    assert 'class="grid" style="--columns:2"' in text  # 4 images: 2 x 2
+    # The cards are in network order: conv2d2 channel 3 first; its set A is store images 3, 4, 5, 6.
+    first = page.thumbs[:SET_SIZE]
+    assert [t["href"] for t in first] == [f"images/set/{i}.jpg" for i in (3, 4, 5, 6)]
+    assert [("common" in t["class"]) for t in first] == [False, False, True, True]
+    assert [t["data-id"] for t in first] == ["painting_3", "painting_4", "painting_5", "painting_6"]
+    assert [t["data-labels"] for t in first] == ["Baroque, Rococo", "Cubism", "Baroque, Rococo", "Cubism"]
+    assert first[2]["data-about"] == "rank 3 in the top-k of A; also in B's"
+    assert [int(t["data-n"]) for t in page.thumbs] == list(range(len(page.thumbs)))
 
 
 def test_the_folder_moves_on_its_own(gallery, tmp_path):
     moved = tmp_path / "elsewhere"
     shutil.copytree(gallery.parent, moved)
     page = Page((moved / "index.html").read_text())
-    assert len(page.images) == 4 * len(CHANNELS)
+    assert len(page.images) == (2 + 2 * SET_SIZE) * len(CHANNELS)
     assert all((moved / img["src"]).is_file() for img in page.images)
 
 
@@ -139,10 +176,9 @@ def test_a_rebuild_replaces_the_folder(tmp_path):
     page = Page(write_gallery(rows[:1], tmp_path / "g").read_text())
     assert len(page.cards) == 1
     assert sorted(p.name for p in (tmp_path / "g" / "images").iterdir()) == [
-        "0000_mosaic_a.png",
-        "0000_mosaic_b.png",
         "0000_render_a.png",
         "0000_render_b.png",
+        "set",
     ]
 
 
@@ -156,13 +192,17 @@ def test_text_is_escaped(tmp_path):
     assert "<i>a</i>" not in text and "<title>&lt;i&gt;a&lt;/i&gt; → b</title>" in text
 
 
-def test_missing_images_are_placeholders(tmp_path):
+def test_missing_images_are_placeholders_and_an_empty_set_says_so(tmp_path):
     row = entry(tmp_path, *CHANNELS[0])
     row["render_b"] = None
-    row["mosaic_a"] = tmp_path / "nowhere.png"
-    page = Page(write_gallery([row], tmp_path / "g").read_text())
-    assert page.missing == 2
-    assert sorted(img["alt"] for img in page.images) == ["render A", "top-k mosaic B"]
+    row["set_a"] = []
+    row["set_b"][0]["src"] = str(tmp_path / "nowhere.jpg")
+    text = write_gallery([row], tmp_path / "g").read_text()
+    page = Page(text)
+    assert page.missing == 2  # render B, and set A
+    assert "no image fires this channel: the top-4 is empty" in text
+    assert [img["alt"] for img in page.images if img.get("loading") != "lazy"] == ["render A"]
+    assert len(page.thumbs) == SET_SIZE - 1 and text.count('class="thumb gone') == 1  # a "?" where it is missing
 
 
 def test_no_entropy_and_layers_in_network_order(gallery):
@@ -204,15 +244,29 @@ def test_page_sorts_filters_and_loads_images_from_file(gallery, tmp_path, query,
     dom = shown_page(gallery, query, tmp_path / "profile")
     assert dom.shown() == expected
     widths = [[int(img["data-natural-width"]) for img in card["images"]] for card in dom.cards]
-    assert widths == [[RENDER_WIDTH, MOSAIC_WIDTH] * 2] * len(CHANNELS)  # hidden cards' images load too
+    assert widths == [[RENDER_WIDTH, RENDER_WIDTH]] * len(CHANNELS)  # hidden cards' images load too
 
 
 def test_page_is_ready_when_an_image_is_gone(tmp_path):
     row = entry(tmp_path, *CHANNELS[0])
     page = write_gallery([row], tmp_path / "site" / "g")
-    (page.parent / "images" / "0000_mosaic_b.png").unlink()  # removed after the page was written: the load fails
+    (page.parent / "images" / "0000_render_b.png").unlink()  # removed after the page was written: the load fails
     dom = shown_page(page, "", tmp_path / "profile")
-    assert [int(img["data-natural-width"]) for img in dom.images] == [RENDER_WIDTH, MOSAIC_WIDTH, RENDER_WIDTH, 0]
+    assert [int(img["data-natural-width"]) for img in dom.cards[0]["images"]] == [RENDER_WIDTH, 0]
+
+
+def test_a_link_to_a_thumbnail_opens_the_image_with_its_id_and_labels(gallery, tmp_path):
+    # Thumbnail 5 of the page: the first card (conv2d2 channel 3), set B's (5, 6, 7, 8) second image, store image
+    # 6, which set A (3, 4, 5, 6) has too.
+    text = chromium(gallery, "?sort=layer#view=5", tmp_path / "profile", "--dump-dom")
+    import re
+
+    dialog = re.search(r"<dialog id=\"viewer\"([^>]*)>(.*?)</dialog>", text, re.S)
+    assert dialog and "open" in dialog.group(1), "the viewer did not open"
+    assert re.search(r'<img id="viewer-image"[^>]* src="images/set/6.jpg"', dialog.group(2))
+    assert '<b id="viewer-id">painting_6</b>' in dialog.group(2)
+    assert '<span id="viewer-labels">(Cubism)</span>' in dialog.group(2)
+    assert "rank 2 in the top-k of B; also in A's" in dialog.group(2)
 
 
 def test_screenshot(gallery, tmp_path):

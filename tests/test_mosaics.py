@@ -10,7 +10,15 @@ import pytest
 from PIL import Image
 
 from artfinetune.errors import UserError
-from artfinetune.render.mosaics import GREEN, GUTTER, mosaic_image, tile_origin, write_mosaic
+from artfinetune.render.mosaics import (
+    GREEN,
+    GUTTER,
+    grid_columns,
+    mosaic_image,
+    tile_origin,
+    write_mosaic,
+    write_pair_mosaics,
+)
 
 STORE_SIZE, IMAGE_SIZE, BORDER = 16, 12, 2  # the centre 12 x 12 window leaves a 2 px border of each stored image
 BLUE = (0, 0, 255)  # the stored images' border colour: it must never reach a mosaic
@@ -136,10 +144,11 @@ def test_write_mosaic_json_gives_the_overlap_and_composition_by_hand(files, tmp_
         5,
         1,
     )
+    assert written["ids"] == ["i11", "i9", "i7", "i5", "i3"]  # the store's ids of those images, in rank order
+    assert written["labels"] == [["Ukiyo-e"], ["Ukiyo-e"], ["Baroque"], ["Ukiyo-e"], ["Cubism"]]
+    # The PNG is the grid alone (its text goes beside it in panels and galleries): 5 images, 3 x 2 near-square.
     image = np.asarray(Image.open(tmp_path / "m.png"))
-    grid_height = GUTTER + IMAGE_SIZE + GUTTER
-    assert image.shape[0] > grid_height  # the caption strip sits under the grid
-    assert (image[grid_height:] < 128).all(axis=2).any()  # and has (anti-aliased) text in it
+    assert image.shape == (GUTTER + 2 * (IMAGE_SIZE + GUTTER), GUTTER + 3 * (IMAGE_SIZE + GUTTER), 3)
 
 
 def test_write_mosaic_of_side_b_shows_b_s_set_with_b_s_composition(files, tmp_path):
@@ -155,7 +164,30 @@ def test_write_mosaic_of_side_b_shows_b_s_set_with_b_s_composition(files, tmp_pa
         ("Cubism", pytest.approx(100 / 3)),
     ]
     grid = np.asarray(Image.open(tmp_path / "b.png"))
-    assert is_framed(tile(grid, 2, IMAGE_SIZE, 10), 3) and not is_framed(tile(grid, 0, IMAGE_SIZE, 10), 3)
+    assert is_framed(tile(grid, 2, IMAGE_SIZE, 2), 3) and not is_framed(tile(grid, 0, IMAGE_SIZE, 2), 3)
+
+
+@pytest.mark.parametrize(("k", "columns"), [(100, 10), (1000, 32), (10, 4), (3, 2), (1, 1)])
+def test_a_set_of_k_images_is_a_near_square_grid(k, columns):
+    assert grid_columns(k) == columns
+
+
+def test_a_gallery_pairs_mosaics_write_each_image_shown_on_its_own(files, tmp_path):
+    store, a, b = files
+    out = tmp_path / "mosaics"
+    channels, written = write_pair_mosaics(a, b, store, IMAGE_SIZE, 5, ["mixed4d_3x3_pre_relu:1"], out, images=True)
+    assert channels == ["mixed4d_3x3_pre_relu:1"] and [p.name for p in written] == [
+        "a_mixed4d_3x3_pre_relu_1.png",
+        "b_mixed4d_3x3_pre_relu_1.png",
+    ]
+    # A's set is rows 0-4 (store 11, 9, 7, 5, 3), B's rows 4, 6, 2, 7, 5 (store 3, 0, 7, 2, 1): 8 images in all.
+    shown = sorted(int(p.stem) for p in (out / "images").glob("*.jpg"))
+    assert shown == [0, 1, 2, 3, 5, 7, 9, 11]
+    with Image.open(out / "images" / "9.jpg") as image:  # the centre window, as the network saw it
+        assert image.size == (IMAGE_SIZE, IMAGE_SIZE)
+        assert np.abs(np.asarray(image).astype(int) - centre_colour(9)).max() <= 8  # JPEG keeps a flat colour
+    write_pair_mosaics(a, b, store, IMAGE_SIZE, 5, ["mixed4d_3x3_pre_relu:1"], tmp_path / "plain")
+    assert not (tmp_path / "plain" / "images").exists()  # only a gallery's pair needs them
 
 
 @pytest.mark.parametrize(

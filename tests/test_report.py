@@ -20,6 +20,8 @@ from artfinetune.study.report import rst_escape
 
 CONFIG = {
     "seeds": [1, 2],
+    "init": {"imagenet": {"kind": "lucid"}},
+    "runs": {"rasta_A": {"dataset": "rasta", "init": "imagenet", "mode": "A"}},
     "topk": [100, 1000],
     "layers": ["conv2d0", "mixed4a", "mixed5b"],
     "render": {"size": 224, "steps": 2048, "lr": 0.05, "seed": 0, "batch": 32, "per_layer": 2, "channels": []},
@@ -42,7 +44,14 @@ CONFIG = {
     },
     "tables": {"table1": {"title": "Table 1", "rows": [{"label": "FT", "runs": ["rasta_A"], "paper": [55.18]}]}},
     "comparison_tables": {"table2": {"title": "", "metrics": ["mean_l2"], "rows": [{"label": "x", "pairs": []}]}},
-    "panels": {"fig2": {"title": "Figure 2", "pairs": [["imagenet", "rasta_A/1"]], "channels": ["mixed4d:52"]}},
+    "panels": {
+        "fig2": {
+            "title": "Figure 2",
+            "show": ["renders", "topk"],
+            "layout": "channels",
+            "columns": [{"pair": ["imagenet", "rasta_A/1"], "channel": "mixed4d:52", "paper": {"overlap": 18}}],
+        }
+    },
 }
 fill_k_defaults(CONFIG)  # as the config loader does: the ks left out are the smallest and largest topk
 
@@ -83,8 +92,9 @@ def test_table_captions_say_whether_the_paper_has_values():
 
 def test_a_panel_caption_gives_the_render_settings():
     text = html_of(panel_caption(CONFIG, "fig2"))
-    assert "Channels mixed4d:52 for imagenet vs rasta_A/1" in text
+    assert "top-100 maximal activation images of channels mixed4d:52 for imagenet → rasta_A/1" in text
     assert "224 px, 2048 Adam steps at lr 0.05" in text and "top-100 train images" in text
+    assert "The paper's numbers: mixed4d:52 (rasta_A/1): overlap 18 %." in text
 
 
 def test_figures_go_to_their_category():

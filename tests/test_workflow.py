@@ -279,7 +279,9 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     }
     config["render"] = {"size": 64, "steps": 4, "per_layer": 1, "channels": ["mixed4d_3x3_pre_relu:52"]}
     config["galleries"] = [pair]
-    config["panels"] = {"fig1": {"pairs": [pair], "channels": ["mixed4a:10", "mixed4d_3x3_pre_relu:52"]}}
+    config["panels"] = {
+        "fig1": {"columns": [{"pair": pair, "channel": c} for c in ("mixed4a:10", "mixed4d_3x3_pre_relu:52")]}
+    }
     config["findings"] = {"depth": {"pair": pair}}  # the other findings cannot be judged here
     cfg.write_text(yaml.safe_dump(config))
     report = tmp_path / "report.zip"
@@ -328,7 +330,10 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     assert all(width > 0 for width in seen["images"].values()), seen["images"]
     page = seen["pages"][str(results / "galleries/imagenet_vs_mine_A.1/index.html")]
     widths = [int(w) for w in re.findall(r'data-natural-width="(\d+)"', page)]
-    assert 'data-ready="1"' in page and len(widths) == 4 * (len(changed) + 2) and min(widths) > 0
+    assert 'data-ready="1"' in page and len(widths) == 2 * (len(changed) + 2) and min(widths) > 0  # the renders
+    thumbs = re.findall(r'<a class="thumb[^"]*" href="([^"]+)"', page)
+    assert len(thumbs) == 2 * 2 * (len(changed) + 2)  # top-2 sets of both models
+    assert all((results / "galleries/imagenet_vs_mine_A.1" / t).is_file() for t in thumbs)
     assert "pretrained vs FT" in seen["pages"][str(results / "tables/table2.html")]
     findings = seen["pages"][str(results / "findings.html")]
     assert "CKA between imagenet and mine_A/1" in findings  # judged on the run's own numbers

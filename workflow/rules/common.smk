@@ -29,8 +29,9 @@ try:
     from artfinetune.render.channels import (
         changed_settings,
         gallery_has_changed,
+        gallery_mosaics,
         model_channels,
-        named_channels,
+        mosaic_channels,
     )
     from artfinetune.render.gallery import gallery_inputs, gallery_spec
     from artfinetune.report.findings import findings_inputs, findings_spec
@@ -47,6 +48,7 @@ try:
     from artfinetune.study.names import (
         analysis_models,
         analysis_tensors,
+        pair_dataset,
         pair_label,
         pairs_by_id,
     )

@@ -66,19 +66,23 @@ rule mosaics:
         ENV
     params:
         channels=lambda w: " ".join(
-            f"--channel {c}" for c in named_channels(config, PAIRS[w.pair])
+            f"--channel {c}" for c in mosaic_channels(config, PAIRS[w.pair], w.dataset)
         ),
         changed=lambda w: (
             f"--changed-from {paths.pair_files(config, PAIRS[w.pair])['overlap']} {CHANGED_ARGS}"
             if gallery_has_changed(config, PAIRS[w.pair])
+            and w.dataset == pair_dataset(config, PAIRS[w.pair])
             else ""
+        ),
+        images=lambda w: (
+            "--images" if gallery_mosaics(config, PAIRS[w.pair], w.dataset) else ""
         ),
         k=config["render"]["k"],
         image_size=config["image_size"],
     shell:
         "artfinetune mosaics {input.a} {input.b} --store {input.store}"
         " --image-size {params.image_size} --k {params.k} {params.channels} {params.changed}"
-        " --out-dir {output} 2> {log}"
+        " {params.images} --out-dir {output} 2> {log}"
 
 
 rule gallery:

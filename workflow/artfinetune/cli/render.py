@@ -42,7 +42,7 @@ def cmd_mosaics(args) -> None:
 
     channels, written = write_pair_mosaics(
         args.topk_a, args.topk_b, args.store, args.image_size, args.k, args.channel or [], args.out_dir,
-        changed_from=args.changed_from, layers=args.layers, per_layer=args.per_layer,
+        changed_from=args.changed_from, layers=args.layers, per_layer=args.per_layer, images=args.images,
     )  # fmt: skip
     print(f"{args.out_dir}: {len(written)} mosaics of {len(channels)} channels")
 
@@ -83,6 +83,9 @@ def add_commands(sub) -> None:
     p.add_argument("--image-size", type=at_least(64), required=True, help="the window the network saw (px)")
     p.add_argument("--channel", action="append", help="layer:index, repeatable")
     p.add_argument("--out-dir", required=True, help="folder of a_<channel>.png and b_<channel>.png (+ JSON)")
+    p.add_argument(
+        "--images", action="store_true", help="also write every image shown on its own, images/<store index>.jpg"
+    )
     add_changed_args(p, k_required=True)
     p.set_defaults(func=cmd_mosaics)
 

@@ -13,26 +13,54 @@ import pandas as pd
 
 from artfinetune.errors import UserError
 from artfinetune.model.layers import parse_channel, post_relu
+from artfinetune.study.names import pair_dataset
 
 
-def _pairs_with(config: dict, model: str) -> list:
-    return [
-        p for p in [*config["galleries"], *(p for x in config["panels"].values() for p in x["pairs"])] if model in p
-    ]
+def _is_gallery(config: dict, pair) -> bool:
+    return list(pair) in [list(p) for p in config["galleries"]]
+
+
+def _panel_dataset(config: dict, panel: dict, pair) -> str:
+    return panel.get("dataset") or pair_dataset(config, pair)
 
 
 def named_channels(config: dict, pair) -> list[str]:
-    """The named channels shown for a pair: render.channels if it has a gallery, and its panels' channels."""
-    names = list(config["render"]["channels"]) if list(pair) in [list(p) for p in config["galleries"]] else []
-    for panel in config["panels"].values():
-        if list(pair) in [list(p) for p in panel["pairs"]]:
-            names += panel["channels"]
-    return list(dict.fromkeys(names))
+    """The named channels a pair's gallery shows: render.channels and its panel columns' channels on its dataset."""
+    names = list(config["render"]["channels"]) if _is_gallery(config, pair) else []
+    return list(dict.fromkeys(names + _panel_channels(config, pair, pair_dataset(config, pair))))
+
+
+def _panel_channels(config: dict, pair, dataset: str | None = None, show: str | None = None) -> list[str]:
+    """The channels of the panel columns on ``pair`` (on ``dataset``, showing ``show``, where given)."""
+    return [
+        column["channel"]
+        for panel in config["panels"].values()
+        if show is None or show in panel["show"]
+        for column in panel["columns"]
+        if list(column["pair"]) == list(pair) and (dataset is None or _panel_dataset(config, panel, pair) == dataset)
+    ]
+
+
+def gallery_mosaics(config: dict, pair, dataset: str) -> bool:
+    """Whether a pair's mosaics on ``dataset`` are its gallery's (a gallery pair on its own dataset)."""
+    return _is_gallery(config, pair) and dataset == pair_dataset(config, pair)
+
+
+def mosaic_channels(config: dict, pair, dataset: str) -> list[str]:
+    """The channels whose top-k mosaics a pair needs on ``dataset``: its gallery's (on the pair's own dataset) and
+    those of the panels that show its top-k sets there."""
+    names = named_channels(config, pair) if gallery_mosaics(config, pair, dataset) else []
+    return list(dict.fromkeys(names + _panel_channels(config, pair, dataset, "topk")))
 
 
 def model_channels(config: dict, model: str) -> list[str]:
-    """Every named channel a model is rendered for, in a stable order (adding a channel reruns its renders)."""
-    return sorted({c for pair in _pairs_with(config, model) for c in named_channels(config, pair)})
+    """Every named channel a model is rendered for, sorted (adding a channel reruns its renders): those of the
+    galleries it is in and of the panel columns that show renders of a pair it is in."""
+    names = {c for pair in config["galleries"] if model in pair for c in named_channels(config, pair)}
+    for panel in config["panels"].values():
+        if "renders" in panel["show"]:
+            names |= {c["channel"] for c in panel["columns"] if model in c["pair"]}
+    return sorted(names)
 
 
 def changed_settings(config: dict) -> dict:

@@ -23,7 +23,14 @@ from artfinetune.render.channels import (
     topk_channel,
 )
 from artfinetune.render.gallery_html import write_gallery
-from artfinetune.study.paths import changed_render_dir, channel_file, mosaic_dir, pair_files, render_dir
+from artfinetune.study.paths import (
+    MOSAIC_IMAGES,
+    changed_render_dir,
+    channel_file,
+    mosaic_dir,
+    pair_files,
+    render_dir,
+)
 
 
 def gallery_inputs(config: dict, pair) -> dict[str, str]:
@@ -56,8 +63,25 @@ def _composition_text(composition: list[dict]) -> str:
     return ", ".join(f"{c['class']} {c['percent']:.0f} %" for c in composition)
 
 
+def set_images(info: dict, mosaics) -> list[dict]:
+    """A top-k set as the gallery shows it: per image in rank order its single image (``images/<index>.jpg`` of
+    the pair's mosaics), store index, id, labels and whether the other model's set has it too."""
+    common = set(info["common_store_indices"])
+    ids, labels = info.get("ids") or [""] * info["size"], info.get("labels") or [[]] * info["size"]
+    return [
+        {
+            "src": str(Path(mosaics) / MOSAIC_IMAGES / f"{index}.jpg"),
+            "index": int(index),
+            "id": str(image_id),
+            "labels": list(image_labels),
+            "common": int(index) in common,
+        }
+        for index, image_id, image_labels in zip(info["store_indices"], ids, labels, strict=True)
+    ]
+
+
 def gallery_entries(channels: list[str], renders_a, renders_b, mosaics, overlap_csv, k: int) -> list[dict]:
-    """One entry per channel: both renders and mosaics, overlap, both entropies and compositions at ``k``."""
+    """One entry per channel: both renders and top-k sets, overlap, both entropies and compositions at ``k``."""
     table = pd.read_csv(overlap_csv)
     at_k = table[table["k"] == k].set_index(["layer", "channel", "metric"])["value"]
     entries = []
@@ -74,10 +98,11 @@ def gallery_entries(channels: list[str], renders_a, renders_b, mosaics, overlap_
                 "channel": index,
                 "label": channel,
                 "layer_index": STUDY_LAYERS.index(tensor.split("_")[0]),
+                "k": int(k),
                 "render_a": str(Path(renders_a[channel]) / channel_file(channel)),
                 "render_b": str(Path(renders_b[channel]) / channel_file(channel)),
-                "mosaic_a": str(Path(mosaics) / channel_file(channel, "a_")),
-                "mosaic_b": str(Path(mosaics) / channel_file(channel, "b_")),
+                "set_a": set_images(infos["a"], mosaics),
+                "set_b": set_images(infos["b"], mosaics),
                 "overlap": float(infos["a"]["overlap"]),
                 "entropy_a": None if np.isnan(entropy["a"]) else float(entropy["a"]),
                 "entropy_b": None if np.isnan(entropy["b"]) else float(entropy["b"]),
@@ -96,4 +121,4 @@ def write_pair_gallery(spec: dict, out_dir) -> Path:
     renders = {side: {c: spec[f"renders_{side}"][0 if c in named else 1] for c in channels} for side in ("a", "b")}
     entries = gallery_entries(channels, renders["a"], renders["b"], spec["mosaics"], spec["overlap_csv"], spec["k"])
     a, b = spec["pair"]
-    return write_gallery(entries, out_dir, title=f"{a} -> {b}: {len(entries)} channels")
+    return write_gallery(entries, out_dir, title=f"{a} -> {b}: {len(entries)} channels", models=(a, b))

@@ -1,5 +1,6 @@
-"""A static HTML gallery of one model pair (A -> B): per channel, both renders, both top-k mosaics, the overlap,
-the entropies and the compositions, side by side.
+"""A static HTML gallery of one model pair (A -> B): per channel, both renders, both top-k sets as near-square
+grids of thumbnails (the images in both sets framed), the overlap, the entropies and the compositions, side by side.
+A click on a thumbnail opens the image with its id, labels and rank (without scripts, the link opens the file).
 
 A gallery is one self-contained folder: ``index.html`` (inline CSS and vanilla JS, nothing fetched) and ``images/``,
 a copy of every image it shows, linked by relative paths. It opens from the file system, can be moved or sent on
@@ -7,10 +8,11 @@ its own, and is what the report embeds (Snakemake's ``htmlindex``).
 
 Shareable links: the controls' state lives in the address, e.g. ``index.html?sort=overlap&order=asc&layer=mixed4d``
 (``sort``: layer, overlap, entropy_a or entropy_b; ``order``: asc or desc; ``layer``: a tensor name, absent for all).
-The page applies it on load and rewrites it whenever a control changes.
+The page applies it on load and rewrites it whenever a control changes. An opened image is in the address too
+(``#view=<n>``, the n-th thumbnail of the page in its first order), so a link can show one image.
 
-Test hook: once every ``<img>`` has loaded or failed, ``<body>`` gets ``data-ready="1"``, and each image carries its
-``data-natural-width`` (0 for an image that failed).
+Test hook: once every ``<img>`` but the lazily loaded thumbnails has loaded or failed, ``<body>`` gets
+``data-ready="1"``, and each such image carries its ``data-natural-width`` (0 for an image that failed).
 """
 
 from __future__ import annotations
@@ -28,25 +30,30 @@ REQUIRED = ("tensor", "channel", "label", "layer_index", "overlap")
 SORTS = {"layer": "layer", "overlap": "overlap", "entropy_a": "entropy of A", "entropy_b": "entropy of B"}
 
 
-IMAGE_KEYS = ("render_a", "mosaic_a", "render_b", "mosaic_b")
+IMAGE_KEYS = ("render_a", "render_b")
+SET_KEYS = ("set_a", "set_b")
 
 
-def write_gallery(entries: Sequence[dict], out_dir: str | Path, title: str = "") -> Path:
+def write_gallery(entries: Sequence[dict], out_dir: str | Path, title: str = "", models=("A", "B")) -> Path:
     """Write the gallery folder of ``entries`` (one dict per rendered channel): ``out_dir/index.html`` and a copy of
-    each image under ``out_dir/images/``. The folder appears complete or not at all; returns the page's path."""
+    each image under ``out_dir/images/`` (the top-k sets' images once each, under ``images/set/``). The folder
+    appears complete or not at all; returns the page's path."""
     out_dir = Path(out_dir)
     for entry in entries:
         check_entry(entry)
     with atomic_dir(out_dir) as tmp:
-        (tmp / "images").mkdir()
-        local = [copy_images(entry, tmp / "images", n) for n, entry in enumerate(entries)]
-        (tmp / "index.html").write_text(gallery_html(local, title), encoding="utf-8")
+        (tmp / "images" / "set").mkdir(parents=True)
+        copied: dict[str, str | None] = {}
+        local = [copy_images(entry, tmp / "images", n, copied) for n, entry in enumerate(entries)]
+        (tmp / "index.html").write_text(gallery_html(local, title, models), encoding="utf-8")
     return out_dir / "index.html"
 
 
-def copy_images(entry: dict, images: Path, number: int) -> dict:
-    """``entry`` with each existing image copied to ``images/<number>_<kind>_<side><ext>`` and its key set to the
-    path relative to the page (unset where the file is missing: the page shows a placeholder)."""
+def copy_images(entry: dict, images: Path, number: int, copied: dict | None = None) -> dict:
+    """``entry`` with each existing image copied under ``images`` and its path set relative to the page (None where
+    the file is missing: the page shows a placeholder). Renders go to ``<number>_<kind>_<side><ext>``; a set's
+    images to ``set/<store index><ext>``, once however many sets show them (``copied`` remembers)."""
+    copied = {} if copied is None else copied
     local = dict(entry)
     for key in IMAGE_KEYS:
         source = entry.get(key)
@@ -56,6 +63,17 @@ def copy_images(entry: dict, images: Path, number: int) -> dict:
             local[key] = f"images/{name}"
         else:
             local[key] = None
+    for key in SET_KEYS:
+        shown = []
+        for image in entry.get(key) or []:
+            source = str(image["src"])
+            if source not in copied:
+                target = f"set/{int(image['index'])}{Path(source).suffix.lower() or '.jpg'}"
+                copied[source] = f"images/{target}" if Path(source).is_file() else None
+                if copied[source]:
+                    shutil.copyfile(source, images / target)
+            shown.append({**image, "src": copied[source]})
+        local[key] = shown
     return local
 
 
@@ -66,14 +84,17 @@ def check_entry(entry: dict) -> None:
         raise UserError(f"gallery entry {entry.get('label', entry)!r} lacks {', '.join(missing)}")
 
 
-def gallery_html(entries: Sequence[dict], title: str) -> str:
+def gallery_html(entries: Sequence[dict], title: str, models=("A", "B")) -> str:
     """The whole page; cards start in network order, so the page reads well even with scripts off."""
     entries = sorted(entries, key=lambda e: (e["layer_index"], e["channel"]))
     title = title or "Channel gallery"
-    cards = "\n".join(card_html(entry) for entry in entries) or '<p class="empty">No channels.</p>'
+    counter = iter(range(10**9))  # thumbnails are numbered in page order: #view=<n> opens the n-th
+    cards = "\n".join(card_html(entry, counter, models) for entry in entries) or '<p class="empty">No channels.</p>'
     return PAGE.format(
         title=esc(title),
         summary=esc(f"{len(entries)} channels in {len(layers_in_order(entries))} layers"),
+        model_a=esc(models[0]),
+        model_b=esc(models[1]),
         controls=controls_html(entries),
         cards=cards,
         css=CSS,
@@ -103,8 +124,9 @@ def controls_html(entries: Sequence[dict]) -> str:
     )
 
 
-def card_html(entry: dict) -> str:
+def card_html(entry: dict, counter=None, models=("A", "B")) -> str:
     """One channel: its name and overlap, then a panel per model."""
+    counter = iter(range(10**9)) if counter is None else counter
     overlap = number(entry["overlap"])
     attrs = {
         "layer": entry["tensor"],
@@ -122,21 +144,53 @@ def card_html(entry: dict) -> str:
         f'<p class="layer">{esc(entry["tensor"])} · channel {esc(entry["channel"])}</p>'
         f'<p class="overlap">overlap <b>{keep_percent(esc(percent(overlap)))}</b></p>'
         f'<div class="bar" title="overlap"><span style="width:{width}%"></span></div></header>'
-        f"{panel_html(entry, 'a')}{panel_html(entry, 'b')}</article>"
+        f"{panel_html(entry, 'a', counter, models)}{panel_html(entry, 'b', counter, models)}</article>"
     )
 
 
-def panel_html(entry: dict, side: str) -> str:
-    """Model ``side``'s render and mosaic, with its top-k set's entropy and composition below."""
+def panel_html(entry: dict, side: str, counter=None, models=("A", "B")) -> str:
+    """Model ``side``'s render and top-k set, with the set's entropy and composition below."""
+    counter = iter(range(10**9)) if counter is None else counter
     name = side.upper()
+    model, other = (models[0], models[1]) if side == "a" else (models[1], models[0])
     entropy = number(entry.get(f"entropy_{side}"))
     composition = entry.get(f"composition_{side}") or "—"
     return (
-        f'<section class="panel panel-{side}"><h3>model {name}</h3><div class="pics">'
-        f"{figure_html(entry.get(f'render_{side}'), f'render {name}')}"
-        f"{figure_html(entry.get(f'mosaic_{side}'), f'top-k mosaic {name}')}</div>"
+        f'<section class="panel panel-{side}"><h3>model {name} <span class="model">{esc(model)}</span></h3>'
+        f'<div class="pics">{figure_html(entry.get(f"render_{side}"), f"render {name}")}'
+        f"{set_html(entry.get(f'set_{side}') or [], entry.get('k'), name, model, other, counter)}</div>"
         f'<p class="stat">entropy <b>{esc("—" if entropy is None else f"{entropy:.2f}")}</b></p>'
         f'<p class="stat composition">{keep_percent(esc(composition))}</p></section>'
+    )
+
+
+def set_html(images: Sequence[dict], k: int | None, name: str, model: str, other: str, counter) -> str:
+    """A top-k set as a near-square grid of linked thumbnails in rank order, those in both sets framed."""
+    k = k or len(images)
+    if not images:
+        body = f'<div class="missing" role="img">no image fires this channel: the top-{k} is empty</div>'
+    else:
+        columns = max(1, math.ceil(math.sqrt(k)))
+        thumbs = "".join(thumb_html(image, rank, model, other, next(counter)) for rank, image in enumerate(images, 1))
+        body = f'<div class="grid" style="--columns:{columns}">{thumbs}</div>'
+    fired = "" if len(images) in (0, k) else f", {len(images)} fire"
+    caption = f"top-{k} {name}{fired}; framed: also in {other}'s"
+    return f'<figure class="set">{body}<figcaption>{esc(caption)}</figcaption></figure>'
+
+
+def thumb_html(image: dict, rank: int, model: str, other: str, number: int) -> str:
+    """One image of a set: a link to the image file, with what the viewer shows in its data attributes."""
+    labels = ", ".join(image.get("labels") or []) or "no label"
+    title = f"#{rank} {image.get('id', '')} ({labels})"
+    about = f"rank {rank} in the top-k of {model}" + (f"; also in {other}'s" if image.get("common") else "")
+    data = {"n": number, "id": image.get("id", ""), "labels": labels, "about": about}
+    attrs = " ".join(f'data-{key}="{esc(value)}"' for key, value in data.items())
+    frame = " common" if image.get("common") else ""
+    if image.get("src") is None:
+        return f'<span class="thumb gone{frame}" title="{esc(title)}" {attrs}>?</span>'
+    return (
+        f'<a class="thumb{frame}" href="{esc(image["src"])}" title="{esc(title)}" {attrs}>'
+        f'<img src="{esc(image["src"])}" alt="{esc(title)}" loading="lazy" decoding="async"></a>'
     )
 
 
@@ -190,8 +244,10 @@ PAGE = """<!DOCTYPE html>
 <h1>{title}</h1>
 <p class="summary">{summary}</p>
 <dl class="legend">
+<dt>models</dt><dd>A = {model_a}, B = {model_b}</dd>
 <dt>render</dt><dd>the input image optimised to excite the channel, in model A and in model B</dd>
-<dt>mosaic</dt><dd>the channel's top-k maximal activation images in each model</dd>
+<dt>top-k</dt><dd>the channel's top-k maximal activation images in each model, in rank order; framed in green: also
+in the other model's set; click one to open it with its id and labels</dd>
 <dt>overlap</dt><dd>|top-k(A) &cap; top-k(B)| / k: the share of top-k images the two models agree on</dd>
 <dt>entropy</dt><dd>class entropy of the top-k set, normalised: 0 = one class, 1 = all classes alike;
 &mdash; for a set with no labelled image</dd>
@@ -204,6 +260,9 @@ copy it to share what you see</dd>
 <main id="cards">
 {cards}
 </main>
+<dialog id="viewer"><figure><img id="viewer-image" alt=""><figcaption>
+<b id="viewer-id"></b> <span id="viewer-labels"></span><br><span id="viewer-about"></span></figcaption></figure>
+<form method="dialog"><button>close</button></form></dialog>
 <script>{js}</script>
 </body>
 </html>
@@ -226,7 +285,7 @@ h1 { margin: 0; font-size: 22px; }
 .controls select { font: inherit; margin-left: 4px; padding: 2px 4px; }
 .shown { color: var(--muted); }
 main { display: grid; gap: 12px; padding: 12px 24px 24px; }
-.card { display: grid; grid-template-columns: 200px 388px 413px; gap: 24px; width: fit-content;
+.card { display: grid; grid-template-columns: 200px max-content max-content; gap: 24px; width: fit-content;
   padding: 12px 16px; background: #fff; border: 1px solid var(--line); border-radius: 6px; }
 .card[hidden] { display: none; }
 .info h2 { margin: 0 0 4px; font-size: 14px; word-break: break-all; }
@@ -237,12 +296,24 @@ main { display: grid; gap: 12px; padding: 12px 24px 24px; }
 .panel h3 { margin: 0 0 6px; font-size: 13px; text-transform: uppercase; letter-spacing: .04em; }
 .panel-a h3 { color: var(--a); }
 .panel-b h3 { color: var(--b); }
-.panel-b { border-left: 1px solid var(--line); padding-left: 24px; }  /* 413px = 388px of pictures + 25px */
-.pics { display: grid; grid-template-columns: repeat(2, minmax(0, 190px)); gap: 8px; }
+.panel-b { border-left: 1px solid var(--line); padding-left: 24px; }
+.model { text-transform: none; letter-spacing: 0; color: var(--muted); font-weight: 400; }
+.pics { display: flex; gap: 8px; align-items: flex-start; }
+.pics > figure:first-child { width: 190px; }
+.grid { display: grid; grid-template-columns: repeat(var(--columns), 34px); gap: 2px; }
+.thumb { display: block; width: 34px; height: 34px; border: 2px solid transparent; background: #ecebe6; }
+.thumb.common { border-color: #00c000; }
+.thumb img { display: block; width: 100%; height: 100%; object-fit: cover; }
+.thumb.gone { color: var(--muted); text-align: center; font-size: 11px; line-height: 28px; }
+#viewer { border: 1px solid var(--line); border-radius: 6px; padding: 12px; max-width: 90vw; }
+#viewer img { display: block; width: min(448px, 80vw); height: auto; image-rendering: auto; background: #ecebe6; }
+#viewer figcaption { margin-top: 6px; font-size: 13px; }
+#viewer form { text-align: right; margin-top: 6px; }
 figure { margin: 0; }
 figure.failed img { display: none; }
 figure.failed::before { content: "image not found"; }
-figure img, .missing, figure.failed::before { display: block; width: 100%; aspect-ratio: 1; object-fit: contain;
+.pics > figure:first-child img, .missing, figure.failed::before { display: block; width: 100%; aspect-ratio: 1;
+  object-fit: contain;
   background: #ecebe6; border-radius: 3px; }
 .missing, figure.failed::before { display: flex; align-items: center; justify-content: center; color: var(--muted);
   font-style: italic; border: 1px dashed #b9b8b2; }
@@ -250,7 +321,7 @@ figcaption { font-size: 12px; color: var(--muted); margin-top: 2px; }
 .stat { margin: 6px 0 0; }
 .composition { color: var(--muted); }
 .empty { color: var(--muted); }
-@media (max-width: 1100px) { .card { grid-template-columns: 388px; width: auto; }
+@media (max-width: 1100px) { .card { grid-template-columns: max-content; width: auto; }
   .panel-b { border-left: 0; padding-left: 0; } }
 """
 
@@ -306,9 +377,36 @@ JS = """
     try { history.replaceState(null, "", "?" + query.toString()); } catch (e) { /* some browsers lock file:// */ }
   }
 
-  // The test hook: record what each image loaded as, and flag the body once none is pending.
+  // A click on a thumbnail opens it in the viewer, with its id, labels and rank; the address keeps it (#view=n).
+  const viewer = document.getElementById("viewer");
+  function openThumb(thumb) {
+    document.getElementById("viewer-image").src = thumb.getAttribute("href");
+    document.getElementById("viewer-image").alt = thumb.title;
+    document.getElementById("viewer-id").textContent = thumb.dataset.id;
+    document.getElementById("viewer-labels").textContent = "(" + thumb.dataset.labels + ")";
+    document.getElementById("viewer-about").textContent = thumb.dataset.about;
+    if (!viewer.open) viewer.showModal();
+    try { history.replaceState(null, "", location.search + "#view=" + thumb.dataset.n); } catch (e) { /* file:// */ }
+  }
+  list.addEventListener("click", function (event) {
+    const thumb = event.target.closest("a.thumb");
+    if (!thumb) return;
+    event.preventDefault();
+    openThumb(thumb);
+  });
+  viewer.addEventListener("close", function () {
+    try { history.replaceState(null, "", location.search); } catch (e) { /* file:// */ }
+  });
+  function openFromLink() {
+    const wanted = /^#view=([0-9]+)$/.exec(location.hash);
+    const thumb = wanted && list.querySelector('a.thumb[data-n="' + wanted[1] + '"]');
+    if (thumb) openThumb(thumb);
+  }
+
+  // The test hook: record what each image loaded as, and flag the body once none is pending (the thumbnails load
+  // lazily, as they scroll into view, so they are not waited for).
   function watchImages() {
-    const images = Array.from(document.images);
+    const images = Array.from(document.images).filter((img) => img.loading !== "lazy");
     let pending = images.length;
     const settle = function (img) {
       img.dataset.naturalWidth = String(img.naturalWidth);
@@ -327,6 +425,7 @@ JS = """
   readLink();
   apply();
   for (const control of controls) control.addEventListener("change", () => { apply(); writeLink(); });
+  openFromLink();
   watchImages();
 })();
 """

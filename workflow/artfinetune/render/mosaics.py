@@ -1,10 +1,13 @@
-"""Maximal activation examples of a channel as a mosaic: the paper's "top 100" panels (figures 1-4, 8, 9, 11-13).
+"""Maximal activation examples of a channel as a mosaic: the paper's "top 100" panels (figures 1-4, 8, 9, 11-13, 17).
 
 A mosaic shows a model's top-k set of one channel in rank order, each image as the network saw it (the centre
-``image_size`` window of the stored image, the crop the activations were computed on), in rows of ``columns``.
-The images that are also in the other model's top-k set are framed in green, as in the paper. Under the grid a
-caption strip gives the overlapping ratio |A ∩ B| / k and the set's three most frequent classes
-(``metrics.topk``); a JSON beside the PNG holds the same numbers and the common images' store indices.
+``image_size`` window of the stored image, the crop the activations were computed on), as a near-square grid
+(100 images: 10 x 10) of thumbnails up to :data:`TILE` pixels wide. The images that are also in the other model's
+top-k set are framed in green, as in the paper. The PNG is the grid alone: its text (the overlapping ratio
+|A ∩ B| / k and the set's three most frequent classes, ``metrics.topk``) is in the JSON beside it, which panels
+and galleries set beside the grid, with the common images' store indices and each image's id and labels.
+For a gallery's pair, every image shown is also written on its own (``images/<store index>.jpg``), so that a click
+on a thumbnail opens it.
 """
 
 from __future__ import annotations
@@ -16,26 +19,36 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from artfinetune.activations.files import check_same_images
 from artfinetune.data.store import open_store
 from artfinetune.errors import UserError
-from artfinetune.io import atomic_path
+from artfinetune.io import atomic_dir, atomic_path
 from artfinetune.metrics.topk import composition, overlap_ratio
 from artfinetune.metrics.topk_files import read_topk_file
 from artfinetune.render.channels import changed_choice, pair_channels, topk_channel
-from artfinetune.study.paths import channel_file
+from artfinetune.study.paths import MOSAIC_IMAGES, channel_file
 
 log = logging.getLogger(__name__)
 
 GREEN = (0, 255, 0)  # the paper's frame around images already in the other model's set; saturated to stand out
 BACKGROUND = (255, 255, 255)
-TEXT = (0, 0, 0)
 GUTTER = 2  # background pixels around every tile: neighbours stay apart without a border on each
-FONT_FRACTION = 1 / 20  # caption font size as a share of the mosaic width: ~9 pt when shown 2.5 inches wide
 TOP_CLASSES = 3
-TILE = 64  # px per image in a pair's mosaics: 100 images of 224 px would make a 2,262 px wide picture
+# px per thumbnail at most: a 10 x 10 grid of 112 px is 1,142 px wide, so a printed panel column of ~3 inches
+# still shows each painting at ~100 dpi; smaller images (the demo's 64 px) are shown at their own size.
+TILE = 112
+JPEG_QUALITY = 90
+
+
+def grid_columns(k: int) -> int:
+    """Columns of a near-square grid of k images (100: 10 x 10; 10: 4 x 3)."""
+    return max(1, math.ceil(math.sqrt(k)))
+
+
+def tile_size(image_size: int) -> int:
+    return min(TILE, image_size)
 
 
 # --- The grid of images ---------------------------------------------------------------------------------------
@@ -119,51 +132,6 @@ def mosaic_image(
     return Image.fromarray(grid)
 
 
-# --- The caption strip ----------------------------------------------------------------------------------------
-
-
-def _wrap(text: str, font: ImageFont.FreeTypeFont, width: float) -> list[str]:
-    """Greedy word wrap so that no line is wider than ``width`` pixels (a single long word stays whole)."""
-    lines: list[str] = []
-    for word in text.split():
-        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    return lines or [""]
-
-
-def with_caption(grid: Image.Image, lines: list[str]) -> Image.Image:
-    """``grid`` with a white strip below holding ``lines`` (wrapped to the grid's width), left-aligned."""
-    width = grid.width
-    font = ImageFont.load_default(size=max(9, round(width * FONT_FRACTION)))
-    margin = max(GUTTER, round(font.size / 3))
-    wrapped = [part for line in lines for part in _wrap(line, font, width - 2 * margin)]
-    line_height = round(font.size * 1.25)
-    strip = Image.new("RGB", (width, 2 * margin + line_height * len(wrapped)), BACKGROUND)
-    draw = ImageDraw.Draw(strip)
-    for n, line in enumerate(wrapped):
-        draw.text((margin, margin + n * line_height), line, fill=TEXT, font=font)
-    out = Image.new("RGB", (width, grid.height + strip.height), BACKGROUND)
-    out.paste(grid, (0, 0))
-    out.paste(strip, (0, grid.height))
-    return out
-
-
-def caption_lines(summary: dict) -> list[str]:
-    """The caption's text: which set, the overlapping ratio, the top classes (as under the paper's figures)."""
-    k, size = summary["k"], summary["size"]
-    lines = [
-        f"{summary['model']}, {summary['tensor']}:{summary['channel']}",
-        f"overlap with {summary['other_model']}: {100 * summary['overlap']:.0f}% (framed)",
-    ]
-    if size == 0:
-        return [*lines, f"no image fires this channel: the top {k} is empty"]
-    fired = "" if size == k else f" ({size} images fire)"
-    lines.append(f"top {k} composition{fired}:")
-    return lines + [f"{c['class']} {c['percent']:.0f}%" for c in summary["composition"]]
-
-
 # --- One channel's mosaic from two top-k files ----------------------------------------------------------------
 
 
@@ -190,23 +158,35 @@ def _check_store(a: dict, store: h5py.File, topk_a) -> None:
         )
 
 
+def class_names(label, classes, multi_label: bool) -> list[str]:
+    """An image's labels by name: the classes of a multi-hot row, or of a single class index (-1: unlabelled)."""
+    if multi_label:
+        return [str(classes[c]) for c in np.flatnonzero(np.asarray(label) > 0)]
+    return [str(classes[int(label)])] if int(label) >= 0 else []
+
+
 def mosaic_summary(a: dict, b: dict, rows_a, rows_b, tensor: str, channel: int, k: int) -> dict:
-    """What the JSON beside a mosaic says: the set (of ``a``), the common images, overlap and composition."""
+    """What the JSON beside a mosaic says: the set (of ``a``), the common images, overlap and composition, and
+    each image's labels (class names)."""
     store_a, store_b = a["store_index"][rows_a], b["store_index"][rows_b]
     in_b = set(store_b.tolist())
     common = [int(i) for i in store_a if i in in_b]  # in a's rank order
     classes = a["classes"]
     top = composition(a["labels"][rows_a], len(classes), a["task"] == "multi_label", classes, TOP_CLASSES)
+    multi = a["task"] == "multi_label"
+    labels = [class_names(a["labels"][row], classes, multi) for row in rows_a]
     return {
         "tensor": tensor,
         "channel": int(channel),
         "k": int(k),
         "model": str(a["model"]),
         "other_model": str(b["model"]),
+        "dataset": str(a.get("dataset", "")),
         "size": len(rows_a),
         "overlap": overlap_ratio(rows_a, rows_b, k),
         "store_indices": [int(i) for i in store_a],
         "common_store_indices": common,
+        "labels": labels,
         "composition": [{"class": str(c), "percent": float(p)} for c, p in top],
     }
 
@@ -223,13 +203,13 @@ def write_mosaic(
     out_json=None,
     side: str = "a",
     *,
-    columns: int = 10,
+    columns: int | None = None,
     tile: int | None = None,
     frame: int = 3,
 ) -> dict:
     """The mosaic of model A's (``side="a"``) or B's top-k set of ``tensor:channel``, images common to both framed,
-    with its caption; the summary (returned) also goes to ``out_json`` if given. Both files are written atomically.
-    """
+    in a near-square grid (``columns`` default: :func:`grid_columns`); the summary (returned) also goes to
+    ``out_json`` if given. Both files are written atomically."""
     if side not in ("a", "b"):
         raise UserError(f"side must be 'a' or 'b' (whose top-k set the mosaic shows), not {side!r}")
     a, b = read_topk_file(topk_a), read_topk_file(topk_b)
@@ -241,15 +221,27 @@ def write_mosaic(
     summary = mosaic_summary(a, b, rows_a, rows_b, tensor, channel, k)
     with open_store(store) as f:
         _check_store(a, f, topk_a if side == "a" else topk_b)
+        ids = f["ids"].asstr()
+        summary["ids"] = [ids[i] for i in summary["store_indices"]]
         grid = mosaic_image(
-            f, summary["store_indices"], image_size, set(summary["common_store_indices"]), columns, tile, frame
-        )
+            f, summary["store_indices"], image_size, set(summary["common_store_indices"]),
+            columns or grid_columns(k), tile, frame,
+        )  # fmt: skip
     with atomic_path(out_png) as tmp:
-        with_caption(grid, caption_lines(summary)).save(tmp, format="PNG")
+        grid.save(tmp, format="PNG")
     if out_json is not None:
         with atomic_path(out_json) as tmp:
             Path(tmp).write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def write_single_images(store, store_indices, image_size: int, out_dir) -> int:
+    """Each image of ``store_indices`` on its own, as the network saw it: ``out_dir/<store index>.jpg``."""
+    indices = sorted({int(i) for i in store_indices})
+    with open_store(store) as f, atomic_dir(out_dir) as tmp:
+        for index, image in zip(indices, store_images(f, indices, image_size), strict=True):
+            Image.fromarray(image).save(tmp / f"{index}.jpg", format="JPEG", quality=JPEG_QUALITY)
+    return len(indices)
 
 
 # --- A model pair's mosaics (the mosaics rule) -----------------------------------------------------------------
@@ -266,20 +258,28 @@ def write_pair_mosaics(
     changed_from=None,
     layers: list[str] = (),
     per_layer: int = 0,
+    images: bool = False,
 ) -> tuple[list[str], list[Path]]:
     """Both models' top-k mosaics (``a_<channel>.png``, ``b_<channel>.png``, JSON beside) of the named ``channels``
     and, given a pair's overlap table (``changed_from``), per layer the ``per_layer`` channels changed most and
-    least at ``k`` (:func:`artfinetune.render.channels.select_changed_channels`). Returns (channels, files)."""
+    least at ``k`` (:func:`artfinetune.render.channels.select_changed_channels`); with ``images``, every image
+    shown also on its own under ``images/`` (a gallery's). Returns (channels, mosaics)."""
     channels = pair_channels(list(channels), changed_choice(changed_from, layers, per_layer, k))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
+    written, shown = [], set()
     for i, channel in enumerate(channels, start=1):
         tensor, index = topk_channel(channel)
         for side in ("a", "b"):
             png = out_dir / channel_file(channel, f"{side}_")
-            summary = png.with_suffix(".json")
-            write_mosaic(topk_a, topk_b, tensor, index, k, store, image_size, png, summary, side, tile=TILE)
+            summary = write_mosaic(
+                topk_a, topk_b, tensor, index, k, store, image_size, png, png.with_suffix(".json"), side,
+                tile=tile_size(image_size),
+            )  # fmt: skip
+            shown.update(summary["store_indices"])
             written.append(png)
         log.info("mosaics %d/%d: %s", i, len(channels), channel)
+    if images:
+        n = write_single_images(store, shown, image_size, out_dir / MOSAIC_IMAGES)
+        log.info("%d images on their own in %s", n, out_dir / MOSAIC_IMAGES)
     return channels, written

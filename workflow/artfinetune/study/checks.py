@@ -151,7 +151,16 @@ def _check_pairs(config: dict, fail) -> None:
     for name, panel in config["panels"].items():
         if name in config["figures"]:
             fail(f"panels.{name} has the name of a figure; rename one (both write figures/{name})")
-        _check_channels(f"panels.{name}.channels", panel["channels"], fail)
+        for i, column in enumerate(panel["columns"]):
+            _check_channels(f"panels.{name}.columns[{i}].channel", [column["channel"]], fail)
+        if panel.get("dataset") and panel["dataset"] not in config["datasets"]:
+            fail(f"panels.{name}.dataset is {panel['dataset']!r}, not a dataset of the config; name one of datasets")
+        firsts = sorted({column["pair"][0] for column in panel["columns"]})
+        if panel["layout"] == "models" and len(firsts) > 1:
+            fail(
+                f"panels.{name} has layout models, so every column's pair must start from one model; they start "
+                f"from {', '.join(firsts)}: use layout channels or one first model"
+            )
     for name, table in config["comparison_tables"].items():
         if name in config["tables"]:
             fail(f"comparison_tables.{name} has the name of a table in tables; rename one (both write tables/{name})")

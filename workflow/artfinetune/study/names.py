@@ -54,7 +54,8 @@ def analysis_pairs(config: dict) -> list[tuple[str, str]]:
 
 def analysis_tensors(config: dict) -> list[str]:
     """Tensors whose activations are extracted, after ReLU: the layers, then the extra and rendered tensors."""
-    named = [*config["render"]["channels"], *(c for panel in config["panels"].values() for c in panel["channels"])]
+    panels = config["panels"].values()
+    named = [*config["render"]["channels"], *(c["channel"] for panel in panels for c in panel["columns"])]
     rendered = [layers.parse_channel(c)[0] for c in named]
     return list(dict.fromkeys(layers.post_relu(t) for t in [*config["layers"], *config["tensors"], *rendered]))
 
@@ -107,8 +108,8 @@ def named_pairs(config: dict):
     for i, pair in enumerate(config["galleries"]):
         yield f"galleries[{i}]", pair
     for name, panel in config["panels"].items():
-        for i, pair in enumerate(panel["pairs"]):
-            yield f"panels.{name}.pairs[{i}]", pair
+        for i, column in enumerate(panel["columns"]):
+            yield f"panels.{name}.columns[{i}].pair", column["pair"]
     findings = config.get("findings") or {}
     if "depth" in findings:
         yield "findings.depth.pair", findings["depth"]["pair"]

@@ -132,9 +132,10 @@ def changed_render_dir(config: dict, model: str, pair) -> str:
     return pattern(config, "changed_renders", model=model, pair=pair_id(pair))
 
 
-def mosaic_dir(config: dict, pair) -> str:
-    """The top-k mosaics of a pair's channels, both models (a_*.png, b_*.png, with JSON beside)."""
-    return pattern(config, "mosaics", dataset=pair_dataset(config, pair), pair=pair_id(pair))
+def mosaic_dir(config: dict, pair, dataset: str | None = None) -> str:
+    """The top-k mosaics of a pair's channels, both models (a_*.png, b_*.png, with JSON beside), on the train split
+    of ``dataset`` (default: the pair's own)."""
+    return pattern(config, "mosaics", dataset=dataset or pair_dataset(config, pair), pair=pair_id(pair))
 
 
 def software_path(config: dict) -> str:
@@ -145,6 +146,9 @@ def software_path(config: dict) -> str:
 def gallery_path(config: dict, pair) -> str:
     """A pair's gallery: a folder with index.html and a copy of the images it shows."""
     return pattern(config, "gallery", pair=pair_id(pair))
+
+
+MOSAIC_IMAGES = "images"  # in a gallery pair's mosaics folder: each image shown, on its own (<store index>.jpg)
 
 
 def channel_file(spec: str, prefix: str = "") -> str:
