@@ -35,7 +35,7 @@ LAYOUTS = ("channels", "models")
 MISSING = "0.85"
 RENDER_WIDTH = 1.7  # inches of a render-only column
 MOSAIC_WIDTH = 3.2  # inches of a column with mosaics: a 10 x 10 grid's thumbnails print ~0.3 inch wide
-TEXT_WIDTH = 1.75  # inches of the text beside a mosaic
+TEXT_WIDTH = 2.1  # inches of the text beside a mosaic: a model name such as rasta_end_from_scratch/1/init fits
 CELL_KINDS = ("render", "topk")
 
 
@@ -197,7 +197,7 @@ def percent(value: float) -> str:
 def cell_text(cell: dict, summary: dict) -> str:
     """The text beside a mosaic: whose set, the overlap (ours and the paper's) and the composition (both)."""
     k, size = summary["k"], summary["size"]
-    lines = [f"top-{k} of {summary['model']}"]
+    lines = [f"top-{k} of", summary["model"]]
     if 0 < size < k:
         lines.append(f"(only {size} images fire)")
     paper = cell.get("paper") or {}
