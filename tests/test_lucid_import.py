@@ -68,6 +68,21 @@ def test_a_wrong_shape_is_named():
         import_graphdef(graph)
 
 
+@pytest.mark.parametrize("concat_op", ["Concat", "ConcatV2"])
+def test_a_block_channel_is_its_branch_channel_after_relu(concat_op, full_graph):
+    """The reference's example: mixed4d_3x3_pre_relu:52 after ReLU is mixed4d channel 112 + 52 = 164 (the 112
+    channels of the 1x1 branch come first), in the graph and in the imported model."""
+    graph = full_graph if concat_op == "Concat" else build_lucid_graphdef(seed=1, concat_op=concat_op, add_shapes=True)
+    images = np.random.default_rng(2).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+    branch, graph_block = run_graphdef(graph, ["mixed4d_3x3_pre_relu", "mixed4d"], images - 117.0)
+    expected = np.maximum(branch[..., 52], 0)
+    assert (expected > 0).mean() > 0.1  # the channel fires, so the comparison says something
+    np.testing.assert_array_equal(graph_block[..., 164], expected)
+    keras_branch, keras_block = _keras_tensors(import_graphdef(graph), ["mixed4d_3x3_pre_relu", "mixed4d"], images)
+    np.testing.assert_array_equal(keras_block[..., 164], np.maximum(keras_branch[..., 52], 0))
+    np.testing.assert_allclose(keras_block[..., 164], expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+
+
 def test_not_a_graphdef(tmp_path):
     bad = tmp_path / "x.pb"
     bad.write_bytes(b"\x00\x01garbage" * 10)
