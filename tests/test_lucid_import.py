@@ -83,6 +83,40 @@ def test_a_block_channel_is_its_branch_channel_after_relu(concat_op, full_graph)
     np.testing.assert_allclose(keras_block[..., 164], expected, rtol=0, atol=1e-4 * np.abs(expected).max())
 
 
+@pytest.mark.parametrize("concat_op", ["Concat", "ConcatV2"])
+def test_a_concat_in_another_branch_order_is_refused(concat_op):
+    graph = build_lucid_graphdef(concat_order={"mixed4d": ("1x1", "5x5", "3x3", "pool_reduce")}, concat_op=concat_op)
+    with pytest.raises(
+        GraphImportError,
+        match=r"^mixed4d of the graph concatenates its branches in the order 1x1, 5x5, 3x3, pool_reduce, but the "
+        r"Keras model concatenates them in the order 1x1, 3x3, 5x5, pool_reduce, so channel numbers of mixed4d "
+        r"would point to the wrong branch channels$",
+    ):
+        import_graphdef(graph)
+
+
+def test_a_concat_wider_than_its_branches_is_refused():
+    graph = build_lucid_graphdef(add_shapes=True)
+    (node,) = [node for node in graph.node if node.name == "mixed4d"]
+    node.attr["_output_shapes"].list.shape[0].dim[-1].size = 532
+    with pytest.raises(
+        GraphImportError,
+        match=r"^mixed4d of the graph is 532 channels wide, but its branches 1x1, 3x3, 5x5, pool_reduce have "
+        r"112, 288, 64, 64 channels, which sum to 528",
+    ):
+        import_graphdef(graph)
+
+
+def test_a_concat_along_another_axis_is_refused():
+    import tensorflow as tf
+
+    graph = build_lucid_graphdef()
+    (node,) = [node for node in graph.node if node.name == "mixed4d/concat_dim"]
+    node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(0, dtype=tf.int32))
+    with pytest.raises(GraphImportError, match=r"^mixed4d of the graph concatenates along axis 0, not the channel"):
+        import_graphdef(graph)
+
+
 def test_not_a_graphdef(tmp_path):
     bad = tmp_path / "x.pb"
     bad.write_bytes(b"\x00\x01garbage" * 10)
