@@ -3,8 +3,9 @@
 Node names, op types and shapes follow ``reference/inception_v1_lucid.md``: each
 convolution is ``<name>_pre_relu/conv`` (Conv2D) -> ``<name>_pre_relu`` (BiasAdd)
 -> ``<name>`` (Relu) reading the constants ``<name>_w`` / ``<name>_b``; mixed
-blocks are old-style ``Concat`` ops (axis first) of 1x1, 3x3, 5x5, pool_reduce.
-The input placeholder ``input`` takes Lucid's range [-117, 138].
+blocks are old-style ``Concat`` ops (axis first) of 1x1, 3x3, 5x5, pool_reduce
+(``concat_op="ConcatV2"`` gives the newer op, axis last). The input placeholder
+``input`` takes Lucid's range [-117, 138].
 """
 
 import numpy as np
@@ -38,11 +39,16 @@ CONCAT = {
 LRN = {"depth_radius": 5, "bias": 2.0, "alpha": 3e-4, "beta": 0.6}  # deliberately not the Keras defaults
 
 
-def build_lucid_graphdef(num_classes=1008, seed=0, widths=None, rename=None, lrn=LRN):
-    """Return (graph_def, tensor names). ``widths`` overrides block widths; ``rename`` maps node names."""
+def build_lucid_graphdef(
+    num_classes=1008, seed=0, widths=None, rename=None, lrn=LRN, concat_order=None, concat_op="Concat", add_shapes=False
+):
+    """Return the graph_def. ``widths`` overrides block widths; ``rename`` maps node names; ``concat_order`` maps a
+    block to the order its concat takes the branches (default 1x1, 3x3, 5x5, pool_reduce); ``add_shapes`` writes
+    every node's ``_output_shapes``."""
     rng = np.random.default_rng(seed)
     widths = {**MIXED, **(widths or {})}
     rename = rename or {}
+    concat_order = concat_order or {}
 
     def n(name):
         return rename.get(name, name)
@@ -91,8 +97,13 @@ def build_lucid_graphdef(num_classes=1008, seed=0, widths=None, rename=None, lrn
             b3 = conv(conv(x, f"{block}_3x3_bottleneck", c3b, 1), f"{block}_3x3", c3, 3)
             b5 = conv(conv(x, f"{block}_5x5_bottleneck", c5b, 1), f"{block}_5x5", c5, 5)
             bp = conv(tf.nn.max_pool2d(x, 3, 1, "SAME", name=n(f"{block}_pool")), f"{block}_pool_reduce", cp, 1)
+            branches = {"1x1": b1, "3x3": b3, "5x5": b5, "pool_reduce": bp}
+            values = [branches[b] for b in concat_order.get(block, ("1x1", "3x3", "5x5", "pool_reduce"))]
             axis = tf.constant(3, name=n(f"{block}/concat_dim"))
-            x = tf.raw_ops.Concat(concat_dim=axis, values=[b1, b3, b5, bp], name=n(block))
+            if concat_op == "Concat":
+                x = tf.raw_ops.Concat(concat_dim=axis, values=values, name=n(block))
+            else:
+                x = tf.raw_ops.ConcatV2(values=values, axis=axis, name=n(block))
             if block == "mixed4a":
                 head(x, 0)
             if block == "mixed4d":
@@ -102,7 +113,7 @@ def build_lucid_graphdef(num_classes=1008, seed=0, widths=None, rename=None, lrn
         x = tf.nn.avg_pool2d(x, 7, 1, "VALID", name=n("avgpool0"))
         x = tf.reshape(x, [-1, 1024], name=n("avgpool0/reshape"))
         dense(x, "softmax2", num_classes, "softmax")
-    return graph.as_graph_def()
+    return graph.as_graph_def(add_shapes=add_shapes)
 
 
 def run_graphdef(graph_def, tensors, lucid_input):

@@ -68,6 +68,55 @@ def test_a_wrong_shape_is_named():
         import_graphdef(graph)
 
 
+@pytest.mark.parametrize("concat_op", ["Concat", "ConcatV2"])
+def test_a_block_channel_is_its_branch_channel_after_relu(concat_op, full_graph):
+    """The reference's example: mixed4d_3x3_pre_relu:52 after ReLU is mixed4d channel 112 + 52 = 164 (the 112
+    channels of the 1x1 branch come first), in the graph and in the imported model."""
+    graph = full_graph if concat_op == "Concat" else build_lucid_graphdef(seed=1, concat_op=concat_op, add_shapes=True)
+    images = np.random.default_rng(2).uniform(0, 255, (1, 224, 224, 3)).astype(np.float32)
+    branch, graph_block = run_graphdef(graph, ["mixed4d_3x3_pre_relu", "mixed4d"], images - 117.0)
+    expected = np.maximum(branch[..., 52], 0)
+    assert (expected > 0).mean() > 0.1  # the channel fires, so the comparison says something
+    np.testing.assert_array_equal(graph_block[..., 164], expected)
+    keras_branch, keras_block = _keras_tensors(import_graphdef(graph), ["mixed4d_3x3_pre_relu", "mixed4d"], images)
+    np.testing.assert_array_equal(keras_block[..., 164], np.maximum(keras_branch[..., 52], 0))
+    np.testing.assert_allclose(keras_block[..., 164], expected, rtol=0, atol=1e-4 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("concat_op", ["Concat", "ConcatV2"])
+def test_a_concat_in_another_branch_order_is_refused(concat_op):
+    graph = build_lucid_graphdef(concat_order={"mixed4d": ("1x1", "5x5", "3x3", "pool_reduce")}, concat_op=concat_op)
+    with pytest.raises(
+        GraphImportError,
+        match=r"^mixed4d of the graph concatenates its branches in the order 1x1, 5x5, 3x3, pool_reduce, but the "
+        r"Keras model concatenates them in the order 1x1, 3x3, 5x5, pool_reduce, so channel numbers of mixed4d "
+        r"would point to the wrong branch channels$",
+    ):
+        import_graphdef(graph)
+
+
+def test_a_concat_wider_than_its_branches_is_refused():
+    graph = build_lucid_graphdef(add_shapes=True)
+    (node,) = [node for node in graph.node if node.name == "mixed4d"]
+    node.attr["_output_shapes"].list.shape[0].dim[-1].size = 532
+    with pytest.raises(
+        GraphImportError,
+        match=r"^mixed4d of the graph is 532 channels wide, but its branches 1x1, 3x3, 5x5, pool_reduce have "
+        r"112, 288, 64, 64 channels, which sum to 528",
+    ):
+        import_graphdef(graph)
+
+
+def test_a_concat_along_another_axis_is_refused():
+    import tensorflow as tf
+
+    graph = build_lucid_graphdef()
+    (node,) = [node for node in graph.node if node.name == "mixed4d/concat_dim"]
+    node.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(0, dtype=tf.int32))
+    with pytest.raises(GraphImportError, match=r"^mixed4d of the graph concatenates along axis 0, not the channel"):
+        import_graphdef(graph)
+
+
 def test_not_a_graphdef(tmp_path):
     bad = tmp_path / "x.pb"
     bad.write_bytes(b"\x00\x01garbage" * 10)

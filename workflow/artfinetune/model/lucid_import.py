@@ -2,9 +2,12 @@
 
 The frozen graph holds every variable as a constant ``<name>_w`` / ``<name>_b``
 beside the nodes that use it. The importer checks that the graph has every node
-the study addresses, with the expected op type, reads the LRN attributes from
-the graph's own LRN nodes, and copies each constant into the Keras layer of the
-same name. Any missing node or wrong shape stops with an error naming the node.
+the study addresses, with the expected op type, and that each mixed block
+concatenates its branches in the Keras model's order, along the channel axis and
+(where the graph records it) to the width its branches sum to: a block's channel
+numbers depend on that order. It reads the LRN attributes from the graph's own
+LRN nodes and copies each constant into the Keras layer of the same name. Any
+missing node or wrong shape stops with an error naming the node.
 """
 
 from __future__ import annotations
@@ -61,6 +64,7 @@ def expected_ops(model) -> dict[str, tuple[str, ...]]:
 
 
 def _check_nodes(nodes: dict, model, source: str) -> None:
+    """The structural check of a graph against the model: its nodes and op types, then its concatenations."""
     for name, op_types in expected_ops(model).items():
         if name not in nodes:
             raise GraphImportError(
@@ -68,6 +72,61 @@ def _check_nodes(nodes: dict, model, source: str) -> None:
             )
         if nodes[name].op not in op_types:
             raise GraphImportError(f"node {name!r} of {source} is a {nodes[name].op}, expected {' or '.join(op_types)}")
+    for block in MIXED:
+        _check_concatenation(nodes, model, block, source)
+
+
+def _model_concat_order(model, block: str) -> list[str]:
+    """The layers whose outputs the Keras model concatenates into ``block``, in the order it concatenates them
+    (read from the built model, so it is the order :func:`~artfinetune.model.inception.mixed` really used)."""
+    return [tensor._keras_history[0].name for tensor in model.get_layer(block).input]
+
+
+def _producer(nodes: dict, name: str) -> str:
+    """The node behind a GraphDef input (``x:0`` -> ``x``), looking through Identity nodes."""
+    name = name.split(":", 1)[0]
+    seen = set()
+    while name in nodes and nodes[name].op == "Identity" and name not in seen:
+        seen.add(name)
+        name = nodes[name].input[0].split(":", 1)[0]
+    return name
+
+
+def _branch_list(block: str, names) -> str:
+    return ", ".join(name.removeprefix(f"{block}_") for name in names) or "(no inputs)"
+
+
+def _check_concatenation(nodes: dict, model, block: str, source: str) -> None:
+    """``block``'s Concat / ConcatV2 must take the model's branches in the model's order along the channel axis."""
+    node = nodes[block]
+    inputs = [name for name in node.input if not name.startswith("^")]  # "^x" is a control dependency
+    values, axis_input = (inputs[1:], inputs[0]) if node.op == "Concat" else (inputs[:-1], inputs[-1])
+    graph_order = [_producer(nodes, name) for name in values]
+    model_order = _model_concat_order(model, block)
+    if graph_order != model_order:
+        raise GraphImportError(
+            f"{block} of {source} concatenates its branches in the order {_branch_list(block, graph_order)}, "
+            f"but the Keras model concatenates them in the order {_branch_list(block, model_order)}, "
+            f"so channel numbers of {block} would point to the wrong branch channels"
+        )
+    layer = model.get_layer(block)
+    rank = len(layer.output.shape)
+    axis = int(_constant(nodes, _producer(nodes, axis_input), source))
+    if axis % rank != layer.axis % rank:
+        raise GraphImportError(
+            f"{block} of {source} concatenates along axis {axis}, not the channel axis {layer.axis % rank} "
+            f"the Keras model concatenates along, so its channel numbers would not map onto its branches"
+        )
+    shapes = node.attr["_output_shapes"].list.shape if "_output_shapes" in node.attr else []
+    width = shapes[0].dim[-1].size if shapes and not shapes[0].unknown_rank and shapes[0].dim else -1
+    if width >= 0:  # the graph records the concatenation's width
+        branch_widths = [_constant(nodes, f"{name}_b", source).shape[-1] for name in graph_order]
+        if width != sum(branch_widths):
+            raise GraphImportError(
+                f"{block} of {source} is {width} channels wide, but its branches {_branch_list(block, graph_order)} "
+                f"have {', '.join(map(str, branch_widths))} channels, which sum to {sum(branch_widths)}, "
+                f"so its channel numbers would not map onto its branches"
+            )
 
 
 def _lrn_attributes(nodes: dict, source: str) -> dict:
