@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -131,15 +132,16 @@ def save_table(
     out_md: str | Path,
     out_html: str | Path | None = None,
     shaded: tuple[str, ...] = (),
+    marked: str | None = None,
 ) -> pd.DataFrame:
     """Write a result table as CSV (full precision), markdown and, if asked, an HTML page for the report (two
-    decimals, the ``shaded`` columns shaded), each renamed into place."""
+    decimals, the ``shaded`` columns shaded, the cells ending in ``marked`` too), each renamed into place."""
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:
         tmp.write_text(to_markdown(table, title))
     if out_html:
-        table_page(table, title, out_html, shaded=shaded)
+        table_page(table, title, out_html, shaded=shaded, marked=marked)
     return table
 
 
@@ -158,19 +160,28 @@ def compared_columns(table: pd.DataFrame) -> tuple[str, ...]:
 
 
 def table_page(
-    table: pd.DataFrame, title: str, out_html: str | Path, digits: int = 2, shaded: tuple[str, ...] = ()
+    table: pd.DataFrame,
+    title: str,
+    out_html: str | Path,
+    digits: int = 2,
+    shaded: tuple[str, ...] = (),
+    marked: str | None = None,
 ) -> Path:
-    """A table as a small standalone HTML page (numbers to ``digits`` decimals, the ``shaded`` columns shaded), for
-    the report."""
+    """A table as a small standalone HTML page (numbers to ``digits`` decimals), for the report: the ``shaded``
+    columns shaded, and the cells whose text ends in ``marked`` (a value that differs from the paper's)."""
     body = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.{digits}f}", border=0)
     columns = [i for i, c in enumerate(table.columns, 1) if c in shaded]
     style = "".join(f"td:nth-child({i}), th:nth-child({i}) {{ background: {SHADE}; }}\n" for i in columns)
+    if marked:
+        body = re.sub(rf"<td>([^<]*{re.escape(html.escape(marked))})</td>", r'<td class="marked">\1</td>', body)
+        style += f"td.marked {{ background: {MARKED}; }}\n"
     with atomic_path(out_html) as tmp:
         tmp.write_text(TABLE_PAGE.format(title=html.escape(title), style=style, table=body), encoding="utf-8")
     return Path(out_html)
 
 
-SHADE = "#fff3c4"
+SHADE = "#fff3c4"  # the columns to read side by side
+MARKED = "#f9d0c4"  # a cell that differs from the paper's
 
 
 TABLE_PAGE = """<!doctype html>
