@@ -28,13 +28,15 @@ report: "workflow/report/workflow.rst"
 
 # Run on the submit host, not as cluster jobs: downloads need the internet, which compute
 # nodes often lack; ensembles, tables, figures, panels, galleries, the software record and
-# the findings read a few small files for seconds (no TensorFlow), less than a queue wait.
+# the findings read a few small files for seconds (no TensorFlow), less than a queue wait
+# (table 5 reads none: it is the config's modes).
 localrules:
     download_dataset,
     download_lucid_weights,
     ensemble,
     table,
     comparison_table,
+    mode_table,
     figure,
     panel,
     gallery,

@@ -45,9 +45,11 @@ def write_overlap(path, per_layer: dict[str, dict], k: int = 10, other_k: int = 
 
 
 def write_result_table(path, lines: list[tuple[str, str, str, float]]) -> str:
-    """A result table (model, dataset, metric, run, seed 1, seed 2, mean, paper) from (model, dataset, metric, mean)."""
+    """A result table (model, dataset, metric, run, seed 1 (paper's run), seed 2, mean, paper) from (model, dataset,
+    metric, mean)."""
+    seeds = {"seed 1 (paper's run)": None, "seed 2": None}
     rows = [
-        {"model": m, "dataset": d, "metric": metric, "run": "r", "seed 1": v, "seed 2": v, "mean": v, "paper": None}
+        {"model": m, "dataset": d, "metric": metric, "run": "r", **dict.fromkeys(seeds, v), "mean": v, "paper": None}
         for m, d, metric, v in lines
     ]
     pd.DataFrame(rows).to_csv(path, index=False)

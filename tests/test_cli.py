@@ -89,6 +89,7 @@ def test_a_mode_given_as_json_gets_the_schema_defaults(store64, tmp_path):
         (["store-info", "BAD"], "is not an image store (not an HDF5 file)"),
         (["export", "BAD", "--out", "m.pb"], "is not a Keras model file"),
         (["table", "--spec-json", "{}", "--out-csv", "t.csv", "--out-md", "t.md"], "the table spec lacks rows"),
+        (["mode-table", "--spec-json", "{}", "--out-csv", "t.csv", "--out-md", "t.md"], "mode table spec lacks rows"),
         (
             ["activations", "--model", "m", "--store", "s", "--split", "test", "train", "--tensors", "conv2d0"]
             + ["--image-size", "64", "--out", "test.h5"],

@@ -43,6 +43,7 @@ def small_demo(tmp_path: Path, **changes) -> Path:
         comparisons=[],
         figures={},
         comparison_tables={},
+        mode_tables={},
         galleries=[],
         panels={},
         findings={},

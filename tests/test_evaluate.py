@@ -68,7 +68,7 @@ def test_table_has_a_column_per_seed_the_mean_and_the_paper(tmp_path):
         },
     }  # fmt: skip
     table = write_table(spec, tmp_path / "t.csv", tmp_path / "t.md")
-    assert table[["dataset", "seed 1", "seed 2", "mean", "paper"]].values.tolist() == [
+    assert table[["dataset", "seed 1 (paper's run)", "seed 2", "mean", "paper"]].values.tolist() == [
         ["paintings", 60.0, 62.0, 61.0, 64.8],
         ["iconart", 50.0, 55.0, 52.5, 59.2],
     ]

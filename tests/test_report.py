@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import platform
+import re
 from importlib import metadata
 
 import pandas as pd
@@ -11,7 +13,7 @@ from docutils.core import publish_parts
 from artfinetune.figures import figure_caption, figure_category
 from artfinetune.figures.comparison_tables import comparison_table_caption
 from artfinetune.figures.panels import panel_caption
-from artfinetune.figures.tables import table_caption, table_page
+from artfinetune.figures.tables import table_caption, table_page, write_table
 from artfinetune.report.findings import Finding
 from artfinetune.report.pages import findings_page
 from artfinetune.report.software import write_software
@@ -43,7 +45,14 @@ CONFIG = {
         },
     },
     "tables": {"table1": {"title": "Table 1", "rows": [{"label": "FT", "runs": ["rasta_A"], "paper": [55.18]}]}},
-    "comparison_tables": {"table2": {"title": "", "metrics": ["mean_l2"], "rows": [{"label": "x", "pairs": []}]}},
+    "comparison_tables": {
+        "table2": {"title": "", "metrics": ["mean_l2"], "rows": [{"label": "x", "pairs": []}]},
+        "table4": {
+            "title": "Table 4",
+            "metrics": ["mean_l2"],
+            "rows": [{"label": "y", "pairs": [["imagenet", "rasta_A/1"], ["rasta_A/1/init", "rasta_A/1"]]}],
+        },
+    },
     "panels": {
         "fig2": {
             "title": "Figure 2",
@@ -88,6 +97,50 @@ def test_table_captions_say_whether_the_paper_has_values():
     assert "The paper's values are in the column paper." in html_of(table_caption(CONFIG, "table1"))
     text = html_of(comparison_table_caption(CONFIG, "table2"))
     assert text.startswith("table2. mean_l2: the Frobenius norm") and "The config gives no paper values." in text
+
+
+def test_a_result_table_marks_the_first_seed_as_the_one_that_compares_with_the_paper(tmp_path):
+    """The paper reports one training per row: our first seed's column says so in the CSV, the markdown, the HTML page
+    (shaded with the paper's column) and the caption."""
+    columns = {}
+    for seed, top1 in ((1, 55.0), (2, 57.0)):
+        path = tmp_path / f"eval_{seed}.json"
+        path.write_text(json.dumps({"metrics": {"top1": top1}}))
+        columns[str(seed)] = str(path)
+    spec = {
+        "title": "Table 1",
+        "seeds": [1, 2],
+        "rows": [{"label": "FT mode A", "runs": ["rasta_A"], "paper": [55.18]}],
+        "columns": {"rasta_A": {"dataset": "rasta", "metrics": ["top1"], "evals": columns}},
+    }
+    write_table(spec, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.html")
+    header = ["model", "dataset", "metric", "run", "seed 1 (paper's run)", "seed 2", "mean", "paper"]
+    assert list(pd.read_csv(tmp_path / "t.csv").columns) == header
+    assert "| " + " | ".join(header) + " |" in (tmp_path / "t.md").read_text()
+    page = (tmp_path / "t.html").read_text()
+    assert "<th>seed 1 (paper's run)</th>" in page and "<th>seed 2</th>" in page
+    assert [int(i) for i in re.findall(r"td:nth-child\((\d+)\)", page)] == [5, 8]  # seed 1's column and the paper's
+    caption = html_of(table_caption(CONFIG, "table1"))
+    assert "the column seed 1 (paper's run) is the one that compares with the paper's value" in caption
+
+
+def test_the_first_seed_is_the_papers_run_whatever_its_number(tmp_path):
+    path = tmp_path / "eval.json"
+    path.write_text(json.dumps({"metrics": {"top1": 50.0}}))
+    spec = {
+        "seeds": [7, 3],
+        "rows": [{"label": "A", "runs": ["r"]}],
+        "columns": {"r": {"dataset": "d", "metrics": ["top1"], "evals": {"7": str(path), "3": str(path)}}},
+    }
+    table = write_table(spec, tmp_path / "t.csv", tmp_path / "t.md")
+    assert [c for c in table.columns if c.startswith("seed")] == ["seed 7 (paper's run)", "seed 3"]
+
+
+def test_a_comparison_table_caption_says_which_seeds_its_pairs_are():
+    """Tables 2 and 4 have no seed columns: each pair names its models' seeds, and the caption says which."""
+    text = html_of(comparison_table_caption(CONFIG, "table4"))
+    assert "seed 1 stands for the paper's training 1, seed 2 for its training 2" in text
+    assert "these pairs are of seed 1 only; there is no column per seed and no mean over seeds" in text
 
 
 def test_a_panel_caption_gives_the_render_settings():

@@ -69,6 +69,7 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "overlap": 22,
         "figure": 4,
         "comparison_table": 2,
+        "mode_table": 1,
         "render": 9,  # the models of figures 1 and 2 and of the gallery
         "render_changed": 2,
         "mosaics": 8,
@@ -94,6 +95,7 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "overlap": 13,
         "figure": 4,
         "comparison_table": 2,
+        "mode_table": 1,
         "render": 5,
         "render_changed": 2,
         "mosaics": 4,
@@ -252,8 +254,8 @@ def own_dataset(root):
 
 def test_your_own_dataset_through_training_analysis_renders_figures_and_the_report(tmp_path):
     """A CSV dataset added to a copy of the demo config (one run, one comparison) goes through training,
-    activations, metrics, renders, figures 5 and 6, table 2, a panel, a gallery and the report, with no code change;
-    then each kind of edit reruns what depends on it and nothing else."""
+    activations, metrics, renders, figures 5 and 6, tables 2 and 5, a panel, a gallery and the report, with no code
+    change; then each kind of edit reruns what depends on it and nothing else."""
     from tests.browser import open_report
 
     cfg, config = tiny_demo(tmp_path)
@@ -277,6 +279,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     config["comparison_tables"] = {
         "table2": {"metrics": ["mean_l2"], "rows": [{"label": "pretrained vs FT", "pairs": [pair], "paper": [1.26]}]}
     }
+    config["mode_tables"] = {"table5": {"rows": [{"mode": "A", "paper": {"epochs": 20, "optimizer": "SGD"}}]}}
     config["render"] = {"size": 64, "steps": 4, "per_layer": 1, "channels": ["mixed4d_3x3_pre_relu:52"]}
     config["galleries"] = [pair]
     config["panels"] = {
@@ -335,6 +338,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     assert len(thumbs) == 2 * 2 * (len(changed) + 2)  # top-2 sets of both models
     assert all((results / "galleries/imagenet_vs_mine_A.1" / t).is_file() for t in thumbs)
     assert "pretrained vs FT" in seen["pages"][str(results / "tables/table2.html")]
+    assert '<td class="marked">1 (≠ paper)</td>' in seen["pages"][str(results / "tables/table5.html")]
     findings = seen["pages"][str(results / "findings.html")]
     assert "CKA between imagenet and mine_A/1" in findings  # judged on the run's own numbers
     # Entropy: fewer than 3 layers from the middle on; no init_distance, fine_tuning or double_fine_tuning here.
@@ -373,6 +377,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
         "overlap": 2,
         "figure": 2,
         "comparison_table": 1,
+        "mode_table": 1,  # table 5 shows the rate
         "render": 1,  # mine_A/1's named channels; imagenet's are kept
         "render_changed": 2,  # both models: which channels changed most is chosen anew
         "mosaics": 1,

@@ -23,6 +23,7 @@ try:
         comparison_table_inputs,
         comparison_table_spec,
     )
+    from artfinetune.figures.mode_tables import mode_table_caption, mode_table_spec
     from artfinetune.figures.panels import panel_caption, panel_inputs, panel_spec
     from artfinetune.figures.tables import table_caption, table_inputs, table_spec
     from artfinetune.render.captions import gallery_caption
@@ -181,7 +182,11 @@ def all_targets():
     ]
     tables = [
         paths.table_path(config, t, e)
-        for t in [*config["tables"], *config["comparison_tables"]]
+        for t in [
+            *config["tables"],
+            *config["comparison_tables"],
+            *config["mode_tables"],
+        ]
         for e in ("csv", "html")
     ]
     metrics = [

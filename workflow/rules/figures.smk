@@ -1,5 +1,6 @@
 # The paper's tables and figures: tables 1 and 3 (evaluations), tables 2 and 4 and figures
-# 5, 6, 14, 15 (metric tables), render panels such as figures 1 and 2 (renders and mosaics).
+# 5, 6, 14, 15 (metric tables), table 5 (the config's modes), render panels such as figures 1
+# and 2 (renders and mosaics).
 
 
 rule table:
@@ -76,6 +77,31 @@ rule comparison_table:
         caption=lambda w: comparison_table_caption(config, w.table),
     shell:
         "artfinetune comparison-table --spec-json {params.spec:q} --out-csv {output.csv}"
+        " --out-md {output.md} --out-html {output.html} > {log} 2>&1"
+
+
+# Table 5 reads no file: the modes' hyperparameters are in its spec, so editing a mode reruns it.
+rule mode_table:
+    output:
+        csv=out("table", ext="csv"),
+        md=out("table", ext="md"),
+        html=report(
+            out("table", ext="html"),
+            caption=CAPTION,
+            category=STUDY,
+            labels=lambda w: {"table": w.table},
+        ),
+    log:
+        f"{R}/logs/mode_table/{{table}}.log",
+    wildcard_constraints:
+        table="|".join(config["mode_tables"]) or "(?!)",
+    conda:
+        ENV
+    params:
+        spec=lambda w: json.dumps(mode_table_spec(config, w.table)),
+        caption=lambda w: mode_table_caption(config, w.table),
+    shell:
+        "artfinetune mode-table --spec-json {params.spec:q} --out-csv {output.csv}"
         " --out-md {output.md} --out-html {output.html} > {log} 2>&1"
 
 

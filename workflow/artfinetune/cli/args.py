@@ -32,7 +32,7 @@ def at_least(minimum: int):
 
 
 def add_table_args(p: argparse.ArgumentParser, spec_help: str) -> None:
-    """The spec and the outputs of a table command (tables 1-4): CSV, markdown and the report's HTML page."""
+    """The spec and the outputs of a table command (tables 1-5): CSV, markdown and the report's HTML page."""
     p.add_argument("--spec-json", required=True, help=spec_help)
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)

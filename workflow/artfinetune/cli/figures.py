@@ -1,4 +1,4 @@
-"""Commands of the figures rules (``workflow/rules/figures.smk``): tables 1-4, computed figures, panels.
+"""Commands of the figures rules (``workflow/rules/figures.smk``): tables 1-5, computed figures, panels.
 
 Each command parses its arguments and calls one stage function; the rules call these.
 """
@@ -22,6 +22,13 @@ def cmd_comparison_table(args) -> None:
     print(table.to_string(index=False))
 
 
+def cmd_mode_table(args) -> None:
+    from artfinetune.figures.mode_tables import write_mode_table
+
+    table = write_mode_table(json_arg(args.spec_json, "--spec-json"), args.out_csv, args.out_md, args.out_html)
+    print(table.to_string(index=False))
+
+
 def cmd_figure(args) -> None:
     from artfinetune.figures import draw_figure
 
@@ -42,6 +49,10 @@ def add_commands(sub) -> None:
     p = sub.add_parser("comparison-table", help="mean CKA / mean l2 between model pairs (tables 2 and 4)")
     add_table_args(p, "rows, pairs and metric files as JSON")
     p.set_defaults(func=cmd_comparison_table)
+
+    p = sub.add_parser("mode-table", help="the training modes' hyperparameters beside the paper's (table 5)")
+    add_table_args(p, "rows (mode, its completed settings, the paper's values) as JSON")
+    p.set_defaults(func=cmd_mode_table)
 
     p = sub.add_parser("figure", help="draw one of the paper's computed figures (PNG + PDF) from metric tables")
     p.add_argument("--spec-json", required=True, help="the figure's spec (kind cka or topk) as the rule writes it")

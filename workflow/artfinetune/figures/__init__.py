@@ -1,4 +1,4 @@
-"""Figures and tables: the paper's computed figures (a registry of kinds), render panels, and tables 1 to 4.
+"""Figures and tables: the paper's computed figures (a registry of kinds), render panels, and tables 1 to 5.
 
 A computed figure's kind (``figures.<name>.kind`` in the config) names a module of this package with its
 ``spec`` (config -> what the rule passes as JSON), ``inputs`` (the files a spec reads), ``caption``,

@@ -14,7 +14,7 @@ import pandas as pd
 
 from artfinetune.errors import UserError
 from artfinetune.figures.cka import CKA_HOW
-from artfinetune.figures.tables import save_table
+from artfinetune.figures.tables import save_table, trainings_text
 from artfinetune.metrics.summaries import SUMMARIES
 from artfinetune.study.names import pair_dataset, pair_label
 from artfinetune.study.paths import pair_files
@@ -57,9 +57,29 @@ def comparison_table_caption(config: dict, name: str) -> str:
             "mean_l2: the Frobenius norm of the difference of each trunk convolution's kernel (57 convolutions, "
             "biases and auxiliary heads left out, nothing normalised), averaged over the convolutions."
         )
+    if pair_seeds(table):
+        parts.append(seeds_text(table, config["seeds"]))
     paper = [row for row in table["rows"] if row.get("paper")]
     parts.append("The paper's values are in the columns named paper." if paper else "The config gives no paper values.")
     return rst_escape(" ".join(parts))
+
+
+def pair_seeds(table: dict) -> list[int]:
+    """The seeds of the trained models (``run/seed``, ``run/seed/init``) of a comparison table's pairs, in order."""
+    models = [model for row in table["rows"] for pair in row["pairs"] for model in pair]
+    return sorted({int(model.split("/")[1]) for model in models if "/" in model})
+
+
+def seeds_text(table: dict, seeds: list[int]) -> str:
+    """What the pairs' seeds stand for: the paper compares single trainings ("mode A training 1"), and so do these
+    tables, each model naming its seed; there is no column per seed and no mean over seeds."""
+    used = pair_seeds(table)
+    named = ", ".join(str(s) for s in used)
+    return (
+        f"Each model is a single training, as in the paper's table: run/seed names its seed ({trainings_text(seeds)}), "
+        f"and these pairs are of seed{'s' if len(used) > 1 else ''} {named}{'' if len(used) > 1 else ' only'}; "
+        "there is no column per seed and no mean over seeds."
+    )
 
 
 def paper_values(row: dict, metrics: list[str]) -> list[list[float]] | None:

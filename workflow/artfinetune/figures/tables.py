@@ -1,12 +1,16 @@
 """Result tables (the paper's tables 1 and 3): one line per row, dataset and metric; a column per seed and the mean.
 
-Also how every table is saved (CSV at full precision, markdown, and the report's HTML page), tables 2 and 4 too.
+The paper reports one training per row (its "training 1"); our first seed stands for it, and its column is named so
+(:func:`seed_column`): that column, not the mean, is the one that compares with the paper's value.
+
+Also how every table is saved (CSV at full precision, markdown, and the report's HTML page), tables 2, 4 and 5 too.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +20,26 @@ from artfinetune.io import atomic_path
 from artfinetune.study.names import dataset_of, metrics_of
 from artfinetune.study.paths import run_dir
 from artfinetune.study.report import rst_escape
+
+PAPER_RUN = "paper's run"
+
+
+def paper_seed(seeds: list[int]) -> int:
+    """The seed that stands for the paper's single run ("training 1"): the first of the config's seeds."""
+    return seeds[0]
+
+
+def seed_column(seed: int, seeds: list[int]) -> str:
+    """A seed's column in tables 1 and 3: ``seed 1 (paper's run)`` for :func:`paper_seed`, ``seed 2`` otherwise."""
+    return f"seed {seed} ({PAPER_RUN})" if seed == paper_seed(seeds) else f"seed {seed}"
+
+
+def trainings_text(seeds: list[int]) -> str:
+    """Which of our seeds stands for which of the paper's trainings, in order: ``seed 1 stands for the paper's
+    training 1, seed 2 for its training 2``."""
+    first, *others = [f"seed {s}" for s in seeds]
+    text = f"{first} stands for the paper's training 1"
+    return ", ".join([text, *(f"{s} for its training {i}" for i, s in enumerate(others, 2))])
 
 
 def table_spec(config: dict, table: str) -> dict:
@@ -43,10 +67,14 @@ def table_caption(config: dict, name: str) -> str:
     """Tables 1 and 3: the test metric of each row's runs per seed, their mean and the paper's value."""
     table = config["tables"][name]
     seeds = ", ".join(str(s) for s in config["seeds"])
+    marked = seed_column(paper_seed(config["seeds"]), config["seeds"])
     text = (
         f"{table['title'] or name}. Test metrics in % of each row's run (or ensemble) per seed ({seeds}) and "
         "their mean: top-1/3/5 accuracy for a single-label dataset, mean average precision over classes "
         "(scikit-learn's average precision per class) for a multi-label one. "
+        f"The paper reports a single training per row; our first seed stands for it, so the column {marked} is "
+        "the one that compares with the paper's value (the other seeds and the mean show how much another training "
+        "moves the number). "
     )
     if any(row.get("paper") for row in table["rows"]):
         text += "The paper's values are in the column paper."
@@ -72,7 +100,7 @@ def build_table(spec: dict) -> pd.DataFrame:
             for metric in column["metrics"]:
                 line = {"model": row["label"], "dataset": column["dataset"], "metric": metric, "run": run}
                 for seed in spec["seeds"]:
-                    line[f"seed {seed}"] = values[seed][metric]
+                    line[seed_column(seed, spec["seeds"])] = values[seed][metric]
                 line["mean"] = sum(values[s][metric] for s in spec["seeds"]) / len(spec["seeds"])
                 line["paper"] = paper.pop(0) if paper else None
                 lines.append(line)
@@ -98,32 +126,62 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
 
 
 def save_table(
-    table: pd.DataFrame, title: str, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
+    table: pd.DataFrame,
+    title: str,
+    out_csv: str | Path,
+    out_md: str | Path,
+    out_html: str | Path | None = None,
+    shaded: tuple[str, ...] = (),
+    marked: str | None = None,
 ) -> pd.DataFrame:
     """Write a result table as CSV (full precision), markdown and, if asked, an HTML page for the report (two
-    decimals), each renamed into place."""
+    decimals, the ``shaded`` columns shaded, the cells ending in ``marked`` too), each renamed into place."""
     with atomic_path(out_csv) as tmp:
         table.to_csv(tmp, index=False)
     with atomic_path(out_md) as tmp:
         tmp.write_text(to_markdown(table, title))
     if out_html:
-        table_page(table, title, out_html)
+        table_page(table, title, out_html, shaded=shaded, marked=marked)
     return table
 
 
 def write_table(
     spec: dict, out_csv: str | Path, out_md: str | Path, out_html: str | Path | None = None
 ) -> pd.DataFrame:
-    """Write a table as CSV (full precision), markdown and HTML (two decimals, metrics in %)."""
-    return save_table(build_table(spec), spec.get("title", ""), out_csv, out_md, out_html)
+    """Write a table as CSV (full precision), markdown and HTML (two decimals, metrics in %; the column that compares
+    with the paper shaded, and the paper's column)."""
+    table = build_table(spec)
+    return save_table(table, spec.get("title", ""), out_csv, out_md, out_html, shaded=compared_columns(table))
 
 
-def table_page(table: pd.DataFrame, title: str, out_html: str | Path, digits: int = 2) -> Path:
-    """A table as a small standalone HTML page (numbers to ``digits`` decimals), for the report."""
+def compared_columns(table: pd.DataFrame) -> tuple[str, ...]:
+    """The columns to read side by side: ours that compares with the paper's single run, and the paper's."""
+    return tuple(c for c in table.columns if c.endswith(f"({PAPER_RUN})") or c == "paper")
+
+
+def table_page(
+    table: pd.DataFrame,
+    title: str,
+    out_html: str | Path,
+    digits: int = 2,
+    shaded: tuple[str, ...] = (),
+    marked: str | None = None,
+) -> Path:
+    """A table as a small standalone HTML page (numbers to ``digits`` decimals), for the report: the ``shaded``
+    columns shaded, and the cells whose text ends in ``marked`` (a value that differs from the paper's)."""
     body = table.to_html(index=False, na_rep="", float_format=lambda v: f"{v:.{digits}f}", border=0)
+    columns = [i for i, c in enumerate(table.columns, 1) if c in shaded]
+    style = "".join(f"td:nth-child({i}), th:nth-child({i}) {{ background: {SHADE}; }}\n" for i in columns)
+    if marked:
+        body = re.sub(rf"<td>([^<]*{re.escape(html.escape(marked))})</td>", r'<td class="marked">\1</td>', body)
+        style += f"td.marked {{ background: {MARKED}; }}\n"
     with atomic_path(out_html) as tmp:
-        tmp.write_text(TABLE_PAGE.format(title=html.escape(title), table=body), encoding="utf-8")
+        tmp.write_text(TABLE_PAGE.format(title=html.escape(title), style=style, table=body), encoding="utf-8")
     return Path(out_html)
+
+
+SHADE = "#fff3c4"  # the columns to read side by side
+MARKED = "#f9d0c4"  # a cell that differs from the paper's
 
 
 TABLE_PAGE = """<!doctype html>
@@ -134,7 +192,7 @@ table {{ border-collapse: collapse; }}
 th, td {{ padding: .3em .8em; border-bottom: 1px solid #ddd; text-align: right; }}
 th:first-child, td:first-child {{ text-align: left; }}
 thead th {{ border-bottom: 2px solid #888; }}
-</style></head>
+{style}</style></head>
 <body><h1>{title}</h1>
 {table}
 </body></html>

@@ -38,7 +38,7 @@ def study_summary(config: dict, origin: str) -> Iterator[str]:
     for figure in config["figures"]:
         png = Path(paths.figure_path(config, figure))
         yield f"  figure {figure}: {png}" + ("" if png.exists() else " (not built yet)")
-    for table in [*config["tables"], *config["comparison_tables"]]:
+    for table in [*config["tables"], *config["comparison_tables"], *config["mode_tables"]]:
         md = Path(paths.table_path(config, table, "md"))
         if md.exists():
             yield f"  table {table}: {md}\n"

@@ -106,6 +106,7 @@ def check_references(config: dict, origin: str = "the config") -> None:
     if config["render"]["k"] not in config["topk"]:
         fail(f"render.k is {config['render']['k']}, which is not in topk {config['topk']}; add it to topk or change it")
     _check_pairs(config, fail)
+    _check_mode_tables(config, fail)
     _check_findings(config, fail)
 
 
@@ -170,6 +171,20 @@ def _check_pairs(config: dict, fail) -> None:
                 fail(
                     f"comparison_tables.{name}.rows[{r}] ({row['label']}) gives {len(row['paper'])} paper values, "
                     f"expected {expected} (for each pair, its metrics)"
+                )
+
+
+def _check_mode_tables(config: dict, fail) -> None:
+    """Table 5's rows name modes, and its name is not that of another table (all write tables/<name>)."""
+    for name, table in config["mode_tables"].items():
+        for other in ("tables", "comparison_tables"):
+            if name in config[other]:
+                fail(f"mode_tables.{name} has the name of a table in {other}; rename one (both write tables/{name})")
+        for r, row in enumerate(table["rows"]):
+            if row["mode"] not in config["modes"]:
+                fail(
+                    f"mode_tables.{name}.rows[{r}] names mode {row['mode']!r}, which is not in modes "
+                    f"({choices(config['modes'])}); add it to modes or fix the row"
                 )
 
 
