@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
+from artfinetune.model.layers import network_order
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import MAXIMAL, rst_escape
 
@@ -140,7 +141,7 @@ def draw_topk(
     import seaborn as sns
     from matplotlib.patches import Patch
 
-    from artfinetune.figures.style import PALETTE, STYLE, label_layers, network_order, new_figure
+    from artfinetune.figures.style import PALETTE, STYLE, label_layers, new_figure
 
     layers = network_order([*overlaps["layer"], *entropies["layer"]])
     with matplotlib.rc_context(STYLE):

@@ -6,6 +6,8 @@ builder, the importer, activation extraction, metrics and rendering.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from artfinetune.errors import UserError
 
 # Stem convolutions: name -> (kernel, stride, output channels).
@@ -62,6 +64,13 @@ def layer_index(layer: str) -> int:
     """Position of a study layer (conv2d0 = 0 ... mixed5b = 11)."""
     check_layer(layer, STUDY_LAYERS)
     return STUDY_LAYERS.index(layer)
+
+
+def network_order(layers: Iterable[str]) -> list[str]:
+    """Study layers in network order (conv2d0 ... mixed5b), once each, then any other tensor (e.g. a branch such as
+    mixed4d_3x3) as first met: the order of every per-layer axis and trend, whatever order a config lists them in."""
+    seen = list(dict.fromkeys(layers))
+    return [layer for layer in STUDY_LAYERS if layer in seen] + [layer for layer in seen if layer not in STUDY_LAYERS]
 
 
 def expand_layers(spec: list[str] | None) -> list[str]:
