@@ -204,6 +204,62 @@ def test_entropy_depth_cannot_be_judged_on_fewer_than_three_layers_from_the_midd
     assert f.verdict == UNJUDGED and "NaN at layer(s) mixed4a" in f.statement
 
 
+# --- layer order: network order, whatever order the config lists its layers in ------------------------------------
+
+SHUFFLED = ["mixed3a", "conv2d0", "mixed4a", "conv2d2", "mixed3b", "conv2d1"]  # SIX, shuffled
+
+
+def test_the_depth_findings_hold_the_same_on_a_shuffled_layers_list(tmp_path):
+    cka = dict(zip(SIX, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], strict=True))
+    overlap = [[m + 0.05, m - 0.05] for m in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4)]
+    b = [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3], [0.9, 0.9], [0.8, 0.8], [0.7, 0.7]]
+    in_order = depth_spec(tmp_path, cka=cka, overlap=layers_with(overlap, b=b))
+    shuffled = {**in_order, "layers": list(SHUFFLED)}
+    expected = {
+        "cka_depth": (
+            "1.000 at conv2d0 ... 0.500 at mixed4a; Spearman rho -1.00, shallow third 0.95 vs deep third 0.55."
+        ),
+        "overlap_depth": (
+            "0.900 at conv2d0 ... 0.400 at mixed4a; Spearman rho -1.00, shallow third 0.85 vs deep third 0.45 "
+            "(chance level k/n = 0.05)."
+        ),
+        "entropy_depth": (
+            "0.900 at mixed3a ... 0.700 at mixed4a; Spearman rho -1.00, shallow third 0.90 vs deep third 0.70; "
+            "imagenet: 0.500 at mixed3a ... 0.500 at mixed4a, Spearman rho undefined, shallow third 0.50 vs deep "
+            "third 0.50."
+        ),
+    }
+    for ident, statement in expected.items():
+        for spec in (in_order, shuffled):
+            f = judge(spec, ident)
+            assert (f.verdict, f.statement) == (HOLDS, statement), (ident, spec["layers"])
+
+
+def test_a_cka_that_rises_with_depth_does_not_fall_when_the_config_lists_the_layers_deepest_first(tmp_path):
+    cka = dict(zip(SIX, [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], strict=True))  # in the config's order it would fall
+    f = judge(depth_spec(tmp_path, cka=cka, layers=list(reversed(SIX))), "cka_depth")
+    assert f.verdict == FAILS
+    assert f.statement == (
+        "0.500 at conv2d0 ... 1.000 at mixed4a; Spearman rho 1.00, shallow third 0.55 vs deep third 0.95; does not "
+        "fall: Spearman rho 1.00 is above -0.5; shallow third minus deep third is -0.400, below min_drop 0.02."
+    )
+
+
+def test_the_entropy_takes_the_deep_half_of_the_network_not_the_second_half_of_the_config_list(tmp_path):
+    # listed deepest first, mixed4a would fall in the first half of the list; in network order it is the deepest
+    # layer, where no channel of the fine-tuned model has a labelled image: the finding cannot be judged
+    layers = ["mixed4a", "conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b"]
+    b = [[0.5, 0.5]] * 3 + [[0.9, 0.9], [0.8, 0.8], [float("nan"), float("nan")]]
+    spec = depth_spec(tmp_path, overlap=layers_with([[0.5, 0.5]] * 6, b=b), layers=layers)
+    f = judge(spec, "entropy_depth")
+    assert f.verdict == UNJUDGED
+    assert (
+        f.statement
+        == f"the mean entropy of rasta_A/1 at k = 10 in {tmp_path / 'overlap.csv'} is NaN at layer(s) mixed4a."
+    )
+    assert entropy_layers(layers) == ["mixed3a", "mixed3b", "mixed4a"]
+
+
 # --- findings 4 and 5: init distance -----------------------------------------------------------------------------
 
 

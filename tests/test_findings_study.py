@@ -86,6 +86,18 @@ def test_findings_spec_and_inputs_from_the_demo_config(demo_config_dict):
     assert json.loads(json.dumps(spec)) == spec  # plain values: the rule can pass it as JSON
 
 
+def test_the_spec_lists_the_layers_in_network_order_whatever_the_configs_order(demo_config_dict):
+    in_order = prepare_config(with_findings(demo_config_dict, DEMO_FINDINGS))
+    shuffled = copy.deepcopy(in_order)
+    shuffled["layers"] = ["mixed4e", "conv2d0", "mixed5b", "mixed3a", "conv2d2", "mixed4a"]
+    shuffled["layers"] += ["mixed4c", "conv2d1", "mixed5a", "mixed3b", "mixed4d", "mixed4b"]
+    spec = findings_spec(prepare_config(shuffled))
+    assert spec["layers"] == ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b", "mixed4a"] + [
+        "mixed4b", "mixed4c", "mixed4d", "mixed4e", "mixed5a", "mixed5b"
+    ]  # fmt: skip
+    assert spec == findings_spec(in_order)  # the same spec: the findings rule does not rerun for a reordering
+
+
 def test_the_paper_config_judges_the_papers_pairs_and_rows():
     cfg = load_config(PAPER_CONFIG)
     spec = findings_spec(cfg)

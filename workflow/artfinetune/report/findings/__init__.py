@@ -8,11 +8,11 @@ The verdicts:
 - ``cannot be judged``: the config lacks the finding's key (the statement names the key to set), or a file, row
   or layer it needs is missing, or a value it needs is NaN, or fewer than 3 layers are left to judge a trend on.
 
-"Falls" over per-layer values, in the order of the config's ``layers``: there are at least 3 values, the Spearman
-rank correlation between the depth index and the value is at most -0.5, and the mean of the shallowest third
-minus the mean of the deepest third is at least ``findings.min_drop`` (default 0.02); a third is ceil(n / 3)
-values at each end. Both comparisons are inclusive, up to a rounding error of 1e-9. Constant values have no
-rank correlation and do not fall.
+"Falls" over per-layer values, in network order (conv2d0 ... mixed5b, whatever order the config's ``layers``
+lists them in): there are at least 3 values, the Spearman rank correlation between the depth index and the value
+is at most -0.5, and the mean of the shallowest third minus the mean of the deepest third is at least
+``findings.min_drop`` (default 0.02); a third is ceil(n / 3) values at each end. Both comparisons are inclusive,
+up to a rounding error of 1e-9. Constant values have no rank correlation and do not fall.
 
 The findings (``findings`` section of the config; the pair and k default as stated):
 
@@ -21,9 +21,9 @@ The findings (``findings`` section of the config; the pair and k default as stat
    (default: the smallest ``topk``), per layer, falls (fig. 6a).
 3. ``entropy_depth``: the mean over channels of the fine-tuned model's (the pair's second model's) class entropy
    at ``findings.depth.entropy_k`` (default: the largest ``topk``) falls over the layers from the middle of the
-   network on: the second half of the config's layers, ``layers[len(layers) // 2:]`` (mixed4b ... mixed5b of the
-   paper's 12). Channels with no positive image (NaN entropy) are left out of the mean. The first model's means
-   are reported beside, not judged (fig. 6b).
+   network on: the second half of the config's layers in network order, ``layers[len(layers) // 2:]`` (mixed4b
+   ... mixed5b of the paper's 12). Channels with no positive image (NaN entropy) are left out of the mean. The
+   first model's means are reported beside, not judged (fig. 6b).
 4. ``init_distance_cka``: every fine-tuned pair of ``findings.init_distance.fine_tuned`` has a higher mean CKA
    (linear CKA averaged over the config's layers, as in table 4) than every from-scratch pair of
    ``findings.init_distance.from_scratch``: the lowest fine-tuned value exceeds the highest from-scratch one

@@ -12,6 +12,7 @@ import pandas as pd
 from artfinetune.errors import UserError
 from artfinetune.metrics.summaries import mean_cka, mean_l2
 from artfinetune.metrics.table import OVERLAP_COLUMNS, OVERLAP_METRICS, read_tidy, rows_at_k
+from artfinetune.model.layers import network_order
 from artfinetune.report.findings.trend import MIN_VALUES, Trend, trend
 from artfinetune.report.findings.verdicts import FAILS, HOLDS, UNJUDGED, CannotJudge
 from artfinetune.study.names import pair_label
@@ -102,8 +103,10 @@ def overlap_depth(spec: dict) -> tuple[str, str]:
 
 
 def entropy_layers(layers: Sequence[str]) -> list[str]:
-    """The layers of the entropy finding: from the middle of the network on (the second half of ``layers``)."""
-    return list(layers)[len(layers) // 2 :]
+    """The layers of the entropy finding: from the middle of the network on (the second half of ``layers`` in
+    network order, whatever order they are given in)."""
+    ordered = network_order(layers)
+    return ordered[len(ordered) // 2 :]
 
 
 def entropy_depth(spec: dict) -> tuple[str, str]:
@@ -111,7 +114,8 @@ def entropy_depth(spec: dict) -> tuple[str, str]:
     layers = entropy_layers(spec["layers"])
     if len(layers) < MIN_VALUES:
         raise CannotJudge(
-            f"the second half of the config's layers ({', '.join(layers) or 'none'}) has fewer than {MIN_VALUES} "
+            f"the second half of the config's layers in network order ({', '.join(layers) or 'none'}) has fewer "
+            f"than {MIN_VALUES} "
             "layers; list more layers"
         )
     frame = _topk_frame(depth)

@@ -3,6 +3,7 @@ findings rule passes this spec as JSON, so it reruns when a claim's inputs chang
 
 from __future__ import annotations
 
+from artfinetune.model.layers import network_order
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
 from artfinetune.report.findings.verdicts import TITLE
 from artfinetune.study.names import dataset_of, metrics_of
@@ -47,7 +48,7 @@ def findings_spec(config: dict) -> dict:
     section = config.get("findings") or {}
     spec = {
         "title": TITLE,
-        "layers": list(config["layers"]),
+        "layers": network_order(config["layers"]),
         "min_drop": section.get("min_drop", DEFAULT_MIN_DROP),
     }
     if "depth" in section:
