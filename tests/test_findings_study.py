@@ -12,6 +12,7 @@ import yaml
 
 from artfinetune.cli import main
 from artfinetune.errors import ConfigError
+from artfinetune.model.layers import STUDY_LAYERS
 from artfinetune.report.findings import (
     FAILS,
     HOLDS,
@@ -23,7 +24,7 @@ from artfinetune.report.findings import (
 )
 from artfinetune.study import paths
 from artfinetune.study.config import load_config, prepare_config
-from artfinetune.study.names import analysis_pairs
+from artfinetune.study.names import analysis_pairs, frozen_layers
 
 from .conftest import PAPER_CONFIG
 from .findings_files import write_cka, write_l2, write_overlap, write_result_table
@@ -115,6 +116,23 @@ def test_the_paper_config_judges_the_papers_pairs_and_rows():
     assert spec["fine_tuning"][1]["main_metrics"] == {"paintings": "mAP", "iconart": "mAP"}
     assert spec["double_fine_tuning"][0]["better"] == "FT from ImageNet then RASTA"
     assert paths.findings_path(cfg) == "results/findings.md"
+
+
+LOW = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b"]
+
+
+def test_the_layers_a_model_kept_frozen_come_from_its_runs_mode():
+    cfg = load_config(PAPER_CONFIG)
+    assert frozen_layers(cfg, "rasta_end_from_scratch/1") == LOW  # mode end_from_scratch: frozen [conv2d0..mixed3b]
+    assert frozen_layers(cfg, "rasta_end_from_scratch/1/init") == []  # its starting weights, never trained
+    assert frozen_layers(cfg, "imagenet") == []
+    assert frozen_layers(cfg, "paintings_rasta_end_from_scratch/1") == []  # mode A from it: every layer trained
+    assert frozen_layers(cfg, "rasta_off_the_shelf/2") == list(STUDY_LAYERS)  # off the shelf: the whole trunk
+    spec = findings_spec(cfg)["init_distance"]
+    assert [e["frozen"] for e in spec["fine_tuned"]] == [{}]
+    assert [e["frozen"] for e in spec["from_scratch"]] == [{}, {"rasta_end_from_scratch/1": LOW}]
+    cfg["modes"]["end_from_scratch"]["frozen"] = ["mixed3b", "conv2d0..mixed3a", "conv2d1"]
+    assert frozen_layers(cfg, "rasta_end_from_scratch/2") == LOW  # network order, once each
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,21 @@ def expand_layers(spec: list[str] | None) -> list[str]:
     return out
 
 
+def mode_frozen_layers(mode: dict) -> list[str]:
+    """The study layers a run of ``mode`` keeps from its init and never trains, in network order: the mode's
+    ``frozen`` ranges, or every layer for an off-the-shelf mode (whose trunk is frozen whole)."""
+    if mode.get("kind", "fine_tune") == "off_the_shelf":
+        return list(STUDY_LAYERS)
+    return network_order(expand_layers(mode.get("frozen", [])))
+
+
+def trunk_convs(study_layers: Iterable[str]) -> list[str]:
+    """The trunk's convolutions (:data:`TRUNK_CONVS`) that make up the given study layers, in network order:
+    ``conv2d0`` is one, ``mixed4a`` its six branches."""
+    wanted = set(study_layers)
+    return [conv for conv in TRUNK_CONVS if conv.split("_")[0] in wanted]
+
+
 def check_layer(name: str, valid=None) -> str:
     """Return ``name`` if it is a known layer, else raise a ValueError listing the choices."""
     valid = WIDTHS if valid is None else valid
