@@ -135,6 +135,22 @@ def test_the_layers_a_model_kept_frozen_come_from_its_runs_mode():
     assert frozen_layers(cfg, "rasta_end_from_scratch/2") == LOW  # network order, once each
 
 
+def test_the_demo_study_compares_its_pairs_over_the_layers_no_model_kept_frozen(demo_config_dict, tmp_path):
+    cfg = prepare_config({**demo_config_dict, "results": str(tmp_path)})
+    spec = findings_spec(cfg)
+    for entry in [*spec["init_distance"]["fine_tuned"], *spec["init_distance"]["from_scratch"]]:
+        Path(entry["cka"]).parent.mkdir(parents=True, exist_ok=True)
+        write_cka(entry["cka"], dict.fromkeys(cfg["layers"], 0.5))
+    f = {x.id: x for x in evaluate_findings(spec)}["init_distance_cka"]
+    assert f.verdict == FAILS  # 0.5 everywhere: no pair above another
+    assert f.statement.startswith(
+        "averaged over the 7 layers no compared model kept frozen (mixed4a, mixed4b, mixed4c, mixed4d, mixed4e, "
+        "mixed5a, mixed5b), the same for every pair; left out: conv2d0, conv2d1, conv2d2, mixed3a, mixed3b, which "
+        "styles_end_from_scratch/1 kept frozen from its init (a model equals its init at a frozen layer: CKA 1 there "
+        "by construction); mean CKA of the fine-tuned pairs: imagenet vs styles_A/1 0.500, "
+    )
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
