@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from artfinetune.model.layers import STUDY_LAYERS
 from artfinetune.report.findings import (
     FAILS,
     HOLDS,
@@ -16,7 +17,15 @@ from artfinetune.report.findings import (
     trend,
 )
 
-from .findings_files import SIX, judge, write_cka, write_l2, write_overlap, write_result_table
+from .findings_files import (
+    SIX,
+    judge,
+    write_cka,
+    write_l2,
+    write_l2_per_layer,
+    write_overlap,
+    write_result_table,
+)
 
 # --- the "falls" definition --------------------------------------------------------------------------------------
 
@@ -204,6 +213,62 @@ def test_entropy_depth_cannot_be_judged_on_fewer_than_three_layers_from_the_midd
     assert f.verdict == UNJUDGED and "NaN at layer(s) mixed4a" in f.statement
 
 
+# --- layer order: network order, whatever order the config lists its layers in ------------------------------------
+
+SHUFFLED = ["mixed3a", "conv2d0", "mixed4a", "conv2d2", "mixed3b", "conv2d1"]  # SIX, shuffled
+
+
+def test_the_depth_findings_hold_the_same_on_a_shuffled_layers_list(tmp_path):
+    cka = dict(zip(SIX, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], strict=True))
+    overlap = [[m + 0.05, m - 0.05] for m in (0.9, 0.8, 0.7, 0.6, 0.5, 0.4)]
+    b = [[0.1, 0.1], [0.2, 0.2], [0.3, 0.3], [0.9, 0.9], [0.8, 0.8], [0.7, 0.7]]
+    in_order = depth_spec(tmp_path, cka=cka, overlap=layers_with(overlap, b=b))
+    shuffled = {**in_order, "layers": list(SHUFFLED)}
+    expected = {
+        "cka_depth": (
+            "1.000 at conv2d0 ... 0.500 at mixed4a; Spearman rho -1.00, shallow third 0.95 vs deep third 0.55."
+        ),
+        "overlap_depth": (
+            "0.900 at conv2d0 ... 0.400 at mixed4a; Spearman rho -1.00, shallow third 0.85 vs deep third 0.45 "
+            "(chance level k/n = 0.05)."
+        ),
+        "entropy_depth": (
+            "0.900 at mixed3a ... 0.700 at mixed4a; Spearman rho -1.00, shallow third 0.90 vs deep third 0.70; "
+            "imagenet: 0.500 at mixed3a ... 0.500 at mixed4a, Spearman rho undefined, shallow third 0.50 vs deep "
+            "third 0.50."
+        ),
+    }
+    for ident, statement in expected.items():
+        for spec in (in_order, shuffled):
+            f = judge(spec, ident)
+            assert (f.verdict, f.statement) == (HOLDS, statement), (ident, spec["layers"])
+
+
+def test_a_cka_that_rises_with_depth_does_not_fall_when_the_config_lists_the_layers_deepest_first(tmp_path):
+    cka = dict(zip(SIX, [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], strict=True))  # in the config's order it would fall
+    f = judge(depth_spec(tmp_path, cka=cka, layers=list(reversed(SIX))), "cka_depth")
+    assert f.verdict == FAILS
+    assert f.statement == (
+        "0.500 at conv2d0 ... 1.000 at mixed4a; Spearman rho 1.00, shallow third 0.55 vs deep third 0.95; does not "
+        "fall: Spearman rho 1.00 is above -0.5; shallow third minus deep third is -0.400, below min_drop 0.02."
+    )
+
+
+def test_the_entropy_takes_the_deep_half_of_the_network_not_the_second_half_of_the_config_list(tmp_path):
+    # listed deepest first, mixed4a would fall in the first half of the list; in network order it is the deepest
+    # layer, where no channel of the fine-tuned model has a labelled image: the finding cannot be judged
+    layers = ["mixed4a", "conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b"]
+    b = [[0.5, 0.5]] * 3 + [[0.9, 0.9], [0.8, 0.8], [float("nan"), float("nan")]]
+    spec = depth_spec(tmp_path, overlap=layers_with([[0.5, 0.5]] * 6, b=b), layers=layers)
+    f = judge(spec, "entropy_depth")
+    assert f.verdict == UNJUDGED
+    assert (
+        f.statement
+        == f"the mean entropy of rasta_A/1 at k = 10 in {tmp_path / 'overlap.csv'} is NaN at layer(s) mixed4a."
+    )
+    assert entropy_layers(layers) == ["mixed3a", "mixed3b", "mixed4a"]
+
+
 # --- findings 4 and 5: init distance -----------------------------------------------------------------------------
 
 
@@ -268,6 +333,138 @@ def test_init_distance_fails_on_a_counterexample_even_with_a_file_missing(tmp_pa
     spec = init_spec(tmp_path, ft=[(0.9, 7.0)], scratch=[(0.5, 6.5), (0.7, 8.1)])
     (tmp_path / "from_scratch1_l2.csv").unlink()
     assert judge(spec, "init_distance_l2").verdict == FAILS
+
+
+# --- findings 4 and 5: layers a compared model kept frozen -------------------------------------------------------
+
+LOW = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b"]  # what the end from scratch keeps frozen from ImageNet
+EIGHT = [*SIX, "mixed4b", "mixed4c"]
+END = "rasta_end_from_scratch/1"
+
+
+def frozen_spec(tmp_path, cka: dict, l2: dict, layers=EIGHT, frozen: dict | None = None) -> dict:
+    """The paper's pairs: imagenet vs rasta_A/1 (fine-tuned), from scratch and end from scratch vs their inits (from
+    scratch), the end from scratch having kept LOW frozen (unless ``frozen`` says otherwise). ``cka``: pair name ->
+    linear CKA at each layer of EIGHT; ``l2``: pair name -> l2 of each convolution of LOW, of each other one."""
+    frozen = {"end": {END: LOW}} if frozen is None else frozen
+    pairs = {"ft": ["imagenet", "rasta_A/1"], "scratch": ["rasta_from_scratch/1/init", "rasta_from_scratch/1"]}
+    pairs["end"] = [f"{END}/init", END]
+    entries = {}
+    for name, pair in pairs.items():
+        low, high = l2[name]
+        entries[name] = {
+            "pair": pair,
+            "cka": write_cka(tmp_path / f"{name}_cka.csv", dict(zip(EIGHT, cka[name], strict=True))),
+            "l2": write_l2_per_layer(tmp_path / f"{name}_l2.csv", {x: low if x in LOW else high for x in STUDY_LAYERS}),
+            "frozen": frozen.get(name, {}),
+        }
+    groups = {"fine_tuned": [entries["ft"]], "from_scratch": [entries["scratch"], entries["end"]]}
+    return {"layers": list(layers), "min_drop": 0.02, "init_distance": groups}
+
+
+CKA = {
+    "ft": [0.95, 0.9, 0.85, 0.8, 0.75, 0.6, 0.5, 0.4],  # mean 0.71875; 0.5 over mixed4a, mixed4b, mixed4c
+    "scratch": [0.5, 0.4, 0.3, 0.2, 0.1, 0.1, 0.1, 0.1],  # 0.1 over mixed4a ... mixed4c
+    "end": [1.0, 1.0, 1.0, 1.0, 1.0, 0.45, 0.35, 0.25],  # 1 where frozen: mean 0.75625, 0.35 over mixed4a ...
+}
+L2 = {"ft": (1.5, 1.0), "scratch": (3.0, 6.0), "end": (0.0, 1.05)}  # files' means (15 low, 42 high convolutions):
+# ft (15 * 1.5 + 42 * 1.0) / 57 = 1.132, end 42 * 1.05 / 57 = 0.774: over every convolution the end from scratch
+# looks closer to its init than fine-tuning does, only because it kept 15 of them frozen
+LEFT_OUT_CKA = (
+    "averaged over the 3 layers no compared model kept frozen (mixed4a, mixed4b, mixed4c), the same for every "
+    "pair; left out: conv2d0, conv2d1, conv2d2, mixed3a, mixed3b, which rasta_end_from_scratch/1 kept frozen from "
+    "its init (a model equals its init at a frozen layer: CKA 1 there by construction); "
+)
+LEFT_OUT_L2 = (
+    "averaged over the 42 convolutions of the layers no compared model kept frozen (mixed4a, mixed4b, mixed4c, "
+    "mixed4d, mixed4e, mixed5a, mixed5b), the same for every pair; left out: the 15 convolutions of conv2d0, "
+    "conv2d1, conv2d2, mixed3a, mixed3b, which rasta_end_from_scratch/1 kept frozen from its init (a model equals "
+    "its init at a frozen layer: l2 0 there by construction); "
+)
+
+
+def test_init_distance_holds_over_the_layers_no_compared_model_kept_frozen(tmp_path):
+    for layers in (EIGHT, ["mixed4c", "conv2d2", "mixed3a", "conv2d0", "mixed4a", "mixed3b", "mixed4b", "conv2d1"]):
+        spec = frozen_spec(tmp_path, CKA, L2, layers=layers)
+        cka, l2 = judge(spec, "init_distance_cka"), judge(spec, "init_distance_l2")
+        assert (cka.verdict, l2.verdict) == (HOLDS, HOLDS), layers
+        assert cka.statement == LEFT_OUT_CKA + (
+            "mean CKA of the fine-tuned pairs: imagenet vs rasta_A/1 0.500; mean CKA of the from-scratch pairs: "
+            "rasta_from_scratch/1/init vs rasta_from_scratch/1 0.100, rasta_end_from_scratch/1/init vs "
+            "rasta_end_from_scratch/1 0.350; lowest fine-tuned 0.500 vs highest from scratch 0.350."
+        )
+        assert l2.statement == LEFT_OUT_L2 + (
+            "mean l2 of the fine-tuned pairs: imagenet vs rasta_A/1 1.000; mean l2 of the from-scratch pairs: "
+            "rasta_from_scratch/1/init vs rasta_from_scratch/1 6.000, rasta_end_from_scratch/1/init vs "
+            "rasta_end_from_scratch/1 1.050; highest fine-tuned 1.000 vs lowest from scratch 1.050."
+        )
+    # the same files with the frozen layers counted: the end from scratch's frozen half decides both
+    spec = frozen_spec(tmp_path, CKA, L2, frozen={})
+    cka, l2 = judge(spec, "init_distance_cka"), judge(spec, "init_distance_l2")
+    assert cka.verdict == FAILS and "imagenet vs rasta_A/1 (0.719) is not above rasta_end_from_scratch/1/init" in (
+        cka.statement
+    )
+    assert l2.verdict == FAILS and "imagenet vs rasta_A/1 (1.132) is not below rasta_end_from_scratch/1/init" in (
+        l2.statement
+    )
+
+
+def test_init_distance_does_not_hold_when_the_unfrozen_layers_moved_less_from_scratch(tmp_path):
+    cka = {**CKA, "end": [1.0] * 5 + [0.65, 0.55, 0.45]}  # 0.55 over mixed4a ... mixed4c, above 0.5
+    l2 = {**L2, "end": (0.0, 0.95)}  # 0.95 over the 42 convolutions, below 1.0
+    spec = frozen_spec(tmp_path, cka, l2, layers=list(reversed(EIGHT)))
+    f = judge(spec, "init_distance_cka")
+    assert f.verdict == FAILS
+    assert f.statement == LEFT_OUT_CKA + (
+        "mean CKA of the fine-tuned pairs: imagenet vs rasta_A/1 0.500; mean CKA of the from-scratch pairs: "
+        "rasta_from_scratch/1/init vs rasta_from_scratch/1 0.100, rasta_end_from_scratch/1/init vs "
+        "rasta_end_from_scratch/1 0.550; lowest fine-tuned 0.500 vs highest from scratch 0.550; fails: imagenet vs "
+        "rasta_A/1 (0.500) is not above rasta_end_from_scratch/1/init vs rasta_end_from_scratch/1 (0.550)."
+    )
+    f = judge(spec, "init_distance_l2")
+    assert f.verdict == FAILS
+    assert f.statement == LEFT_OUT_L2 + (
+        "mean l2 of the fine-tuned pairs: imagenet vs rasta_A/1 1.000; mean l2 of the from-scratch pairs: "
+        "rasta_from_scratch/1/init vs rasta_from_scratch/1 6.000, rasta_end_from_scratch/1/init vs "
+        "rasta_end_from_scratch/1 0.950; highest fine-tuned 1.000 vs lowest from scratch 0.950; fails: imagenet vs "
+        "rasta_A/1 (1.000) is not below rasta_end_from_scratch/1/init vs rasta_end_from_scratch/1 (0.950)."
+    )
+
+
+def test_init_distance_cannot_be_judged_when_every_layer_was_kept_frozen(tmp_path):
+    f = judge(frozen_spec(tmp_path, CKA, L2, layers=list(reversed(LOW))), "init_distance_cka")
+    assert f.verdict == UNJUDGED
+    assert f.statement == (
+        "no layer is left to compare: the config's layers are all left out: conv2d0, conv2d1, conv2d2, mixed3a, "
+        "mixed3b, which rasta_end_from_scratch/1 kept frozen from its init (a model equals its init at a frozen "
+        "layer: CKA 1 there by construction); add to layers some that no model of a compared pair kept frozen."
+    )
+    assert judge(frozen_spec(tmp_path, CKA, L2, layers=LOW), "init_distance_cka").statement == f.statement
+    every = {"end": {END: list(STUDY_LAYERS)}}  # an off-the-shelf mode keeps the whole trunk frozen
+    f = judge(frozen_spec(tmp_path, CKA, L2, frozen=every), "init_distance_l2")
+    assert f.verdict == UNJUDGED
+    assert f.statement == (
+        f"no convolution is left to compare: every layer of the trunk is left out: {', '.join(STUDY_LAYERS)}, which "
+        "rasta_end_from_scratch/1 kept frozen from its init (a model equals its init at a frozen layer: l2 0 there "
+        "by construction)."
+    )
+    spec = frozen_spec(tmp_path, CKA, L2)
+    write_l2(spec["init_distance"]["fine_tuned"][0]["l2"], 1.2)  # its mean only: no l2 per convolution
+    f = judge(spec, "init_distance_l2")
+    assert f.verdict == UNJUDGED and "ft_l2.csv has no l2 of mixed4a_1x1, mixed4a_3x3_bottleneck" in f.statement
+
+
+def test_the_frozen_layers_of_several_models_are_left_out_of_every_pair_and_each_named(tmp_path):
+    frozen = {"ft": {"rasta_A/1": ["mixed4a"]}, "end": {END: list(reversed(LOW))}}  # as if rasta_A froze mixed4a
+    f = judge(frozen_spec(tmp_path, CKA, L2, frozen=frozen), "init_distance_cka")
+    assert f.verdict == HOLDS
+    assert f.statement.startswith(
+        "averaged over the 2 layers no compared model kept frozen (mixed4b, mixed4c), the same for every pair; "
+        "left out: conv2d0, conv2d1, conv2d2, mixed3a, mixed3b, mixed4a, which rasta_A/1 (mixed4a) and "
+        "rasta_end_from_scratch/1 (conv2d0, conv2d1, conv2d2, mixed3a, mixed3b) kept frozen from their inits (a "
+        "model equals its init at a frozen layer: CKA 1 there by construction); mean CKA of the fine-tuned pairs: "
+        "imagenet vs rasta_A/1 0.450; "
+    )
 
 
 # --- findings 6 and 7: result tables -----------------------------------------------------------------------------

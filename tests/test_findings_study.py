@@ -12,6 +12,7 @@ import yaml
 
 from artfinetune.cli import main
 from artfinetune.errors import ConfigError
+from artfinetune.model.layers import STUDY_LAYERS
 from artfinetune.report.findings import (
     FAILS,
     HOLDS,
@@ -23,7 +24,7 @@ from artfinetune.report.findings import (
 )
 from artfinetune.study import paths
 from artfinetune.study.config import load_config, prepare_config
-from artfinetune.study.names import analysis_pairs
+from artfinetune.study.names import analysis_pairs, frozen_layers
 
 from .conftest import PAPER_CONFIG
 from .findings_files import write_cka, write_l2, write_overlap, write_result_table
@@ -86,6 +87,18 @@ def test_findings_spec_and_inputs_from_the_demo_config(demo_config_dict):
     assert json.loads(json.dumps(spec)) == spec  # plain values: the rule can pass it as JSON
 
 
+def test_the_spec_lists_the_layers_in_network_order_whatever_the_configs_order(demo_config_dict):
+    in_order = prepare_config(with_findings(demo_config_dict, DEMO_FINDINGS))
+    shuffled = copy.deepcopy(in_order)
+    shuffled["layers"] = ["mixed4e", "conv2d0", "mixed5b", "mixed3a", "conv2d2", "mixed4a"]
+    shuffled["layers"] += ["mixed4c", "conv2d1", "mixed5a", "mixed3b", "mixed4d", "mixed4b"]
+    spec = findings_spec(prepare_config(shuffled))
+    assert spec["layers"] == ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b", "mixed4a"] + [
+        "mixed4b", "mixed4c", "mixed4d", "mixed4e", "mixed5a", "mixed5b"
+    ]  # fmt: skip
+    assert spec == findings_spec(in_order)  # the same spec: the findings rule does not rerun for a reordering
+
+
 def test_the_paper_config_judges_the_papers_pairs_and_rows():
     cfg = load_config(PAPER_CONFIG)
     spec = findings_spec(cfg)
@@ -103,6 +116,39 @@ def test_the_paper_config_judges_the_papers_pairs_and_rows():
     assert spec["fine_tuning"][1]["main_metrics"] == {"paintings": "mAP", "iconart": "mAP"}
     assert spec["double_fine_tuning"][0]["better"] == "FT from ImageNet then RASTA"
     assert paths.findings_path(cfg) == "results/findings.md"
+
+
+LOW = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b"]
+
+
+def test_the_layers_a_model_kept_frozen_come_from_its_runs_mode():
+    cfg = load_config(PAPER_CONFIG)
+    assert frozen_layers(cfg, "rasta_end_from_scratch/1") == LOW  # mode end_from_scratch: frozen [conv2d0..mixed3b]
+    assert frozen_layers(cfg, "rasta_end_from_scratch/1/init") == []  # its starting weights, never trained
+    assert frozen_layers(cfg, "imagenet") == []
+    assert frozen_layers(cfg, "paintings_rasta_end_from_scratch/1") == []  # mode A from it: every layer trained
+    assert frozen_layers(cfg, "rasta_off_the_shelf/2") == list(STUDY_LAYERS)  # off the shelf: the whole trunk
+    spec = findings_spec(cfg)["init_distance"]
+    assert [e["frozen"] for e in spec["fine_tuned"]] == [{}]
+    assert [e["frozen"] for e in spec["from_scratch"]] == [{}, {"rasta_end_from_scratch/1": LOW}]
+    cfg["modes"]["end_from_scratch"]["frozen"] = ["mixed3b", "conv2d0..mixed3a", "conv2d1"]
+    assert frozen_layers(cfg, "rasta_end_from_scratch/2") == LOW  # network order, once each
+
+
+def test_the_demo_study_compares_its_pairs_over_the_layers_no_model_kept_frozen(demo_config_dict, tmp_path):
+    cfg = prepare_config({**demo_config_dict, "results": str(tmp_path)})
+    spec = findings_spec(cfg)
+    for entry in [*spec["init_distance"]["fine_tuned"], *spec["init_distance"]["from_scratch"]]:
+        Path(entry["cka"]).parent.mkdir(parents=True, exist_ok=True)
+        write_cka(entry["cka"], dict.fromkeys(cfg["layers"], 0.5))
+    f = {x.id: x for x in evaluate_findings(spec)}["init_distance_cka"]
+    assert f.verdict == FAILS  # 0.5 everywhere: no pair above another
+    assert f.statement.startswith(
+        "averaged over the 7 layers no compared model kept frozen (mixed4a, mixed4b, mixed4c, mixed4d, mixed4e, "
+        "mixed5a, mixed5b), the same for every pair; left out: conv2d0, conv2d1, conv2d2, mixed3a, mixed3b, which "
+        "styles_end_from_scratch/1 kept frozen from its init (a model equals its init at a frozen layer: CKA 1 there "
+        "by construction); mean CKA of the fine-tuned pairs: imagenet vs styles_A/1 0.500, "
+    )
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
-from artfinetune.model.layers import STUDY_LAYERS
+from artfinetune.model.layers import STUDY_LAYERS, network_order
 from artfinetune.study.names import pair_label, pairs_text
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import SIMILARITY, rst_escape, values_text
@@ -106,7 +106,7 @@ def draw_cka(cka: pd.DataFrame, title: str = "", reference: dict | None = None) 
     import matplotlib
     import numpy as np
 
-    from artfinetune.figures.style import MARKERS, PALETTE, STYLE, label_layers, network_order, new_figure
+    from artfinetune.figures.style import MARKERS, PALETTE, STYLE, label_layers, new_figure
 
     layers = network_order(cka["layer"])
     position = {layer: i for i, layer in enumerate(layers)}

@@ -7,7 +7,7 @@ Agg canvas: no pyplot, so no global backend switch and no figure registry that c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +18,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from artfinetune.io import atomic_path
-from artfinetune.model.layers import STUDY_LAYERS
 
 DPI = 200
 # Print-readable: no text below 9 pt at the saved size (figures are saved at their drawn size).
@@ -37,12 +36,6 @@ PALETTE = sns.color_palette("colorblind")
 # A marker per pair as well as a colour, so lines stay apart in greyscale print.
 MARKERS = ("o", "s", "D", "^", "v", "P", "X", "<", ">", "h")
 LAYER_ROTATION = 45
-
-
-def network_order(layers: Iterable[str]) -> list[str]:
-    """Study layers in network order, then any other tensor (e.g. a branch such as mixed4d_3x3) as first met."""
-    seen = list(dict.fromkeys(layers))
-    return [layer for layer in STUDY_LAYERS if layer in seen] + [layer for layer in seen if layer not in STUDY_LAYERS]
 
 
 def save_figure(fig: Figure, out_png: str | Path, out_pdf: str | Path) -> tuple[Path, Path]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
+from artfinetune.model.layers import network_order
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import MAXIMAL, rst_escape
 
@@ -157,7 +158,7 @@ def draw_topk(panels: Sequence[dict], title: str = "") -> Figure:
     import matplotlib
     import seaborn as sns
 
-    from artfinetune.figures.style import PALETTE, STYLE, label_layers, network_order, new_figure
+    from artfinetune.figures.style import PALETTE, STYLE, label_layers, new_figure
 
     if not panels:
         raise UserError("a top-k figure needs at least one box panel")

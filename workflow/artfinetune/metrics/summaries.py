@@ -2,7 +2,8 @@
 
 ``mean_cka`` is the arithmetic mean over the layers present of the pair's linear CKA (paper table 4, "mean over
 layers"); ``mean_l2`` is the l2 file's ``all``/``mean_l2`` row (the mean over the trunk's 57 convolutions, paper
-tables 2 and 4), read as written, not recomputed.
+tables 2 and 4), read as written, not recomputed, unless it is asked for some of the convolutions only (the
+findings leave out frozen ones).
 """
 
 from __future__ import annotations
@@ -17,22 +18,29 @@ from artfinetune.metrics.table import read_tidy
 def mean_cka(path: str | Path, layers: Iterable[str] | None = None) -> float:
     """Mean of the linear CKA over ``layers`` (paper table 4: the 12 study layers; None: every tensor in the file,
     branch tensors included); a missing layer is an error and a NaN layer makes the mean NaN, not smaller."""
-    frame = read_tidy(path, ["linear_cka"])
-    linear = frame[frame["metric"] == "linear_cka"]
-    if layers is not None:
-        layers = list(layers)
-        missing = [layer for layer in layers if layer not in set(linear["layer"])]
+    return _mean_of_rows(path, "linear_cka", None if layers is None else list(layers), "layer")
+
+
+def _mean_of_rows(path: str | Path, metric: str, names: list[str] | None, what: str) -> float:
+    """The mean of ``metric``'s rows at the tensors ``names`` (None: every row), one row each, NaN kept."""
+    frame = read_tidy(path, [metric])
+    rows = frame[frame["metric"] == metric]
+    if names is not None:
+        missing = [name for name in names if name not in set(rows["layer"])]
         if missing:
-            raise UserError(f"{path} has no linear_cka of {', '.join(missing)}; measure the pair on those layers")
-        linear = linear[linear["layer"].isin(layers)]
-    repeated = sorted(set(linear.loc[linear["layer"].duplicated(), "layer"]))
+            raise UserError(f"{path} has no {metric} of {', '.join(missing)}; measure the pair on those {what}s")
+        rows = rows[rows["layer"].isin(names)]
+    repeated = sorted(set(rows.loc[rows["layer"].duplicated(), "layer"]))
     if repeated:
-        raise UserError(f"{path} has several linear_cka rows for layer(s) {', '.join(repeated)}; expected one each")
-    return float(linear["value"].mean(skipna=False))
+        raise UserError(f"{path} has several {metric} rows for {what}(s) {', '.join(repeated)}; expected one each")
+    return float(rows["value"].mean(skipna=False))
 
 
-def mean_l2(path: str | Path) -> float:
-    """The l2 file's ``all``/``mean_l2`` row: the mean over the trunk's convolutions, as the metric stage wrote it."""
+def mean_l2(path: str | Path, convs: Iterable[str] | None = None) -> float:
+    """The l2 file's ``all``/``mean_l2`` row: the mean over the trunk's convolutions, as the metric stage wrote it;
+    with ``convs``, the mean of those convolutions' ``l2`` rows (a missing one is an error, a NaN makes it NaN)."""
+    if convs is not None:
+        return _mean_of_rows(path, "l2", list(convs), "convolution")
     frame = read_tidy(path, ["mean_l2"])
     row = frame[(frame["metric"] == "mean_l2") & (frame["layer"] == "all")]
     if len(row) != 1:

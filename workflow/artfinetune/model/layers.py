@@ -6,6 +6,8 @@ builder, the importer, activation extraction, metrics and rendering.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from artfinetune.errors import UserError
 
 # Stem convolutions: name -> (kernel, stride, output channels).
@@ -64,6 +66,13 @@ def layer_index(layer: str) -> int:
     return STUDY_LAYERS.index(layer)
 
 
+def network_order(layers: Iterable[str]) -> list[str]:
+    """Study layers in network order (conv2d0 ... mixed5b), once each, then any other tensor (e.g. a branch such as
+    mixed4d_3x3) as first met: the order of every per-layer axis and trend, whatever order a config lists them in."""
+    seen = list(dict.fromkeys(layers))
+    return [layer for layer in STUDY_LAYERS if layer in seen] + [layer for layer in seen if layer not in STUDY_LAYERS]
+
+
 def expand_layers(spec: list[str] | None) -> list[str]:
     """Expand a list of study layers where an item may be a range such as ``conv2d0..mixed3b``."""
     out: list[str] = []
@@ -78,6 +87,21 @@ def expand_layers(spec: list[str] | None) -> list[str]:
             check_layer(item, STUDY_LAYERS)
             out.append(item)
     return out
+
+
+def mode_frozen_layers(mode: dict) -> list[str]:
+    """The study layers a run of ``mode`` keeps from its init and never trains, in network order: the mode's
+    ``frozen`` ranges, or every layer for an off-the-shelf mode (whose trunk is frozen whole)."""
+    if mode.get("kind", "fine_tune") == "off_the_shelf":
+        return list(STUDY_LAYERS)
+    return network_order(expand_layers(mode.get("frozen", [])))
+
+
+def trunk_convs(study_layers: Iterable[str]) -> list[str]:
+    """The trunk's convolutions (:data:`TRUNK_CONVS`) that make up the given study layers, in network order:
+    ``conv2d0`` is one, ``mixed4a`` its six branches."""
+    wanted = set(study_layers)
+    return [conv for conv in TRUNK_CONVS if conv.split("_")[0] in wanted]
 
 
 def check_layer(name: str, valid=None) -> str:

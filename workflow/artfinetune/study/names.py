@@ -92,6 +92,16 @@ def parse_model(model: str, config: dict) -> dict:
     return {"run": run, "seed": int(seed), "initial": bool(rest)}
 
 
+def frozen_layers(config: dict, model: str) -> list[str]:
+    """The study layers a model kept frozen from its init, where it is that init by construction (network order):
+    a trained run's mode's ``frozen`` layers, every layer off the shelf; none for an init or a run's starting
+    weights (``run/seed/init``), which are not trained."""
+    parsed = parse_model(model, config)
+    if "run" not in parsed or parsed["initial"]:
+        return []
+    return layers.mode_frozen_layers(config["modes"][config["runs"][parsed["run"]]["mode"]])
+
+
 def named_pairs(config: dict):
     """Every (where, pair) the config names: comparisons, figures, comparison tables, galleries, panels, findings."""
     for i, pair in enumerate(config["comparisons"]):

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import keras
 
 from artfinetune.model.inception import build_inception_v1, lrn_attributes, transfer_weights, weight_layers
-from artfinetune.model.layers import STUDY_LAYERS, expand_layers
+from artfinetune.model.layers import expand_layers, mode_frozen_layers
 
 CLASSIFIERS = ("softmax0_pre_activation", "softmax1_pre_activation", "softmax2_pre_activation")
 
@@ -68,8 +68,7 @@ def build_run_model(
             layer.name for layer in weight_layers(model) if layer.name not in CLASSIFIERS and layer.name not in reinit
         ]
         transferred = transfer_weights(init, model, names=keep)
-    frozen_study = list(STUDY_LAYERS) if off_the_shelf else expand_layers(mode.get("frozen", []))
-    frozen = block_layers(model, frozen_study)
+    frozen = block_layers(model, mode_frozen_layers(mode))
     for name in frozen:
         model.get_layer(name).trainable = False
     trained = [layer.name for layer in weight_layers(model) if layer.name not in frozen]

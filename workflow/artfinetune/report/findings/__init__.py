@@ -6,13 +6,14 @@ The verdicts:
 - ``holds``: the study's numbers satisfy the claim as defined below;
 - ``does not hold``: they contradict it (the statement says where);
 - ``cannot be judged``: the config lacks the finding's key (the statement names the key to set), or a file, row
-  or layer it needs is missing, or a value it needs is NaN, or fewer than 3 layers are left to judge a trend on.
+  or layer it needs is missing, or a value it needs is NaN, or fewer than 3 layers are left to judge a trend on,
+  or no layer (findings 4, 5) is left to compare once the frozen ones are left out.
 
-"Falls" over per-layer values, in the order of the config's ``layers``: there are at least 3 values, the Spearman
-rank correlation between the depth index and the value is at most -0.5, and the mean of the shallowest third
-minus the mean of the deepest third is at least ``findings.min_drop`` (default 0.02); a third is ceil(n / 3)
-values at each end. Both comparisons are inclusive, up to a rounding error of 1e-9. Constant values have no
-rank correlation and do not fall.
+"Falls" over per-layer values, in network order (conv2d0 ... mixed5b, whatever order the config's ``layers``
+lists them in): there are at least 3 values, the Spearman rank correlation between the depth index and the value
+is at most -0.5, and the mean of the shallowest third minus the mean of the deepest third is at least
+``findings.min_drop`` (default 0.02); a third is ceil(n / 3) values at each end. Both comparisons are inclusive,
+up to a rounding error of 1e-9. Constant values have no rank correlation and do not fall.
 
 The findings (``findings`` section of the config; the pair and k default as stated):
 
@@ -21,15 +22,21 @@ The findings (``findings`` section of the config; the pair and k default as stat
    (default: the smallest ``topk``), per layer, falls (fig. 6a).
 3. ``entropy_depth``: the mean over channels of the fine-tuned model's (the pair's second model's) class entropy
    at ``findings.depth.entropy_k`` (default: the largest ``topk``) falls over the layers from the middle of the
-   network on: the second half of the config's layers, ``layers[len(layers) // 2:]`` (mixed4b ... mixed5b of the
-   paper's 12). Channels with no positive image (NaN entropy) are left out of the mean. The first model's means
-   are reported beside, not judged (fig. 6b).
+   network on: the second half of the config's layers in network order, ``layers[len(layers) // 2:]`` (mixed4b
+   ... mixed5b of the paper's 12). Channels with no positive image (NaN entropy) are left out of the mean. The
+   first model's means are reported beside, not judged (fig. 6b).
 4. ``init_distance_cka``: every fine-tuned pair of ``findings.init_distance.fine_tuned`` has a higher mean CKA
-   (linear CKA averaged over the config's layers, as in table 4) than every from-scratch pair of
+   (linear CKA averaged over layers, as in table 4) than every from-scratch pair of
    ``findings.init_distance.from_scratch``: the lowest fine-tuned value exceeds the highest from-scratch one
-   (table 2, fig. 5).
-5. ``init_distance_l2``: every fine-tuned pair has a lower mean l2 (over the trunk's convolutions) than every
-   from-scratch pair: the highest fine-tuned value is below the lowest from-scratch one (table 2).
+   (table 2, fig. 5). Every pair is averaged over the same layers: the config's layers that no model of any
+   compared pair kept frozen from its init. A trained run keeps its mode's ``frozen`` layers (every layer off
+   the shelf), so it equals its init there and its CKA with it is 1 by construction (the end from scratch keeps
+   conv2d0 ... mixed3b of ImageNet); an init and a run's starting weights (``run/seed/init``) keep nothing.
+   The statement names the layers left out and the models that kept them frozen.
+5. ``init_distance_l2``: every fine-tuned pair has a lower mean l2 than every from-scratch pair: the highest
+   fine-tuned value is below the lowest from-scratch one (table 2). The mean is over the trunk's convolutions
+   (the l2 file's mean, as in table 2) unless a model of a compared pair kept layers frozen, where its l2 is 0 by
+   construction: then every pair is averaged over the convolutions of the layers none kept frozen, as in 4.
 6. ``fine_tuning_beats_off_the_shelf``: for each comparison of ``findings.fine_tuning`` and each dataset its two
    rows share in its result table, the fine-tuned row's mean over seeds of the dataset's main metric (top1 for a
    single-label dataset, mAP for a multi-label one) is strictly greater than the off-the-shelf row's (tables 1, 3).

@@ -12,6 +12,7 @@ import pandas as pd
 from artfinetune.errors import UserError
 from artfinetune.metrics.summaries import mean_cka, mean_l2
 from artfinetune.metrics.table import OVERLAP_COLUMNS, OVERLAP_METRICS, read_tidy, rows_at_k
+from artfinetune.model.layers import STUDY_LAYERS, network_order, trunk_convs
 from artfinetune.report.findings.trend import MIN_VALUES, Trend, trend
 from artfinetune.report.findings.verdicts import FAILS, HOLDS, UNJUDGED, CannotJudge
 from artfinetune.study.names import pair_label
@@ -102,8 +103,10 @@ def overlap_depth(spec: dict) -> tuple[str, str]:
 
 
 def entropy_layers(layers: Sequence[str]) -> list[str]:
-    """The layers of the entropy finding: from the middle of the network on (the second half of ``layers``)."""
-    return list(layers)[len(layers) // 2 :]
+    """The layers of the entropy finding: from the middle of the network on (the second half of ``layers`` in
+    network order, whatever order they are given in)."""
+    ordered = network_order(layers)
+    return ordered[len(ordered) // 2 :]
 
 
 def entropy_depth(spec: dict) -> tuple[str, str]:
@@ -111,7 +114,8 @@ def entropy_depth(spec: dict) -> tuple[str, str]:
     layers = entropy_layers(spec["layers"])
     if len(layers) < MIN_VALUES:
         raise CannotJudge(
-            f"the second half of the config's layers ({', '.join(layers) or 'none'}) has fewer than {MIN_VALUES} "
+            f"the second half of the config's layers in network order ({', '.join(layers) or 'none'}) has fewer "
+            f"than {MIN_VALUES} "
             "layers; list more layers"
         )
     frame = _topk_frame(depth)
@@ -162,15 +166,83 @@ def _missing_text(missing: list[str]) -> str:
     return f"; cannot be read: {'; '.join(missing)}" if missing else ""
 
 
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _kept_frozen(spec: dict) -> dict[str, list[str]]:
+    """Model -> the study layers it kept frozen from its init, for the models of every compared pair that kept some."""
+    groups = spec["init_distance"]
+    frozen: dict[str, list[str]] = {}
+    for entry in [*groups["fine_tuned"], *groups["from_scratch"]]:
+        frozen.update(entry.get("frozen", {}))
+    return frozen
+
+
+def _left_out(frozen: dict[str, list[str]], layers: Sequence[str], by_construction: str) -> tuple[list[str], str]:
+    """Of ``layers``, those a model kept frozen (left out of every pair), and a statement of them: which models kept
+    them frozen, and what that makes them."""
+    left = [layer for layer in layers if any(layer in kept for kept in frozen.values())]
+    if not left:
+        return [], ""
+    by_model = {model: [layer for layer in left if layer in kept] for model, kept in frozen.items()}
+    by_model = {model: kept for model, kept in by_model.items() if kept}
+    if len({tuple(kept) for kept in by_model.values()}) == 1:
+        who = f"{_and(list(by_model))} kept frozen from {'its init' if len(by_model) == 1 else 'their inits'}"
+    else:
+        who = (
+            _and([f"{model} ({', '.join(kept)})" for model, kept in by_model.items()]) + " kept frozen from their inits"
+        )
+    why = f"a model equals its init at a frozen layer: {by_construction} there by construction"
+    return left, f"{', '.join(left)}, which {who} ({why})"
+
+
+def _cka_layers(spec: dict) -> tuple[list[str], str]:
+    """The config's layers that no model of a compared pair kept frozen, which every pair's CKA is averaged over,
+    and a statement of what was left out ('' if nothing)."""
+    left, why = _left_out(_kept_frozen(spec), spec["layers"], "CKA 1")
+    over = [layer for layer in spec["layers"] if layer not in left]
+    if not left:
+        return over, ""
+    if not over:
+        raise CannotJudge(
+            f"no layer is left to compare: the config's layers are all left out: {why}; add to layers some that no "
+            "model of a compared pair kept frozen"
+        )
+    layers = f"the {len(over)} layers" if len(over) > 1 else "the layer"
+    return over, (
+        f"averaged over {layers} no compared model kept frozen ({', '.join(over)}), the same for every pair; left "
+        f"out: {why}; "
+    )
+
+
+def _l2_convs(spec: dict) -> tuple[list[str] | None, str]:
+    """The trunk's convolutions of the layers no model of a compared pair kept frozen, which every pair's l2 is
+    averaged over (None if nothing is left out: the l2 file's own mean, as table 2 shows it), and a statement of
+    what was left out ('' if nothing)."""
+    left, why = _left_out(_kept_frozen(spec), STUDY_LAYERS, "l2 0")
+    over = [layer for layer in STUDY_LAYERS if layer not in left]
+    if not left:
+        return None, ""
+    if not over:
+        raise CannotJudge(f"no convolution is left to compare: every layer of the trunk is left out: {why}")
+    convs = trunk_convs(over)
+    return convs, (
+        f"averaged over the {len(convs)} convolutions of the layers no compared model kept frozen "
+        f"({', '.join(over)}), the same for every pair; left out: the {len(trunk_convs(left))} convolutions of {why}; "
+    )
+
+
 def _init_distance(spec: dict, metric: str) -> tuple[str, str]:
     example = "{fine_tuned: [[imagenet, rasta_A/1]], from_scratch: [[rasta_from_scratch/1/init, rasta_from_scratch/1]]}"
     groups = _need(spec, "init_distance", example)
+    over, left_out = _cka_layers(spec) if metric == "mean_cka" else _l2_convs(spec)
 
     def measure(entry: dict) -> float:
         path = entry["cka" if metric == "mean_cka" else "l2"]
         _need_file(path)
         try:
-            return mean_cka(path, spec["layers"]) if metric == "mean_cka" else mean_l2(path)
+            return mean_cka(path, over) if metric == "mean_cka" else mean_l2(path, over)
         except UserError as err:
             raise CannotJudge(str(err)) from None
 
@@ -188,7 +260,7 @@ def _init_distance(spec: dict, metric: str) -> tuple[str, str]:
         f"{name} of the {label} pairs: " + (", ".join(f"{pair} {v:.3f}" for pair, v in values.items()) or "none")
         for label, values in (("fine-tuned", ft), ("from-scratch", scratch))
     )
-    text = listing
+    text = left_out + listing
     if ft and scratch:
         if higher:
             text += f"; lowest fine-tuned {min(ft.values()):.3f} vs highest from scratch {max(scratch.values()):.3f}"

@@ -3,15 +3,22 @@ findings rule passes this spec as JSON, so it reruns when a claim's inputs chang
 
 from __future__ import annotations
 
+from artfinetune.model.layers import network_order
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
 from artfinetune.report.findings.verdicts import TITLE
-from artfinetune.study.names import dataset_of, metrics_of
+from artfinetune.study.names import dataset_of, frozen_layers, metrics_of
 from artfinetune.study.paths import pair_files, table_path
 
 
 def _pair_entry(config: dict, pair) -> dict:
     files = pair_files(config, pair)
-    return {"pair": list(pair), "cka": files["cka"], "l2": files["l2"]}
+    frozen = {model: frozen_layers(config, model) for model in pair}
+    return {
+        "pair": list(pair),
+        "cka": files["cka"],
+        "l2": files["l2"],
+        "frozen": {model: kept for model, kept in frozen.items() if kept},
+    }
 
 
 def _row_comparisons(config: dict, entries: list[dict], better: str, worse: str) -> list[dict]:
@@ -39,7 +46,8 @@ def findings_spec(config: dict) -> dict:
 
     Keys: ``title``, ``layers`` (the config's, in network order), ``min_drop``; and, when the config has them,
     ``depth`` (``pair``, ``cka`` and ``overlap`` files, ``overlap_k``, ``entropy_k``), ``init_distance``
-    (``fine_tuned`` and ``from_scratch``: lists of ``pair`` with its ``cka`` and ``l2`` files), ``fine_tuning`` and
+    (``fine_tuned`` and ``from_scratch``: lists of ``pair`` with its ``cka`` and ``l2`` files and ``frozen``: model ->
+    the study layers it kept frozen from its init, for the models that kept some), ``fine_tuning`` and
     ``double_fine_tuning`` (lists of ``table``, its ``csv``, the row labels ``better`` (fine-tuned, double) and
     ``worse`` (off-the-shelf, direct), and ``main_metrics``: dataset -> the metric compared). A finding whose
     config key is absent is absent from the spec (it cannot be judged, naming the key).
@@ -47,7 +55,7 @@ def findings_spec(config: dict) -> dict:
     section = config.get("findings") or {}
     spec = {
         "title": TITLE,
-        "layers": list(config["layers"]),
+        "layers": network_order(config["layers"]),
         "min_drop": section.get("min_drop", DEFAULT_MIN_DROP),
     }
     if "depth" in section:

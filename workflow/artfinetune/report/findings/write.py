@@ -8,6 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from artfinetune.io import atomic_path
+from artfinetune.model.layers import network_order
 from artfinetune.report.findings.judge import (
     cka_depth,
     double_beats_direct,
@@ -78,6 +79,7 @@ def evaluate_findings(spec: dict) -> list[Finding]:
     """Every finding of the module docstring, in order, judged on the files ``spec`` names (see
     :func:`findings_spec`). A missing key, file or row makes its finding ``cannot be judged``, never an error."""
     spec = {"layers": [], "min_drop": DEFAULT_MIN_DROP, **spec}
+    spec["layers"] = network_order(spec["layers"])  # trends run shallow to deep, whatever the config's order
     claims = _claims(spec)
     out = []
     for ident, judge in FINDINGS.items():
