@@ -10,7 +10,7 @@ from pathlib import Path
 
 
 def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, read in blocks (a model, a download, an old store without a recorded digest)."""
+    """The SHA-256 of a file's bytes, read in blocks (a model, a download)."""
     import hashlib
 
     with open(path, "rb") as f:

@@ -11,6 +11,7 @@ import sysconfig
 from snakemake.settings.types import DeploymentMethod
 
 try:
+    from artfinetune.data.store_format import STORE_FORMAT
     from artfinetune.errors import ConfigError
     from artfinetune.figures import (
         figure_caption,

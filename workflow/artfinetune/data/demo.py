@@ -38,7 +38,7 @@ JPEG_QUALITY = 92
 
 
 def _image_size(rng, short: int) -> tuple[int, int]:
-    # Real collections vary in aspect ratio; the store resizes and centre-crops them.
+    # Real collections vary in aspect ratio; the store keeps it (shorter side resized to store_size).
     long = int(round(short * rng.uniform(1.0, 1.4)))
     return (long, short) if rng.random() < 0.6 else (short, long)
 
