@@ -22,9 +22,10 @@ def _pairs_with(config: dict, model: str) -> list:
 
 
 def named_channels(config: dict, pair) -> list[str]:
-    """The named channels shown for a pair: render.channels if it has a gallery, and its panels' channels."""
+    """The named channels shown for a pair: render.channels if it has a gallery, and its panels' channels, panels in
+    the order of their names (a rule param: the same list however the config orders its mappings)."""
     names = list(config["render"]["channels"]) if list(pair) in [list(p) for p in config["galleries"]] else []
-    for panel in config["panels"].values():
+    for panel in (config["panels"][name] for name in sorted(config["panels"])):
         if list(pair) in [list(p) for p in panel["pairs"]]:
             names += panel["channels"]
     return list(dict.fromkeys(names))
