@@ -43,9 +43,15 @@ def store_split(store, split):
     """Rows, centre-cropped images, ids and labels of a split, read straight from the store file."""
     with h5py.File(store, "r") as f:
         rows = np.flatnonzero(f["split"][:] == SPLITS.index(split))
-        top = (f["images"].shape[1] - SIZE) // 2
-        images = f["images"][:][rows, top : top + SIZE, top : top + SIZE]
-        return rows, images, f["ids"].asstr()[:][rows], f["labels"][:][rows]
+        pixels, offsets, shapes = f["pixels"][:], f["offsets"][:], f["shapes"][:]
+        images = []
+        for row in rows:  # whole images of several aspect ratios: the centre SIZE x SIZE of each, cut by hand
+            (h, w), start = shapes[row], offsets[row]
+            image = pixels[start : start + h * w * 3].reshape(h, w, 3)
+            top, left = (h - SIZE) // 2, (w - SIZE) // 2
+            images.append(image[top : top + SIZE, left : left + SIZE])
+        assert len({tuple(shapes[row]) for row in rows}) > 2  # the demo's images are not all square
+        return rows, np.stack(images), f["ids"].asstr()[:][rows], f["labels"][:][rows]
 
 
 def direct_means(model, layer, images):

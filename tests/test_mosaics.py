@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from artfinetune.data.store import ImageWriter
 from artfinetune.errors import UserError
 from artfinetune.render.mosaics import (
     GREEN,
@@ -20,7 +21,7 @@ from artfinetune.render.mosaics import (
     write_pair_mosaics,
 )
 
-STORE_SIZE, IMAGE_SIZE, BORDER = 16, 12, 2  # the centre 12 x 12 window leaves a 2 px border of each stored image
+STORE_SIZE, IMAGE_SIZE = 16, 12  # the centre 12 x 12 window of images 16 px on their shorter side
 BLUE = (0, 0, 255)  # the stored images' border colour: it must never reach a mosaic
 CLASSES = ["Ukiyo-e", "Baroque", "Cubism"]
 N_STORE = 12
@@ -30,18 +31,30 @@ def centre_colour(i: int) -> tuple[int, int, int]:
     return (10 * i, 0, 0)
 
 
+def stored_shape(i: int) -> tuple[int, int]:
+    """Image i is 16 px on its shorter side and 16, 20, 24 or 28 on its longer one; wide if i is even, tall if odd."""
+    long = STORE_SIZE + 4 * (i % 4)
+    return (STORE_SIZE, long) if i % 2 == 0 else (long, STORE_SIZE)
+
+
 def write_store(path, n=N_STORE, labels=None):
-    """A store of n 16 x 16 images: image i is red 10 i in its centre 12 x 12 window and blue outside it."""
-    images = np.empty((n, STORE_SIZE, STORE_SIZE, 3), np.uint8)
-    images[:] = BLUE
-    for i in range(n):
-        images[i, BORDER:-BORDER, BORDER:-BORDER] = centre_colour(i)
+    """A store of n whole images (:func:`stored_shape`): image i is red 10 i in its centre 12 x 12 window (rows
+    and columns counted by hand) and blue outside it."""
     with h5py.File(path, "w") as f:
-        f.create_dataset("images", data=images)
+        writer = ImageWriter(f)
+        for i in range(n):
+            h, w = stored_shape(i)
+            image = np.empty((h, w, 3), np.uint8)
+            image[:] = BLUE
+            top, left = (h - IMAGE_SIZE) // 2, (w - IMAGE_SIZE) // 2  # 2, or 2 + 2, 4 or 6 along the long side
+            image[top : top + IMAGE_SIZE, left : left + IMAGE_SIZE] = centre_colour(i)
+            writer.add(image)
+        writer.close()
         f.create_dataset("labels", data=np.zeros(n, np.int64) if labels is None else labels)
         f.create_dataset("split", data=np.zeros(n, np.uint8))
         f.create_dataset("ids", data=np.array([f"i{i}" for i in range(n)], dtype=object), dtype=h5py.string_dtype())
         f.attrs.update(dataset="toy", task="single_label", classes=json.dumps(CLASSES), splits='["train","val","test"]')
+        f.attrs.update(format=2, store_size=STORE_SIZE)
     return path
 
 
@@ -196,7 +209,7 @@ def test_a_gallery_pairs_mosaics_write_each_image_shown_on_its_own(files, tmp_pa
         ("mixed5b", 1, 5, IMAGE_SIZE, "tensor 'mixed5b' is not in the top-k file"),
         ("mixed4d_3x3", 2, 5, IMAGE_SIZE, "channel 2 is out of range for mixed4d_3x3"),
         ("mixed4d_3x3", 1, 6, IMAGE_SIZE, "k = 6 is not in 1..5"),
-        ("mixed4d_3x3", 1, 5, 20, "image size 20 is larger than the 16 px images of the store"),
+        ("mixed4d_3x3", 1, 5, 20, "image size 20 is larger than the 16 px shorter side of images of the store"),
     ],
 )
 def test_write_mosaic_errors_name_the_thing(files, tmp_path, tensor, channel, k, image_size, named):

@@ -136,3 +136,84 @@ def test_stopping_early_releases_the_prefetch_thread(square_store):
     next(it)
     it.close()
     assert threading.active_count() == before
+
+
+# --- Whole stored images: a crop can fall anywhere along the long side ------------------------------------------
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+def thirds(long: int, short: int, wide: bool) -> np.ndarray:
+    """A long x short image whose first third is red, middle third green and last third blue, along the long side."""
+    a = np.empty((short, long, 3), np.uint8)
+    third = long // 3
+    a[:, :third], a[:, third : 2 * third], a[:, 2 * third :] = RED, GREEN, BLUE
+    return a if wide else a.transpose(1, 0, 2).copy()
+
+
+@pytest.fixture
+def ends_store(tmp_path):
+    """A store (16 px) of a 48 x 16 wide and a 16 x 48 tall image of thirds, in train and in test, stored unscaled."""
+    from PIL import Image
+
+    (tmp_path / "img").mkdir()
+    wide, tall = thirds(48, 16, wide=True), thirds(48, 16, wide=False)
+    Image.fromarray(wide).save(tmp_path / "img" / "wide.png")
+    Image.fromarray(tall).save(tmp_path / "img" / "tall.png")
+    rows = [
+        {"id": f"{name}_{split}", "path": f"img/{name}.png", "labels": label, "split": split}
+        for split in ("train", "test")
+        for name, label in (("wide", "a"), ("tall", "b"))
+    ]
+    table = write_table(tmp_path / "s.csv", rows)
+    build_store(table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["a", "b"], "single_label", 16, workers=1)
+    return tmp_path / "s.h5", wide, tall
+
+
+def test_random_crops_reach_both_ends_of_a_wide_and_of_a_tall_image(ends_store):
+    store, wide, tall = ends_store
+    r = StoreReader(store, "train", 2, 12, augmentation=Augmentation(crop="random"), seed=0)
+    crops = {"wide": [], "tall": []}
+    for epoch in range(40):
+        ((images, _),) = list(r.epoch(epoch))
+        crops["wide"].append(images[0])
+        crops["tall"].append(images[1])
+    for name, image, along in (("wide", wide, 1), ("tall", tall, 0)):
+        for crop in crops[name]:  # each is a genuine 12 x 12 window of the whole image: 5 x 37 places
+            assert any(
+                np.array_equal(image[t : t + 12, left : left + 12], crop)
+                for t in range(image.shape[0] - 11)
+                for left in range(image.shape[1] - 11)
+            )
+        # Only a window within the first (last) 16 px of the long side is all red (all blue): 5 of the 37
+        # positions each, so 40 draws see both ends (a centre square of the image would hold only green).
+        first = sum(bool((c == RED).all()) for c in crops[name])
+        last = sum(bool((c == BLUE).all()) for c in crops[name])
+        assert first > 0 and last > 0, f"{name}: {first} all-red and {last} all-blue crops of 40"
+        edges = [np.take(c, 0, axis=along) for c in crops[name]] + [np.take(c, -1, axis=along) for c in crops[name]]
+        assert any((e == RED).all() for e in edges) and any((e == BLUE).all() for e in edges)
+
+
+def test_the_centre_crop_of_a_wide_and_a_tall_image_is_their_exact_centre(ends_store):
+    store, wide, tall = ends_store
+    ((images, labels),) = list(StoreReader(store, "train", 2, 12).epoch(0))
+    # 48 x 16 -> rows 2..13 (margin (16 - 12) / 2), columns 18..29 (margin (48 - 12) / 2)
+    np.testing.assert_array_equal(images[0], wide[2:14, 18:30])
+    np.testing.assert_array_equal(images[1], tall[18:30, 2:14])
+    assert (images == GREEN).all()  # the middle thirds, 16 px wide, hold both windows
+
+
+def test_evaluation_sees_the_centre_of_whole_stored_images(ends_store, tmp_path):
+    from artfinetune.train.evaluate import evaluate_model
+
+    store, wide, tall = ends_store
+    seen = []
+
+    def model(images, training):  # a stand-in that records its inputs and is sure of class a
+        seen.append(np.array(images))
+        return np.tile(np.array([[0.9, 0.1]], np.float32), (len(images), 1))
+
+    result = evaluate_model(model, store, 12, tmp_path)
+    assert result["n"] == 2
+    (images,) = seen
+    np.testing.assert_array_equal(images, np.stack([wide[2:14, 18:30], tall[18:30, 2:14]]))

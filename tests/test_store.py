@@ -4,7 +4,16 @@ import h5py
 import numpy as np
 import pytest
 
-from artfinetune.data.store import StoreError, build_store, load_image, read_store_info, store_sha256
+from artfinetune.data.reader import StoreReader
+from artfinetune.data.store import (
+    StoredImages,
+    StoreError,
+    build_store,
+    load_image,
+    open_store,
+    read_store_info,
+    store_sha256,
+)
 
 from .conftest import read_rows, write_images, write_table
 
@@ -12,8 +21,12 @@ from .conftest import read_rows, write_images, write_table
 def test_round_trip_images_labels_splits_classes(square_store, tmp_path):
     store, arrays, rows = square_store
     with h5py.File(store) as f:
-        assert f["images"].dtype == np.uint8 and f["images"].shape == (12, 32, 32, 3)
-        np.testing.assert_array_equal(f["images"][:], np.stack(arrays))  # 32x32 PNG: resize is the identity
+        assert f["pixels"].dtype == np.uint8 and f["pixels"].shape == (12 * 32 * 32 * 3,)
+        assert f["offsets"][:].tolist() == [i * 32 * 32 * 3 for i in range(12)]
+        assert f["shapes"][:].tolist() == [[32, 32]] * 12
+        images = StoredImages(f)
+        for i, a in enumerate(arrays):  # 32x32 PNG: resize is the identity
+            np.testing.assert_array_equal(images[i], a)
         assert f["labels"][:].tolist() == [i % 3 for i in range(12)]
         assert [s.decode() for s in f["ids"][:]] == [f"i{i}" for i in range(12)]
         splits = json.loads(f.attrs["splits"])
@@ -27,17 +40,47 @@ def test_round_trip_images_labels_splits_classes(square_store, tmp_path):
     assert [m["store_index"] for m in manifest] == [str(i) for i in range(12)]
 
 
-def test_resize_shorter_side_then_centre_crop(tmp_path):
+def test_resize_shorter_side_and_keep_the_whole_image(tmp_path):
     from PIL import Image
 
     a = np.zeros((40, 80, 3), np.uint8)  # 80 wide, 40 high: left/right quarters black, centre white
     a[:, 20:60] = 255
     Image.fromarray(a).save(tmp_path / "wide.png")
     out = load_image(tmp_path / "wide.png", 20)
-    assert out.shape == (20, 20, 3)
-    # The crop keeps only the white centre 40x40 of the original, now 20x20; only the bicubic
-    # filter's reach lets a trace of the black sides into the outermost columns.
-    assert out[:, 1:-1].min() == 255 and out.min() > 200
+    assert out.shape == (20, 40, 3)  # halved: the shorter side is 20, the aspect ratio 2:1 kept
+    # Both black quarters are still there (now 10 columns each); only the bicubic filter's reach
+    # blurs the column on each side of the two edges.
+    assert out[:, :9].max() == 0 and out[:, -9:].max() == 0
+    assert out[:, 11:29].min() == 255
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "stored"),
+    [(120, 40, (16, 48)), (45, 90, (32, 16)), (75, 50, (16, 24)), (50, 50, (16, 16))],
+)
+def test_the_stored_image_keeps_its_aspect_ratio(tmp_path, width, height, stored):
+    write_images(tmp_path / "img", 1, size=(width, height))
+    table = write_table(tmp_path / "s.csv", [{"id": "0", "path": "img/img0.png", "labels": "a", "split": "train"}])
+    build_store(table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["a", "b"], "single_label", 16)
+    with open_store(tmp_path / "s.h5") as f:  # shorter side 16, the longer one scaled by the same factor
+        assert f["shapes"][:].tolist() == [list(stored)]
+        assert StoredImages(f)[0].shape == (*stored, 3)
+        assert f.attrs["format"] == 2
+
+
+def test_a_store_of_the_old_square_format_is_refused_with_the_fix(tmp_path):
+    """A store built before the whole-image format (centre squares in a 4-D ``images``) is not misread."""
+    path = tmp_path / "old.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("images", data=np.zeros((2, 16, 16, 3), np.uint8))
+        f.create_dataset("labels", data=np.zeros(2, np.int64))
+        f.create_dataset("split", data=np.zeros(2, np.uint8))
+        f.create_dataset("ids", data=np.array(["a", "b"], dtype=object), dtype=h5py.string_dtype())
+        f.attrs.update(task="single_label", classes='["x", "y"]', splits='["train", "val", "test"]', store_size=16)
+    message = r"old\.h5 is an image store of format 1 \(each image's centre square only\).*build it again"
+    for read in (open_store, read_store_info, store_sha256, lambda p: StoreReader(p, "train", 2, 16)):
+        with pytest.raises(StoreError, match=message):
+            read(path)
 
 
 def test_corrupt_and_missing_images_are_recorded_and_store_still_builds(tmp_path):
@@ -175,5 +218,6 @@ def test_exif_orientation_is_applied(tmp_path):
     exif = img.getexif()
     exif[0x0112] = 6  # "rotate 90 CW to display"
     img.save(tmp_path / "o.jpg", exif=exif, quality=95)
-    out = load_image(tmp_path / "o.jpg", 20)  # upright: portrait 20x40 -> centre 20x20 crop
+    out = load_image(tmp_path / "o.jpg", 20)  # upright: portrait 20 wide, 40 high
+    assert out.shape == (40, 20, 3)
     assert out[2, 10, 0] > 200 and out[-3, 10, 2] > 200  # red on top, blue below after the quarter turn

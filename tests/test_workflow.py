@@ -62,18 +62,24 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "train": 42,
         "ensemble": 2,
         "table": 2,
-        "activations": 29,  # 29 (dataset, model) of 22 pairs, each job both splits
-        "topk": 29,
-        "cka": 22,
-        "l2": 22,
-        "overlap": 22,
-        "figure": 4,
+        # 25 pairs: 22 of the comparisons, tables and figures 5, 6, 14, 15, plus ImageNet vs end from scratch
+        # (figure 5) and vs modes C, D, E training 2 (figures 2, 9); ImageNet vs F 1 is no longer named.
+        "activations": 31,  # 31 (dataset, model) of those pairs, each job both splits
+        "topk": 31,
+        "cka": 25,
+        "l2": 25,
+        "overlap": 26,  # and ImageNet vs RASTA mode A 1 on IconArt's train set (figure 17)
+        "figure": 5,  # 5, 6, 6 at top-1000, 14, 15
         "comparison_table": 2,
         "mode_table": 1,
-        "render": 9,  # the models of figures 1 and 2 and of the gallery
+        # ImageNet, modes A-E x 2 (figure 2), end from scratch and from scratch with their inits (figure 4),
+        # FT on IconArt and on RASTA then IconArt (figure 16)
+        "render": 17,
         "render_changed": 2,
-        "mosaics": 8,
-        "panel": 2,
+        # ImageNet vs modes A-E x 2 (figure 9, A 1 for figures 1, 3, 8, 11 and the gallery too), the two
+        # from-scratch pairs (figures 4, 12, 13) and figure 17's three pairs on IconArt
+        "mosaics": 15,
+        "panel": 13,  # figures 1-4, 7-13, 16, 17
         "gallery": 1,
         "software": 1,
         "findings": 1,
@@ -81,30 +87,33 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
     }
     code, out = snakemake("-n", configfile=_elsewhere(DEMO_CONFIG, tmp_path))
     assert code == 0, out
-    assert jobs(out) == {
-        "demo_dataset": 3,
-        "image_store": 3,
-        "pretrain": 1,
-        "train": 22,
-        "ensemble": 2,
-        "table": 2,
-        "activations": 17,
-        "topk": 17,
-        "cka": 13,
-        "l2": 13,
-        "overlap": 13,
-        "figure": 4,
-        "comparison_table": 2,
-        "mode_table": 1,
-        "render": 5,
-        "render_changed": 2,
-        "mosaics": 4,
-        "panel": 2,
-        "gallery": 1,
-        "software": 1,
-        "findings": 1,
-        "all": 1,
-    }
+    assert (
+        jobs(out)
+        == {
+            "demo_dataset": 3,
+            "image_store": 3,
+            "pretrain": 1,
+            "train": 22,
+            "ensemble": 2,
+            "table": 2,
+            "activations": 17,
+            "topk": 17,
+            "cka": 14,  # 13 and the pretrained model vs end from scratch (figure 5)
+            "l2": 14,
+            "overlap": 15,  # and pretrained vs styles_A/1 on demo_objects (figure 17)
+            "figure": 5,
+            "comparison_table": 2,
+            "mode_table": 1,
+            "render": 11,  # pretrained, A and B x 2, both from-scratch models and inits, objects_A/1, objects_styles_A/1
+            "render_changed": 2,
+            "mosaics": 9,
+            "panel": 13,
+            "gallery": 1,
+            "software": 1,
+            "findings": 1,
+            "all": 1,
+        }
+    )
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
     code, out = snakemake("-n", "--config", f"results={tmp_path / 'paper'}")  # --config edits config.yaml
     assert code == 0 and jobs(out)["import_lucid"] == 1, out

@@ -1,8 +1,10 @@
-"""Small I/O helpers shared by every stage: atomic writes, file digests, HDF5 opening and logging set-up."""
+"""Small I/O helpers shared by every stage: atomic writes, file digests, HDF5 opening, canonical JSON for rule params
+and logging set-up."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import sys
@@ -10,11 +12,21 @@ from pathlib import Path
 
 
 def file_sha256(path: str | Path) -> str:
-    """The SHA-256 of a file's bytes, read in blocks (a model, a download, an old store without a recorded digest)."""
+    """The SHA-256 of a file's bytes, read in blocks (a model, a download)."""
     import hashlib
 
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def params_json(value) -> str:
+    """``value`` as JSON for a rule's params (and the command line they go to), the same text for the same content.
+
+    Keys are sorted at every level, so a config whose mappings are written in another order gives the same params
+    and Snakemake reruns a job only when its content changes; lists keep their order (it is content). Non-ASCII
+    text stays as it is.
+    """
+    return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,7 @@ rule activations:
     resources:
         gpu=1,
     params:
-        tensors=json.dumps(analysis_tensors(config)),
+        tensors=params_json(analysis_tensors(config)),
         image_size=config["image_size"],
     shell:
         "artfinetune activations --model {input.model} --name {wildcards.model}"

@@ -1,7 +1,6 @@
 # Config validation and the functions that turn the config into target paths.
 # The Python that runs Snakemake must have the artfinetune package: it checks the config
 # and builds the paths here, before any job runs (see README, "Software environment").
-import json
 import os
 import re
 import shutil
@@ -11,7 +10,9 @@ import sysconfig
 from snakemake.settings.types import DeploymentMethod
 
 try:
+    from artfinetune.data.store_format import STORE_FORMAT
     from artfinetune.errors import ConfigError
+    from artfinetune.io import params_json
     from artfinetune.figures import (
         figure_caption,
         figure_category,
@@ -140,7 +141,7 @@ def dataset_json(wildcards, keys=None):
     store size rebuilds stores, not the demo images or the downloads).
     """
     ds = config["datasets"][wildcards.dataset]
-    return json.dumps({k: ds[k] for k in keys or ds}, ensure_ascii=False)
+    return params_json({k: ds[k] for k in keys or ds})
 
 
 def source_table(wildcards):

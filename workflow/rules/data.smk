@@ -34,6 +34,8 @@ rule image_store:
     params:
         dataset=dataset_json,
         root=image_root,
+        # Not on the command line: a new store format (artfinetune.data.store_format) rebuilds every store.
+        store_format=STORE_FORMAT,
     shell:
         "artfinetune build-store {wildcards.dataset} --dataset-json {params.dataset:q}"
         " --table {input.table} --root {params.root} --store {output.store}"

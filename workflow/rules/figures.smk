@@ -22,7 +22,7 @@ rule table:
     conda:
         ENV
     params:
-        spec=lambda w: json.dumps(table_spec(config, w.table)),
+        spec=lambda w: params_json(table_spec(config, w.table)),
         caption=lambda w: table_caption(config, w.table),
     shell:
         "artfinetune table --spec-json {params.spec:q} --out-csv {output.csv}"
@@ -47,7 +47,7 @@ rule figure:
     conda:
         ENV
     params:
-        spec=lambda w: json.dumps(figure_spec(config, w.figure)),
+        spec=lambda w: params_json(figure_spec(config, w.figure)),
         caption=lambda w: figure_caption(config, w.figure),
     shell:
         "artfinetune figure --spec-json {params.spec:q} --out-png {output.png}"
@@ -73,7 +73,7 @@ rule comparison_table:
     conda:
         ENV
     params:
-        spec=lambda w: json.dumps(comparison_table_spec(config, w.table)),
+        spec=lambda w: params_json(comparison_table_spec(config, w.table)),
         caption=lambda w: comparison_table_caption(config, w.table),
     shell:
         "artfinetune comparison-table --spec-json {params.spec:q} --out-csv {output.csv}"
@@ -98,7 +98,7 @@ rule mode_table:
     conda:
         ENV
     params:
-        spec=lambda w: json.dumps(mode_table_spec(config, w.table)),
+        spec=lambda w: params_json(mode_table_spec(config, w.table)),
         caption=lambda w: mode_table_caption(config, w.table),
     shell:
         "artfinetune mode-table --spec-json {params.spec:q} --out-csv {output.csv}"
@@ -124,7 +124,7 @@ rule panel:
     conda:
         ENV
     params:
-        spec=lambda w: json.dumps(panel_spec(config, w.panel)),
+        spec=lambda w: params_json(panel_spec(config, w.panel)),
         caption=lambda w: panel_caption(config, w.panel),
     shell:
         "artfinetune panel --spec-json {params.spec:q} --out-png {output.png}"

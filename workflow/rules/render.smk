@@ -106,7 +106,7 @@ rule gallery:
     params:
         # `input` in the signature, as before the layout change: Snakemake leaves such a param out of its
         # params record, so galleries built before it are not rerun (renders and mosaics still trigger one).
-        spec=lambda w, input: json.dumps(gallery_spec(config, PAIRS[w.pair])),
+        spec=lambda w, input: params_json(gallery_spec(config, PAIRS[w.pair])),
         caption=lambda w: gallery_caption(config, PAIRS[w.pair]),
     shell:
         "artfinetune gallery --spec-json {params.spec:q} --out {output} 2> {log}"

@@ -36,7 +36,7 @@ rule findings:
     conda:
         ENV
     params:
-        spec=lambda w: json.dumps(findings_spec(config)),
+        spec=lambda w: params_json(findings_spec(config)),
     shell:
         "artfinetune findings --spec-json {params.spec:q} --out {output.md}"
         " --csv {output.csv} --html {output.html} > {log} 2>&1"

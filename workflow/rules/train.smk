@@ -17,7 +17,7 @@ rule pretrain:
     resources:
         gpu=1,
     params:
-        mode=lambda w: json.dumps(config["modes"][config["init"][w.init]["mode"]]),
+        mode=lambda w: params_json(config["modes"][config["init"][w.init]["mode"]]),
         seed=lambda w: config["init"][w.init]["seed"],
         out=lambda w, output: os.path.dirname(output.model),
         image_size=config["image_size"],
@@ -49,7 +49,7 @@ rule train:
     resources:
         gpu=1,
     params:
-        mode=lambda w: json.dumps(config["modes"][config["runs"][w.run]["mode"]]),
+        mode=lambda w: params_json(config["modes"][config["runs"][w.run]["mode"]]),
         init=lambda w, input: f"--init {input.init}" if "init" in input.keys() else "",
         out=lambda w, output: os.path.dirname(output.model),
         image_size=config["image_size"],

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from artfinetune.data.drawing import OBJECT_CLASSES, SOURCE_CLASSES, STYLE_CLASSES, draw_objects, draw_scene, draw_style
+from artfinetune.data.store_format import SPLITS
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
 
@@ -38,7 +39,7 @@ JPEG_QUALITY = 92
 
 
 def _image_size(rng, short: int) -> tuple[int, int]:
-    # Real collections vary in aspect ratio; the store resizes and centre-crops them.
+    # Real collections vary in aspect ratio; the store keeps it (shorter side resized to store_size).
     long = int(round(short * rng.uniform(1.0, 1.4)))
     return (long, short) if rng.random() < 0.6 else (short, long)
 
@@ -59,11 +60,13 @@ def _draw_one(args) -> tuple[str, list[str]]:
 
 
 def split_counts(n: int, fractions: dict[str, float]) -> dict[str, int]:
-    """How many of n items each split gets, in the given proportions (rounding goes to the first split)."""
+    """How many of n items each split gets, in the given proportions, splits in the order train, val, test whatever
+    the order of ``fractions`` (rounding goes to the first split with a share)."""
     total = sum(fractions.values())
     if total <= 0:
         raise ValueError(f"split fractions {fractions} must add up to more than 0")
-    names = [k for k, v in fractions.items() if v > 0]
+    order = [s for s in SPLITS if s in fractions] + sorted(k for k in fractions if k not in SPLITS)
+    names = [k for k in order if fractions[k] > 0]
     counts = {k: int(round(n * fractions[k] / total)) for k in names}
     counts[names[0]] += n - sum(counts.values())
     return counts

@@ -5,6 +5,12 @@ indices, or float32 multi-hot for multi-label stores); the model applies its own
 input convention. A background thread reads and augments the next batches while
 the model works on the current one.
 
+A stored image is the whole image, its shorter side the store's ``store_size``: a
+random crop can fall anywhere in it, along the long side too, as the paper's
+"random 224 x 224 crops within an image resized to 256 for its smallest
+dimension"; without one, a reader sees the centre window
+(:func:`~artfinetune.data.store_format.centre_window`).
+
 Every random choice of an epoch (order, crops, flips, shifts) comes from
 ``(seed, epoch)``, so an epoch reads the same batches whether or not training was
 interrupted before it.
@@ -21,7 +27,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from artfinetune.data.store import open_store
+from artfinetune.data.store import StoredImages, open_store
+from artfinetune.data.store_format import centre_window
 from artfinetune.errors import UserError
 
 
@@ -29,7 +36,7 @@ from artfinetune.errors import UserError
 class Augmentation:
     """What the training reader does to each stored image (config: ``modes.<mode>.augmentation``)."""
 
-    crop: str = "center"  # "center" or "random": where the input-size window sits in the stored image
+    crop: str = "center"  # "center" or "random": where the input-size window sits in the (whole) stored image
     flip: bool = False  # random horizontal flip, probability 0.5
     translate: int = 0  # random shift of the window by up to this many pixels per axis (edges reflected)
 
@@ -50,8 +57,9 @@ NO_AUGMENTATION = Augmentation()
 class StoreReader:
     """Batches of one split of a store; iterate over :meth:`epoch`.
 
-    ``image_size`` must not exceed the store's size; with no augmentation each
-    image is the centre ``image_size`` window (the evaluation view).
+    ``image_size`` must not exceed the store's size (the shorter side of every
+    stored image); with no augmentation each image is the centre ``image_size``
+    window (the evaluation view).
     """
 
     def __init__(
@@ -114,7 +122,7 @@ class StoreReader:
         def produce():
             try:
                 with h5py.File(self.path, "r") as f:
-                    for batch in self._batches(f["images"], epoch):
+                    for batch in self._batches(StoredImages(f), epoch):
                         if stop.is_set():
                             return
                         q.put(batch)
@@ -143,26 +151,25 @@ class StoreReader:
     def __iter__(self):
         return self.epoch(0)
 
-    def _batches(self, images: h5py.Dataset, epoch: int):
+    def _batches(self, images: StoredImages, epoch: int):
         order = self.order(epoch)
         for b in range(len(self)):
             pos = order[b * self.batch_size : (b + 1) * self.batch_size]
             rng = np.random.default_rng([self.seed, epoch, b])
-            raw = np.empty((len(pos), *images.shape[1:]), np.uint8)
-            for k, row in enumerate(self.indices[pos]):
-                # One read per image: h5py's fancy indexing is two orders of magnitude slower here.
-                images.read_direct(raw, np.s_[row], np.s_[k])
+            # One contiguous read per image: h5py's fancy indexing is two orders of magnitude slower here.
+            raw = [images[int(row)] for row in self.indices[pos]]
             yield self._augment(raw, rng), self.labels[pos]
 
-    def _augment(self, raw: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        s, size, aug = self.store_size, self.image_size, self.augmentation
+    def _augment(self, raw: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+        size, aug = self.image_size, self.augmentation
         out = np.empty((len(raw), size, size, 3), np.uint8)
-        centre = (s - size) // 2
         for k, img in enumerate(raw):
-            if aug.crop == "random":
-                top, left = rng.integers(0, s - size + 1, size=2)
+            h, w = img.shape[:2]
+            if aug.crop == "random":  # anywhere in the whole image, along its long side too
+                top, left = rng.integers(0, [h - size + 1, w - size + 1])
             else:
-                top = left = centre
+                rows, columns = centre_window(img.shape, size)
+                top, left = rows.start, columns.start
             if aug.translate:
                 dy, dx = rng.integers(-aug.translate, aug.translate + 1, size=2)
                 top, left = top + dy, left + dx

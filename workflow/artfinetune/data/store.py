@@ -3,15 +3,22 @@
 Input is a source table (CSV: id, path, labels, split; labels are class names
 separated by ';'); output is the store and the manifest, which is the source
 table plus each image's status (``ok`` or the reason it was left out) and its
-row in the store. Store layout::
+row in the store. Store layout (format 2, :data:`STORE_FORMAT`)::
 
-    images   (n, S, S, 3) uint8   shorter side resized to S (bicubic), centre crop
+    pixels   (total,) uint8       every image whole, shorter side resized to S (bicubic), aspect ratio kept,
+                                  its (h, w, 3) RGB pixels row-major, one image after the other
+    offsets  (n,) int64           where image i starts in pixels
+    shapes   (n, 2) int32         image i's (height, width): min(height, width) == S
     labels   (n,) int64           single-label: class index
              (n, C) uint8         multi-label: multi-hot
     split    (n,) uint8           index into attrs["splits"] (train, val, test)
     ids      (n,) str             the source ids
-    attrs    dataset, task, classes, splits, store_size, preprocessing, n_failed, n_unlabeled, val_carved,
+    attrs    format, dataset, task, classes, splits, store_size, preprocessing, n_failed, n_unlabeled, val_carved,
              content_sha256 (of the images, labels, splits, ids and classes: what a training run depends on)
+
+One flat array rather than a padded 4-D one: images differ in their long side, and a training batch reads each
+of its images with one contiguous slice. :class:`StoredImages` reads them; :class:`ImageWriter` writes them;
+:func:`~artfinetune.data.store_format.centre_window` is the window evaluation sees.
 """
 
 from __future__ import annotations
@@ -29,29 +36,80 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from artfinetune.data.store_format import SPLITS, STORE_FORMAT
 from artfinetune.data.tasks import TASKS
 from artfinetune.errors import UserError
-from artfinetune.io import atomic_path, file_sha256, open_hdf5
+from artfinetune.io import atomic_path, open_hdf5
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "val", "test")
 MANIFEST_COLUMNS = ("id", "path", "labels", "split", "status", "store_index")
 PREPROCESSING = (
     "decoded with Pillow, turned upright by its EXIF orientation, converted to RGB, shorter side resized "
-    "to store_size (bicubic, JPEG draft decoding when the file is at least twice as large), centre crop "
-    "to a square, uint8"
+    "to store_size (bicubic, JPEG draft decoding when the file is at least twice as large), aspect ratio kept "
+    "(the whole image), uint8"
 )
+PIXEL_CHUNK = 1 << 16  # bytes per HDF5 chunk of the pixels: a 256 x 341 image (262 kB) spans 4 or 5
 # Paintings can be very large scans; they are legitimate input, not decompression bombs.
 Image.MAX_IMAGE_PIXELS = 400_000_000
 
 
 class StoreError(UserError):
-    """A dataset problem that stops the store from being built (nothing usable was found)."""
+    """A dataset problem that stops the store from being built (nothing usable was found), or a store that
+    cannot be read (missing, foreign, or of an older format)."""
+
+
+class ImageWriter:
+    """Appends images of any size to a new store's ``pixels``, ``offsets`` and ``shapes`` (the store layout)."""
+
+    def __init__(self, f: h5py.File):
+        self.f = f
+        self.pixels = f.create_dataset("pixels", shape=(0,), maxshape=(None,), dtype=np.uint8, chunks=(PIXEL_CHUNK,))
+        self.offsets: list[int] = []
+        self.shapes: list[tuple[int, int]] = []
+        self.end = 0
+
+    def add(self, image: np.ndarray) -> None:
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"a stored image is (height, width, 3) uint8, not {image.shape} {image.dtype}")
+        flat = np.ascontiguousarray(image).reshape(-1)
+        self.pixels.resize((self.end + flat.size,))
+        self.pixels[self.end :] = flat
+        self.offsets.append(self.end)
+        self.shapes.append(image.shape[:2])
+        self.end += flat.size
+
+    def close(self) -> None:
+        """Write the index of the images added (offsets and shapes); the store is readable once this ran."""
+        self.f.create_dataset("offsets", data=np.array(self.offsets, np.int64).reshape(-1))
+        self.f.create_dataset("shapes", data=np.array(self.shapes, np.int32).reshape(-1, 2))
+
+
+class StoredImages:
+    """The images of an open store: ``len()``, ``shape(i)`` and ``images[i]``, an (h, w, 3) uint8 array read
+    with one contiguous slice."""
+
+    def __init__(self, f: h5py.File):
+        self.pixels = f["pixels"]
+        self.offsets = f["offsets"][:]
+        self.shapes = f["shapes"][:]
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def shape(self, index: int) -> tuple[int, int, int]:
+        height, width = self.shapes[index]
+        return int(height), int(width), 3
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        shape = self.shape(index)
+        start = int(self.offsets[index])
+        return self.pixels[start : start + shape[0] * shape[1] * 3].reshape(shape)
 
 
 def load_image(path: str | Path, size: int) -> np.ndarray:
-    """Decode one image file to a (size, size, 3) uint8 array: resize shorter side, centre crop."""
+    """Decode one image file to an (h, w, 3) uint8 array, the whole image with its shorter side resized to
+    ``size`` (aspect ratio kept)."""
     with Image.open(path) as img:
         img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale still >= size
         img = ImageOps.exif_transpose(img).convert("RGB")  # photos with an orientation tag stand upright
@@ -59,8 +117,6 @@ def load_image(path: str | Path, size: int) -> np.ndarray:
         scale = size / min(w, h)
         nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
         img = img.resize((nw, nh), Image.Resampling.BICUBIC)
-        left, top = (nw - size) // 2, (nh - size) // 2
-        img = img.crop((left, top, left + size, top + size))
         return np.asarray(img, dtype=np.uint8)
 
 
@@ -142,13 +198,7 @@ def build_store(
     class_index = {c: k for k, c in enumerate(classes)}
     n_ok = 0
     with atomic_path(store_path) as tmp, h5py.File(tmp, "w") as f:
-        images = f.create_dataset(
-            "images",
-            shape=(len(todo), store_size, store_size, 3),
-            maxshape=(None, store_size, store_size, 3),
-            dtype=np.uint8,
-            chunks=(1, store_size, store_size, 3),
-        )
+        images = ImageWriter(f)
         labels = np.zeros((len(todo), len(classes)) if task == "multi_label" else (len(todo),), np.int64)
         stored = []  # row of each stored image
         content = hashlib.sha256()  # of everything stored, in store order (see store_sha256)
@@ -160,8 +210,8 @@ def build_store(
                 if image is None:
                     log.warning("left out %s: %s", row["path"], status)
                     continue
-                images[n_ok] = image
-                content.update(image.tobytes())
+                images.add(image)
+                content.update(np.array(image.shape, np.int64).tobytes() + image.tobytes())
                 names = [c for c in row["labels"].split(";") if c]
                 if task == "multi_label":
                     labels[n_ok, [class_index[c] for c in names]] = 1
@@ -184,7 +234,7 @@ def build_store(
                 val_fraction,
                 split_seed,
             )
-        images.resize(n_ok, axis=0)
+        images.close()
         n_unlabeled = sum(1 for r in stored if not r["labels"].strip(";"))
         if n_unlabeled:
             log.info("%d stored images have no label: each is a negative for every class", n_unlabeled)
@@ -198,6 +248,7 @@ def build_store(
             content.update(part)
         f.attrs.update(
             {
+                "format": STORE_FORMAT,
                 "dataset": dataset,
                 "task": task,
                 "classes": json.dumps(classes),
@@ -259,10 +310,22 @@ def summarize(rows: list[dict]) -> dict:
 
 
 def open_store(path: str | Path) -> h5py.File:
-    """Open an image store for reading; a missing, foreign or incomplete file is a StoreError naming it."""
-    return open_hdf5(
-        path, "image store", ("images", "labels", "split", "ids"), ("task", "classes", "splits"), StoreError
-    )
+    """Open an image store for reading; a missing, foreign, incomplete or older-format file is a StoreError
+    naming it and the fix."""
+    f = open_hdf5(path, "image store", ("labels", "split", "ids"), ("task", "classes", "splits"), StoreError)
+    found = int(f.attrs.get("format", 1))
+    if found != STORE_FORMAT:
+        f.close()
+        old = " (each image's centre square only)" if found == 1 else ""
+        raise StoreError(
+            f"{path} is an image store of format {found}{old}, and this artfinetune reads format {STORE_FORMAT} "
+            f"(whole images); build it again: delete it and run snakemake {path} (or artfinetune build-store)"
+        )
+    missing = [d for d in ("pixels", "offsets", "shapes") if d not in f]
+    if missing:
+        f.close()
+        raise StoreError(f"{path} is not an artfinetune image store (it lacks {', '.join(missing)}); build it again")
+    return f
 
 
 def read_store_info(path: str | Path) -> dict:
@@ -270,20 +333,17 @@ def read_store_info(path: str | Path) -> dict:
     with open_store(path) as f:
         attrs = dict(f.attrs)
         info = {k: (json.loads(v) if k in ("classes", "splits", "val_carved") else v) for k, v in attrs.items()}
-        info["n"] = f["images"].shape[0]
+        info["n"] = f["offsets"].shape[0]
         split = f["split"][:]
         info["split_counts"] = {s: int((split == k).sum()) for k, s in enumerate(info["splits"])}
     return info
 
 
 def store_sha256(path: str | Path) -> str:
-    """A fingerprint of a store's content: the digest recorded when it was built (images, labels, splits,
-    ids, classes), or for a store built before that existed, the SHA-256 of the file."""
+    """A fingerprint of a store's content: the digest recorded when it was built (images and their shapes,
+    labels, splits, ids and classes)."""
     with open_store(path) as f:
-        recorded = f.attrs.get("content_sha256")
-    if recorded:
-        return str(recorded)
-    return file_sha256(path)
+        return str(f.attrs["content_sha256"])
 
 
 def store_job(name: str, dataset: dict, table, root, store, manifest, workers: int = 0) -> str:
@@ -315,6 +375,6 @@ def store_info_line(path: str | Path) -> str:
     info = read_store_info(path)
     return (
         f"{path}: {info['dataset']} ({info['task']}, {len(info['classes'])} classes, {info['n']} images "
-        f"of {info['store_size']} px; {info['split_counts']}; {info.get('n_unlabeled', 0)} without a label; "
-        f"left out {info['n_failed']})"
+        f"of {info['store_size']} px on the shorter side; {info['split_counts']}; "
+        f"{info.get('n_unlabeled', 0)} without a label; left out {info['n_failed']})"
     )

@@ -31,10 +31,11 @@ def named_channels(config: dict, pair) -> list[str]:
 
 
 def _panel_channels(config: dict, pair, dataset: str | None = None, show: str | None = None) -> list[str]:
-    """The channels of the panel columns on ``pair`` (on ``dataset``, showing ``show``, where given)."""
+    """The channels of the panel columns on ``pair`` (on ``dataset``, showing ``show``, where given), panels in the
+    order of their names (a rule param: the same list however the config orders its mappings)."""
     return [
         column["channel"]
-        for panel in config["panels"].values()
+        for panel in (config["panels"][name] for name in sorted(config["panels"]))
         if show is None or show in panel["show"]
         for column in panel["columns"]
         if list(column["pair"]) == list(pair) and (dataset is None or _panel_dataset(config, panel, pair) == dataset)

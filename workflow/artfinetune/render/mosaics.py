@@ -22,7 +22,8 @@ import numpy as np
 from PIL import Image
 
 from artfinetune.activations.files import check_same_images
-from artfinetune.data.store import open_store
+from artfinetune.data.store import StoredImages, open_store
+from artfinetune.data.store_format import centre_window
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_dir, atomic_path
 from artfinetune.metrics.topk import composition, overlap_ratio
@@ -54,30 +55,23 @@ def tile_size(image_size: int) -> int:
 # --- The grid of images ---------------------------------------------------------------------------------------
 
 
-def centre_window(store_size: int, image_size: int) -> slice:
-    """Rows (and columns) of the centre ``image_size`` window of a stored image: the reader's evaluation crop."""
-    start = (store_size - image_size) // 2
-    return slice(start, start + image_size)
-
-
 def store_images(store: h5py.File, store_indices, image_size: int) -> list[np.ndarray]:
     """The centre ``image_size`` windows of the stored images at ``store_indices``, in the order given."""
-    images = store["images"]
-    n, size = images.shape[0], images.shape[1]
-    if image_size > size:
-        raise UserError(
-            f"image size {image_size} is larger than the {size} px images of the store {store.filename}; "
-            f"use the image size the activations were computed at"
-        )
+    images = StoredImages(store)
+    n = len(images)
     outside = [int(i) for i in store_indices if not 0 <= int(i) < n]
     if outside:
         raise UserError(
             f"store indices {outside[:5]} are outside the store {store.filename} ({n} images); "
             f"the top-k file was computed on another store"
         )
-    window = centre_window(size, image_size)
-    # Read only the window: one small hyperslab per image.
-    return [images[int(i), window, window] for i in store_indices]
+    size = min((min(images.shape(int(i))[:2]) for i in store_indices), default=image_size)
+    if image_size > size:
+        raise UserError(
+            f"image size {image_size} is larger than the {size} px shorter side of images of the store "
+            f"{store.filename}; use the image size the activations were computed at"
+        )
+    return [image[centre_window(image.shape, image_size)] for image in (images[int(i)] for i in store_indices)]
 
 
 def _tile(image: np.ndarray, tile: int | None) -> np.ndarray:

@@ -53,8 +53,10 @@ def analysis_pairs(config: dict) -> list[tuple[str, str]]:
 
 
 def analysis_tensors(config: dict) -> list[str]:
-    """Tensors whose activations are extracted, after ReLU: the layers, then the extra and rendered tensors."""
-    panels = config["panels"].values()
+    """Tensors whose activations are extracted, after ReLU: the layers, then the extra and rendered tensors (the
+    panels' in the order of the panels' names: the list, a rule param, does not depend on how the config orders
+    its mappings)."""
+    panels = [config["panels"][name] for name in sorted(config["panels"])]
     named = [*config["render"]["channels"], *(c["channel"] for panel in panels for c in panel["columns"])]
     rendered = [layers.parse_channel(c)[0] for c in named]
     return list(dict.fromkeys(layers.post_relu(t) for t in [*config["layers"], *config["tensors"], *rendered]))
