@@ -87,33 +87,30 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
     }
     code, out = snakemake("-n", configfile=_elsewhere(DEMO_CONFIG, tmp_path))
     assert code == 0, out
-    assert (
-        jobs(out)
-        == {
-            "demo_dataset": 3,
-            "image_store": 3,
-            "pretrain": 1,
-            "train": 22,
-            "ensemble": 2,
-            "table": 2,
-            "activations": 17,
-            "topk": 17,
-            "cka": 14,  # 13 and the pretrained model vs end from scratch (figure 5)
-            "l2": 14,
-            "overlap": 15,  # and pretrained vs styles_A/1 on demo_objects (figure 17)
-            "figure": 5,
-            "comparison_table": 2,
-            "mode_table": 1,
-            "render": 11,  # pretrained, A and B x 2, both from-scratch models and inits, objects_A/1, objects_styles_A/1
-            "render_changed": 2,
-            "mosaics": 9,
-            "panel": 13,
-            "gallery": 1,
-            "software": 1,
-            "findings": 1,
-            "all": 1,
-        }
-    )
+    assert jobs(out) == {
+        "demo_dataset": 3,
+        "image_store": 3,
+        "pretrain": 1,
+        "train": 22,
+        "ensemble": 2,
+        "table": 2,
+        "activations": 17,
+        "topk": 17,
+        "cka": 14,  # 13 and the pretrained model vs end from scratch (figure 5)
+        "l2": 14,
+        "overlap": 15,  # and pretrained vs styles_A/1 on demo_objects (figure 17)
+        "figure": 5,
+        "comparison_table": 2,
+        "mode_table": 1,
+        "render": 11,  # pretrained, A and B x 2, the from-scratch pairs, objects_A/1, objects_styles_A/1
+        "render_changed": 2,
+        "mosaics": 9,
+        "panel": 13,
+        "gallery": 1,
+        "software": 1,
+        "findings": 1,
+        "all": 1,
+    }
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
     code, out = snakemake("-n", "--config", f"results={tmp_path / 'paper'}")  # --config edits config.yaml
     assert code == 0 and jobs(out)["import_lucid"] == 1, out
