@@ -122,15 +122,16 @@ def test_each_table_and_figure_is_a_target_of_its_own(tmp_path):
     results = tmp_path / "demo/results"
     code, out = snakemake("-n", str(results / "figures/fig5_cka.png"), configfile=cfg)
     assert code == 0, out[-3000:]
-    # 5 pairs of demo_styles models: 5 trained (A/1, B/1, A/2, from scratch/1, end from scratch/1), their 2 inits
-    # and the pretrained model make 8 models, one activations job each; no top-k, l2 or render.
+    # 6 pairs of demo_styles models (the paper's six curves): 5 trained (A/1, B/1, A/2, from scratch/1, end from
+    # scratch/1), their 2 inits and the pretrained model make 8 models, one activations job each; no top-k, l2 or
+    # render.
     assert jobs(out) == {
         "demo_dataset": 2,  # demo_source (for the pretrained model) and demo_styles
         "image_store": 2,
         "pretrain": 1,
         "train": 5,
         "activations": 8,  # each writes the train split too (one job per model)
-        "cka": 5,
+        "cka": 6,
         "figure": 1,
     }
     code, out = snakemake("-n", str(results / "tables/table1.html"), configfile=cfg)

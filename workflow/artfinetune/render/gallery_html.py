@@ -404,9 +404,9 @@ JS = """
   }
 
   // The test hook: record what each image loaded as, and flag the body once none is pending (the thumbnails load
-  // lazily, as they scroll into view, so they are not waited for).
+  // lazily, as they scroll into view, so they are not waited for, nor is the viewer's image, empty until opened).
   function watchImages() {
-    const images = Array.from(document.images).filter((img) => img.loading !== "lazy");
+    const images = Array.from(document.images).filter((img) => img.loading !== "lazy" && img.id !== "viewer-image");
     let pending = images.length;
     const settle = function (img) {
       img.dataset.naturalWidth = String(img.naturalWidth);
