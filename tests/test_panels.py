@@ -165,6 +165,8 @@ def test_an_empty_set_says_so_and_a_short_one_says_how_many_fire(tmp_path):
     assert any("fires this channel" in t and "empty" in t for t in texts(draw_panel_grid(spec)))
     fake_pieces(spec, size=7)
     assert any("(only 7 images fire)" in t for t in texts(draw_panel_grid(spec)))
+    fake_pieces(spec, size=1)
+    assert any("(only 1 image fires)" in t for t in texts(draw_panel_grid(spec)))
 
 
 def test_the_demo_has_the_papers_figure_set_on_its_own_models():

@@ -199,7 +199,7 @@ def cell_text(cell: dict, summary: dict) -> str:
     k, size = summary["k"], summary["size"]
     lines = [f"top-{k} of", summary["model"]]
     if 0 < size < k:
-        lines.append(f"(only {size} images fire)")
+        lines.append(f"(only {size} images fire)" if size > 1 else "(only 1 image fires)")
     paper = cell.get("paper") or {}
     if cell.get("overlap", True):
         ours = f"overlap {percent(100 * summary['overlap'])}"
