@@ -11,7 +11,14 @@ import pytest
 from PIL import Image
 
 from artfinetune.errors import ConfigError, UserError
-from artfinetune.figures.panels import draw_panel, draw_panel_grid, panel_caption, panel_inputs, panel_spec
+from artfinetune.figures.panels import (
+    cell_text,
+    draw_panel,
+    draw_panel_grid,
+    panel_caption,
+    panel_inputs,
+    panel_spec,
+)
 from artfinetune.study.config import load_config, prepare_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,9 +44,12 @@ def write_png(path: Path, colour, size=(24, 24)) -> None:
     Image.new("RGB", size, colour).save(path)
 
 
+COMPOSITION = [{"class": "Ukiyo-e", "percent": 60.0}, {"class": "Baroque", "percent": 30.0}]
+
+
 def fake_pieces(spec: dict, overlap: float = 0.4, size: int = 10, composition=None) -> None:
     """Every image a spec's cells read, and each mosaic's summary: ``size`` images, the given overlap."""
-    composition = composition or [{"class": "Ukiyo-e", "percent": 60.0}, {"class": "Baroque", "percent": 30.0}]
+    composition = COMPOSITION if composition is None else composition
     for row in spec["rows"]:
         for cell in row:
             if cell is None:
@@ -123,8 +133,10 @@ def test_a_render_only_panel_reads_no_mosaics_and_a_topk_only_panel_no_renders(t
 def test_every_paper_panel_prints_the_papers_numbers_beside_ours(tmp_path, name):
     config = in_tmp(PAPER, tmp_path)
     spec = panel_spec(config, name)
-    fake_pieces(spec)
-    shown = "\n".join(texts(draw_panel_grid(spec)))
+    summary = {"k": 10, "size": 10, "overlap": 0.4, "model": "m", "composition": COMPOSITION}
+    # What the drawing sets beside each mosaic (test_a_drawn_panel_sets_each_text_beside_its_mosaic checks the
+    # drawing places exactly these texts).
+    shown = "\n".join(cell_text(c, summary) for row in spec["rows"] for c in row if c and c["kind"] == "topk")
     for column in config["panels"][name]["columns"]:
         paper = column.get("paper") or {}
         if "topk" in config["panels"][name]["show"] and "overlap" in paper:
@@ -139,6 +151,17 @@ def test_every_paper_panel_prints_the_papers_numbers_beside_ours(tmp_path, name)
     caption = panel_caption(config, name)
     for value in PAPER_OVERLAPS.get(name, []):
         assert f"overlap {value} %" in caption
+
+
+def test_a_drawn_panel_sets_each_text_beside_its_mosaic(tmp_path):
+    config = in_tmp(PAPER, tmp_path)
+    spec = panel_spec(config, "fig11_mixed5b_topk")
+    fake_pieces(spec)
+    fig = draw_panel_grid(spec)
+    summary = json.loads(Path(spec["rows"][0][0]["summary"]).read_text())
+    expected = sorted(cell_text(c, summary) for row in spec["rows"] for c in row)
+    assert sorted(texts(fig)) == expected
+    assert sum("overlap 40 % (paper 1 %)" in text for text in expected) == 2  # mixed5b_pool_reduce:92, before, after
 
 
 def test_the_papers_compositions_are_those_study_md_lists():
