@@ -50,7 +50,6 @@ try:
     from artfinetune.study.names import (
         analysis_models,
         analysis_tensors,
-        pair_dataset,
         pair_label,
         pairs_by_id,
     )

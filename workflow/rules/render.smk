@@ -71,7 +71,7 @@ rule mosaics:
         changed=lambda w: (
             f"--changed-from {paths.pair_files(config, PAIRS[w.pair])['overlap']} {CHANGED_ARGS}"
             if gallery_has_changed(config, PAIRS[w.pair])
-            and w.dataset == pair_dataset(config, PAIRS[w.pair])
+            and gallery_mosaics(config, PAIRS[w.pair], w.dataset)
             else ""
         ),
         images=lambda w: (

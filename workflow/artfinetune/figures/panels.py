@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
 from artfinetune.render.captions import render_how
-from artfinetune.study.names import pair_dataset
+from artfinetune.render.channels import panel_dataset
 from artfinetune.study.paths import channel_file, mosaic_dir, render_dir
 from artfinetune.study.report import VISUALISATION, rst_escape
 
@@ -30,8 +30,6 @@ if TYPE_CHECKING:  # drawing imports these when it draws: the Snakefile reads ev
     from matplotlib.figure import Figure
 
 CATEGORY = VISUALISATION
-SHOWS = ("renders", "topk")
-LAYOUTS = ("channels", "models")
 MISSING = "0.85"
 RENDER_WIDTH = 1.7  # inches of a render-only column
 MOSAIC_WIDTH = 3.2  # inches of a column with mosaics: a 10 x 10 grid's thumbnails print ~0.3 inch wide
@@ -50,11 +48,6 @@ def panel_pairs(panel: dict) -> list[list[str]]:
 def panel_channels(panel: dict) -> list[str]:
     """The distinct channels of a panel's columns, in order."""
     return list(dict.fromkeys(c["channel"] for c in panel["columns"]))
-
-
-def panel_dataset(config: dict, panel: dict, pair) -> str:
-    """The dataset whose train split gives a pair's top-k sets in a panel: the panel's, or the pair's own."""
-    return panel.get("dataset") or pair_dataset(config, pair)
 
 
 def _render(config: dict, model: str, channel: str) -> dict:

@@ -20,7 +20,8 @@ def _is_gallery(config: dict, pair) -> bool:
     return list(pair) in [list(p) for p in config["galleries"]]
 
 
-def _panel_dataset(config: dict, panel: dict, pair) -> str:
+def panel_dataset(config: dict, panel: dict, pair) -> str:
+    """The dataset whose train split gives a pair's top-k sets in a panel: the panel's, or the pair's own."""
     return panel.get("dataset") or pair_dataset(config, pair)
 
 
@@ -38,7 +39,7 @@ def _panel_channels(config: dict, pair, dataset: str | None = None, show: str | 
         for panel in (config["panels"][name] for name in sorted(config["panels"]))
         if show is None or show in panel["show"]
         for column in panel["columns"]
-        if list(column["pair"]) == list(pair) and (dataset is None or _panel_dataset(config, panel, pair) == dataset)
+        if list(column["pair"]) == list(pair) and (dataset is None or panel_dataset(config, panel, pair) == dataset)
     ]
 
 
@@ -71,7 +72,7 @@ def changed_settings(config: dict) -> dict:
 
 def gallery_has_changed(config: dict, pair) -> bool:
     """Whether a pair shows automatically chosen channels: it has a gallery and ``render.per_layer`` > 0."""
-    return config["render"]["per_layer"] > 0 and list(pair) in [list(p) for p in config["galleries"]]
+    return config["render"]["per_layer"] > 0 and _is_gallery(config, pair)
 
 
 def topk_channel(channel: str) -> tuple[str, int]:

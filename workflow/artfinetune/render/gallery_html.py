@@ -18,6 +18,7 @@ Test hook: once every ``<img>`` but the lazily loaded thumbnails has loaded or f
 from __future__ import annotations
 
 import html
+import itertools
 import math
 import shutil
 from collections.abc import Sequence
@@ -88,7 +89,7 @@ def gallery_html(entries: Sequence[dict], title: str, models=("A", "B")) -> str:
     """The whole page; cards start in network order, so the page reads well even with scripts off."""
     entries = sorted(entries, key=lambda e: (e["layer_index"], e["channel"]))
     title = title or "Channel gallery"
-    counter = iter(range(10**9))  # thumbnails are numbered in page order: #view=<n> opens the n-th
+    counter = itertools.count()  # thumbnails are numbered in page order: #view=<n> opens the n-th
     cards = "\n".join(card_html(entry, counter, models) for entry in entries) or '<p class="empty">No channels.</p>'
     return PAGE.format(
         title=esc(title),
@@ -126,7 +127,7 @@ def controls_html(entries: Sequence[dict]) -> str:
 
 def card_html(entry: dict, counter=None, models=("A", "B")) -> str:
     """One channel: its name and overlap, then a panel per model."""
-    counter = iter(range(10**9)) if counter is None else counter
+    counter = itertools.count() if counter is None else counter
     overlap = number(entry["overlap"])
     attrs = {
         "layer": entry["tensor"],
@@ -150,7 +151,7 @@ def card_html(entry: dict, counter=None, models=("A", "B")) -> str:
 
 def panel_html(entry: dict, side: str, counter=None, models=("A", "B")) -> str:
     """Model ``side``'s render and top-k set, with the set's entropy and composition below."""
-    counter = iter(range(10**9)) if counter is None else counter
+    counter = itertools.count() if counter is None else counter
     name = side.upper()
     model, other = (models[0], models[1]) if side == "a" else (models[1], models[0])
     entropy = number(entry.get(f"entropy_{side}"))
