@@ -17,8 +17,9 @@ import pandas as pd
 
 from artfinetune.errors import ConfigError, UserError
 from artfinetune.figures.tables import save_table
+from artfinetune.study.checks import unknown_mode_row
 from artfinetune.study.config import complete_section
-from artfinetune.study.names import RANDOM_INIT, choices
+from artfinetune.study.names import RANDOM_INIT
 from artfinetune.study.report import rst_escape
 
 # The paper's columns: the config key of each (a mode's key, except trainable) and its header.
@@ -43,11 +44,9 @@ def mode_table_spec(config: dict, name: str) -> dict:
     rows = []
     for i, row in enumerate(table["rows"]):
         mode = row["mode"]
-        if mode not in config["modes"]:
-            raise ConfigError(
-                f"mode_tables.{name}.rows[{i}] names mode {mode!r}, which is not in modes "
-                f"({choices(config['modes'])}); add it to modes or fix the row"
-            )
+        problem = unknown_mode_row(config, name, i)
+        if problem:
+            raise ConfigError(problem)
         settings = complete_section("mode", config["modes"][mode], f"modes.{mode}")
         # What the mode trains from: each run's init; a pretrain init (the demo's ImageNet) starts from random.
         users = {n: r["init"] for n, r in config["runs"].items() if r["mode"] == mode}

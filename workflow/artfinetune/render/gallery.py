@@ -67,7 +67,6 @@ def set_images(info: dict, mosaics) -> list[dict]:
     """A top-k set as the gallery shows it: per image in rank order its single image (``images/<index>.jpg`` of
     the pair's mosaics), store index, id, labels and whether the other model's set has it too."""
     common = set(info["common_store_indices"])
-    ids, labels = info.get("ids") or [""] * info["size"], info.get("labels") or [[]] * info["size"]
     return [
         {
             "src": str(Path(mosaics) / MOSAIC_IMAGES / f"{index}.jpg"),
@@ -76,7 +75,7 @@ def set_images(info: dict, mosaics) -> list[dict]:
             "labels": list(image_labels),
             "common": int(index) in common,
         }
-        for index, image_id, image_labels in zip(info["store_indices"], ids, labels, strict=True)
+        for index, image_id, image_labels in zip(info["store_indices"], info["ids"], info["labels"], strict=True)
     ]
 
 

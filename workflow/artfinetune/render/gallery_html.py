@@ -21,7 +21,7 @@ import html
 import itertools
 import math
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from artfinetune.errors import UserError
@@ -50,11 +50,10 @@ def write_gallery(entries: Sequence[dict], out_dir: str | Path, title: str = "",
     return out_dir / "index.html"
 
 
-def copy_images(entry: dict, images: Path, number: int, copied: dict | None = None) -> dict:
+def copy_images(entry: dict, images: Path, number: int, copied: dict) -> dict:
     """``entry`` with each existing image copied under ``images`` and its path set relative to the page (None where
     the file is missing: the page shows a placeholder). Renders go to ``<number>_<kind>_<side><ext>``; a set's
     images to ``set/<store index><ext>``, once however many sets show them (``copied`` remembers)."""
-    copied = {} if copied is None else copied
     local = dict(entry)
     for key in IMAGE_KEYS:
         source = entry.get(key)
@@ -125,9 +124,8 @@ def controls_html(entries: Sequence[dict]) -> str:
     )
 
 
-def card_html(entry: dict, counter=None, models=("A", "B")) -> str:
+def card_html(entry: dict, counter: Iterator[int], models: Sequence[str]) -> str:
     """One channel: its name and overlap, then a panel per model."""
-    counter = itertools.count() if counter is None else counter
     overlap = number(entry["overlap"])
     attrs = {
         "layer": entry["tensor"],
@@ -149,9 +147,8 @@ def card_html(entry: dict, counter=None, models=("A", "B")) -> str:
     )
 
 
-def panel_html(entry: dict, side: str, counter=None, models=("A", "B")) -> str:
+def panel_html(entry: dict, side: str, counter: Iterator[int], models: Sequence[str]) -> str:
     """Model ``side``'s render and top-k set, with the set's entropy and composition below."""
-    counter = itertools.count() if counter is None else counter
     name = side.upper()
     model, other = (models[0], models[1]) if side == "a" else (models[1], models[0])
     entropy = number(entry.get(f"entropy_{side}"))

@@ -137,7 +137,7 @@ def _check_pairs(config: dict, fail) -> None:
     for name, figure in config["figures"].items():
         for i, box in enumerate(figure.get("boxes", [])):
             where = f"figures.{name}.boxes[{i}]"
-            if box.get("k", ks[0]) not in ks:
+            if box["k"] not in ks:
                 fail(f"{where}.k is {box['k']}, which is not in topk {ks}; add it to topk or change it")
             if "model" in box and box["metric"] == "overlap":
                 fail(f"{where} is an overlap panel, which compares both models of its pair; drop its model")
@@ -180,12 +180,21 @@ def _check_mode_tables(config: dict, fail) -> None:
         for other in ("tables", "comparison_tables"):
             if name in config[other]:
                 fail(f"mode_tables.{name} has the name of a table in {other}; rename one (both write tables/{name})")
-        for r, row in enumerate(table["rows"]):
-            if row["mode"] not in config["modes"]:
-                fail(
-                    f"mode_tables.{name}.rows[{r}] names mode {row['mode']!r}, which is not in modes "
-                    f"({choices(config['modes'])}); add it to modes or fix the row"
-                )
+        for r in range(len(table["rows"])):
+            problem = unknown_mode_row(config, name, r)
+            if problem:
+                fail(problem)
+
+
+def unknown_mode_row(config: dict, table: str, r: int) -> str | None:
+    """The sentence saying that row ``r`` of mode table ``table`` names no mode of the config, or None."""
+    mode = config["mode_tables"][table]["rows"][r]["mode"]
+    if mode in config["modes"]:
+        return None
+    return (
+        f"mode_tables.{table}.rows[{r}] names mode {mode!r}, which is not in modes ({choices(config['modes'])}); "
+        "add it to modes or fix the row"
+    )
 
 
 def _check_random_init_mode(where: str, mode_name: str, mode: dict, fail) -> None:
