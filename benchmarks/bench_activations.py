@@ -4,7 +4,8 @@ The probe reads the 12 study layers and 6 branch tensors in one pass (per-channe
 it must run at >= 90 % of the speed of plain inference of the same InceptionV1 (random weights, batch 32).
 Both run on the same in-memory uint8 batches, interleaved in ABBA rounds so that drift on the shared cores
 favours neither. Then the whole extract_activations (model load, probe build, store reading, HDF5 writing)
-on a small store, and the cost of the retrace the last partial batch of a split triggers.
+on a small store, and the cost of the first call at the smaller size of a split's last partial batch (the
+probe is traced once for any batch size, so it should cost what a later call does).
 """
 
 import statistics
@@ -16,7 +17,7 @@ import h5py
 import keras
 import numpy as np
 
-from artfinetune.activations.extract import extract_activations, probe_model, tensor_names
+from artfinetune.activations.extract import extract_activations, probe_function, probe_model, tensor_names
 from artfinetune.data.demo import GENERATORS, generate_demo_dataset
 from artfinetune.data.store import build_store
 from artfinetune.model.files import save_model
@@ -45,7 +46,7 @@ def _seconds(fn, x, batches: int) -> float:
 
 
 def compare_in_memory(model, probe, x) -> None:
-    plain, probed = model.predict_on_batch, probe.predict_on_batch
+    plain, probed = probe_function(model, SIZE), probe_function(probe, SIZE)  # each traced once, as extraction runs
     for fn in (plain, probed):  # warm-up: tracing and compilation
         fn(x)
         fn(x)
@@ -70,11 +71,13 @@ def compare_in_memory(model, probe, x) -> None:
 
 
 def retrace_cost(probe, x) -> None:
-    """The first call at a new batch size traces the predict function again (a split's last partial batch)."""
+    """The first call at a new batch size (a split's last partial batch), after calls at the full size."""
+    predict = probe_function(probe, SIZE)
+    predict(x)
     start = time.perf_counter()
-    probe.predict_on_batch(x[: len(x) - 5])
+    predict(x[: len(x) - 5])
     first = time.perf_counter() - start
-    steady = _seconds(probe.predict_on_batch, x[: len(x) - 5], 2) / 2
+    steady = _seconds(predict, x[: len(x) - 5], 2) / 2
     print(f"  last partial batch ({len(x) - 5} images): first call {first:.2f} s, then {steady:.2f} s")
 
 

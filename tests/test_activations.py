@@ -77,6 +77,19 @@ def test_means_equal_a_direct_forward_pass(tiny):
     assert np.array_equal(read_activations(out, "mixed4d_3x3_pre_relu"), read_activations(out, "mixed4d_3x3"))
 
 
+def test_the_probe_is_traced_once_for_every_batch_size(tiny):
+    _, model_path, _ = tiny
+    probe = extract.probe_model(load_model(model_path), ["conv2d0", "mixed4a"], model_path)
+    predict = extract.probe_function(probe, SIZE)
+    images = np.random.default_rng(0).integers(0, 256, (5, SIZE, SIZE, 3), dtype=np.uint8)
+    for n in (5, 3):  # a full batch, then a split's smaller last one
+        got = [m.numpy() for m in predict(images[:n])]
+        expected = probe(images[:n].astype(np.float32), training=False)
+        for g, e in zip(got, expected, strict=True):
+            np.testing.assert_allclose(g, np.asarray(e), rtol=1e-6, atol=1e-6)
+    assert predict.experimental_get_tracing_count() == 1
+
+
 def test_every_image_of_the_split_in_store_order(tiny, tmp_path, monkeypatch):
     store, model_path, out = tiny
     rows, _, ids, labels = store_split(store, "train")

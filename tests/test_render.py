@@ -12,7 +12,13 @@ from artfinetune.model.inception import build_inception_v1
 from artfinetune.model.lucid_export import export_graph
 from artfinetune.model.lucid_import import load_graphdef
 from artfinetune.render.lucid_compat import lucid, rotate
-from artfinetune.render.renders import build_render_graph, exported_model, render_channels, seeded_standard_transforms
+from artfinetune.render.renders import (
+    build_render_graph,
+    exported_model,
+    render_channels,
+    seeded_standard_transforms,
+    session_config,
+)
 
 from .conftest import REPO
 from .lucid_graph import run_graphdef
@@ -190,6 +196,26 @@ def test_rerunning_a_render_gives_byte_identical_pngs(random_graph, tmp_path):
     first = _render_alone(random_graph[1], tmp_path, "first.png")
     second = _render_alone(random_graph[1], tmp_path, "second.png")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_graph_optimiser_can_be_switched_off(random_graph, batch_render, tmp_path):
+    L = lucid()
+    v1 = L.render.tf
+    for optimise_graph in (True, False):
+        with v1.Graph().as_default(), v1.Session(config=session_config(v1, optimise_graph)) as sess:
+            render = build_render_graph(L, exported_model(L, random_graph[1], SIZE), [ALONE], SIZE, 0.05, 0)
+            v1.global_variables_initializer().run()
+            metadata = v1.RunMetadata()
+            sess.run(render.vis_op, options=v1.RunOptions(output_partition_graphs=True), run_metadata=metadata)
+            ops = {node.op for graph in metadata.partition_graphs for node in graph.node}
+        # the optimiser fuses each convolution with its bias (and ReLU); without it the graph runs as built
+        assert any("FusedConv2D" in op for op in ops) == optimise_graph, sorted(ops)
+    out = tmp_path / "plain.png"
+    (score,) = render_channels(random_graph[1], [ALONE], [out], size=SIZE, steps=STEPS, seed=0, optimise_graph=False)
+    start, end = score["activation_start"], score["activation_end"]
+    assert end > start + 0.5 and end > 3 * abs(start), (start, end)  # it renders as well without it
+    optimised = np.asarray(Image.open(batch_render[ALONE][0]), np.int16)
+    assert np.abs(np.asarray(Image.open(out), np.int16) - optimised).mean() < 8  # the same image, up to drift
 
 
 def test_the_redirected_relu_gradient_is_on_for_16_steps_then_off(random_graph):

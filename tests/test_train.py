@@ -14,7 +14,15 @@ from artfinetune.data.reader import StoreReader
 from artfinetune.data.store import build_store
 from artfinetune.model.files import load_model, save_model
 from artfinetune.model.inception import build_inception_v1
-from artfinetune.train.loop import Trainer, head_loss, learning_rate, logits_model, run_loss, train_run
+from artfinetune.train.loop import (
+    Trainer,
+    any_batch_size,
+    head_loss,
+    learning_rate,
+    logits_model,
+    run_loss,
+    train_run,
+)
 from artfinetune.train.setup import block_layers, build_run_model
 
 from .conftest import REPO
@@ -139,6 +147,19 @@ def test_off_the_shelf_trains_only_the_linear_classifier(tiny, tmp_path):
                 for a, b in zip(layer.get_weights(), source.get_layer(layer.name).get_weights(), strict=True)
             ), layer.name
     assert trained.get_layer("softmax2_pre_activation").get_weights()[0].shape == (1024, 9)
+
+
+def test_a_step_is_traced_once_for_every_batch_size():
+    traces = []
+
+    def step(images, labels):
+        traces.append(images.shape)  # runs while tracing only
+        return tf.reduce_sum(tf.cast(images, tf.float32)) + tf.reduce_sum(labels)
+
+    traced = any_batch_size(step)
+    for n in (16, 16, 5):  # full batches, then an epoch's smaller last one
+        assert float(traced(tf.ones([n, 8, 8, 3], tf.uint8), tf.ones([n], tf.float32))) == n * 8 * 8 * 3 + n
+    assert len(traces) == 1 and traces[0].as_list() == [None, 8, 8, 3]
 
 
 def test_deep_supervision_loss_is_the_weighted_sum():

@@ -51,8 +51,13 @@ def _elsewhere(config_path, tmp_path):
     return path
 
 
+def render_commands(output: str) -> list[str]:
+    """The render jobs' shell commands of a dry run with -p."""
+    return re.findall(r"^Shell command: (artfinetune render .*)$", output, re.M)
+
+
 def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
-    code, out = snakemake("-n", configfile=_elsewhere(REPO / "config.yaml", tmp_path))
+    code, out = snakemake("-n", "-p", configfile=_elsewhere(REPO / "config.yaml", tmp_path))
     assert code == 0, out
     assert jobs(out) == {
         "download_dataset": 3,
@@ -85,7 +90,12 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "findings": 1,
         "all": 1,
     }
-    code, out = snakemake("-n", configfile=_elsewhere(DEMO_CONFIG, tmp_path))
+    # The paper's renders keep their settings (a changed command would rerun a study's renders), the graph
+    # optimiser on; the demo's 32-step renders skip it.
+    paper_renders = render_commands(out)
+    assert len(paper_renders) == 19
+    assert all(" --size 224 --steps 2048 --lr 0.05 --seed 0 --batch 8 --threads" in c for c in paper_renders)
+    code, out = snakemake("-n", "-p", configfile=_elsewhere(DEMO_CONFIG, tmp_path))
     assert code == 0, out
     assert jobs(out) == {
         "demo_dataset": 3,
@@ -111,6 +121,9 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "findings": 1,
         "all": 1,
     }
+    demo_renders = render_commands(out)
+    assert len(demo_renders) == 13
+    assert all(" --batch 32 --no-graph-optimiser --threads" in c for c in demo_renders)
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
     code, out = snakemake("-n", "--config", f"results={tmp_path / 'paper'}")  # --config edits config.yaml
     assert code == 0 and jobs(out)["import_lucid"] == 1, out

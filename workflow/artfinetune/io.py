@@ -88,10 +88,12 @@ def open_hdf5(path: str | Path, what: str, datasets=(), attrs=(), error=None):
 
 
 def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr (the rule's log file) with timestamps."""
+    """Log to stderr (the rule's log file) with timestamps; libraries' chatter (fontTools lists every glyph it
+    keeps when matplotlib writes a PDF) only from warnings up, unless ``verbose``."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
         force=True,
     )
+    logging.getLogger("fontTools").setLevel(logging.DEBUG if verbose else logging.WARNING)

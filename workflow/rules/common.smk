@@ -217,7 +217,7 @@ def all_targets():
 
 RENDER_SETTINGS = " ".join(
     f"--{k} {config['render'][k]}" for k in ("size", "steps", "lr", "seed", "batch")
-)
+) + ("" if config["render"]["optimise_graph"] else " --no-graph-optimiser")
 CHANGED = changed_settings(config)
 CHANGED_ARGS = "--layers {} --per-layer {} --k {}".format(
     " ".join(CHANGED["layers"]), CHANGED["per_layer"], CHANGED["k"]

@@ -126,14 +126,31 @@ def split_rows(store: str | Path, indices: np.ndarray) -> dict:
         }
 
 
-def forward_pass(probe: keras.Model, reader: StoreReader, writer: ChunkRowWriter) -> None:
-    """Every batch of the split once through the probe; logs progress about every 10 % of the batches."""
-    import keras
+def probe_function(probe: keras.Model, image_size: int):
+    """``probe`` on a uint8 batch of any size, as one graph traced once.
 
+    Keras's ``predict_on_batch`` traces again for the last, smaller batch of a split; tracing costs seconds,
+    as much as the forward pass of a small split. Returns the outputs as a list, one array per tensor.
+    """
+    import keras
+    import tensorflow as tf
+
+    images = tf.TensorSpec([None, image_size, image_size, 3], tf.uint8)
+
+    @tf.function(input_signature=[images])
+    def run(batch):
+        # flatten: Keras hands back a bare tensor, not a list, when only one tensor is probed
+        return keras.tree.flatten(probe(batch, training=False))
+
+    return run
+
+
+def forward_pass(predict, reader: StoreReader, writer: ChunkRowWriter) -> None:
+    """Every batch of the split once through ``predict`` (:func:`probe_function`); logs progress about every
+    10 % of the batches."""
     every, start, done = max(1, len(reader) // 10), time.perf_counter(), 0
     for b, (images, _) in enumerate(reader.epoch(0)):
-        # flatten: Keras hands back a bare array, not a list, when only one tensor is probed
-        writer.add([np.asarray(m) for m in keras.tree.flatten(probe.predict_on_batch(images))])
+        writer.add([m.numpy() for m in predict(images)])
         done += len(images)
         if (b + 1) % every == 0 or b + 1 == len(reader):
             rate = done / (time.perf_counter() - start)
@@ -181,6 +198,7 @@ def extract_splits(
     model = as_float32(load_model(model_path))  # the same numbers whatever precision the model trained in
     check_input_size(model, image_size, model_path)
     probe = probe_model(model, names, model_path)
+    predict = probe_function(probe, image_size)
     common = {
         "model": model_name,
         "model_file": str(model_path),
@@ -190,11 +208,12 @@ def extract_splits(
         "crop": CROP,
         "tensors": json.dumps(names),
     }
-    return [_write_split(probe, names, store, readers[split], out, common) for split, out in outs.items()]
+    return [_write_split(probe, predict, names, store, readers[split], out, common) for split, out in outs.items()]
 
 
-def _write_split(probe, names: list[str], store, reader: StoreReader, out: str | Path, common: dict) -> Path:
-    """One split's forward pass through ``probe`` into ``out``, renamed into place once complete."""
+def _write_split(probe, predict, names: list[str], store, reader: StoreReader, out: str | Path, common: dict) -> Path:
+    """One split's forward pass through ``probe`` (``predict``: its traced function) into ``out``, renamed into
+    place once complete."""
     split = reader.split
     rows = split_rows(store, reader.indices)
     n = len(reader.indices)
@@ -224,7 +243,7 @@ def _write_split(probe, names: list[str], store, reader: StoreReader, out: str |
         f.create_dataset("ids", data=rows["ids"].astype(object), dtype=h5py.string_dtype())
         f.create_dataset("labels", data=rows["labels"])
         f.attrs.update(attrs)
-        forward_pass(probe, reader, ChunkRowWriter(datasets))
+        forward_pass(predict, reader, ChunkRowWriter(datasets))
     return Path(out)
 
 

@@ -22,6 +22,7 @@ def cmd_render(args) -> None:
         lr=args.lr,
         seed=args.seed,
         batch=args.batch,
+        optimise_graph=args.optimise_graph,
         threads=args.threads,
         changed_from=args.changed_from,
         layers=args.layers,
@@ -72,6 +73,13 @@ def add_commands(sub) -> None:
     p.add_argument("--lr", type=float, default=0.05, help="Adam learning rate")
     p.add_argument("--seed", type=at_least(0), default=0, help="seed of every channel's starting image and transforms")
     p.add_argument("--batch", type=at_least(1), default=8, help="channels optimised together in one graph")
+    p.add_argument(
+        "--no-graph-optimiser",
+        dest="optimise_graph",
+        action="store_false",
+        help="skip TensorFlow's graph optimiser: its one-time cost (about 1 s per channel on a CPU) exceeds what it "
+        "saves over a few dozen steps",
+    )
     p.add_argument("--threads", type=at_least(0), default=0, help="TensorFlow threads (default: all cores)")
     add_changed_args(p)
     p.set_defaults(func=cmd_render)

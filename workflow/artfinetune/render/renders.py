@@ -17,6 +17,12 @@ channel's render depends only on (model, channel, settings, seed), never on whic
   updates each variable on its own, so the batch adds no coupling either. The price is about 1 s of graph
   building per image and one copy of the weights per image in the graph; on a CPU the per-step cost is the same.
 
+TensorFlow's graph optimiser (grappler) rewrites the graph before its first step: about 1 s per channel on a CPU,
+once, for steps about a third faster after. Over the paper's 2,048 steps it pays for itself many times; over a few
+dozen (the demo's 32) it costs more than it saves, and ``optimise_graph=False`` skips it. The optimiser fuses and
+reorders operations, so the two settings round differently, and over the optimisation some channels' images drift
+visibly apart, as between two devices: a setting of its own, in each job's params.
+
 The redirected-ReLU gradient is Lucid's (``lucid.misc.redirected_relu_grad``), applied to the model imports as
 ``render_vis`` does: it is on while the optimiser's global step is at most 16 (the first 17 steps) and off after.
 """
@@ -123,11 +129,20 @@ def _activation_scores(L, model, channels: list[str], size: int):
     return t_plain, [tf.reduce_mean(T(layer)[i, ..., index]) for i, (layer, index) in enumerate(parsed)]
 
 
-def optimise(L, graph_path: Path, channels: list[str], size: int, steps: int, lr: float, seed: int):
+def session_config(tf, optimise_graph: bool):
+    """A session configuration with TensorFlow's graph optimiser on (its default) or off."""
+    config = tf.ConfigProto()
+    config.graph_options.rewrite_options.disable_meta_optimizer = not optimise_graph
+    return config
+
+
+def optimise(
+    L, graph_path: Path, channels: list[str], size: int, steps: int, lr: float, seed: int, optimise_graph: bool = True
+):
     """Run ``steps`` steps on all channels; returns the starting and final images and both activation scores."""
     tf = L.render.tf  # tf.compat.v1, as Lucid sees it
     model = exported_model(L, graph_path, size)
-    with tf.Graph().as_default(), tf.Session() as sess:
+    with tf.Graph().as_default(), tf.Session(config=session_config(tf, optimise_graph)) as sess:
         tf.set_random_seed(seed)  # the op-level seeds decide; this only keeps any unseeded op reproducible
         render = build_render_graph(L, model, channels, size, lr, seed)
         t_plain, t_scores = _activation_scores(L, model, channels, size)
@@ -152,6 +167,7 @@ def render_channels(
     steps: int = 2048,
     lr: float = 0.05,
     seed: int = 0,
+    optimise_graph: bool = True,
 ) -> list[dict]:
     """Render each ``layer:channel`` of the exported graph to a PNG; returns per-channel scores.
 
@@ -164,7 +180,7 @@ def render_channels(
         parse_channel(channel)  # before any graph building
     if len(out_paths) != len(channels):
         raise UserError(f"{len(channels)} channels but {len(out_paths)} output paths")
-    _, final, before, after = optimise(lucid(), Path(graph_path), channels, size, steps, lr, seed)
+    _, final, before, after = optimise(lucid(), Path(graph_path), channels, size, steps, lr, seed, optimise_graph)
     results = []
     for i, (channel, out) in enumerate(zip(channels, out_paths, strict=True)):
         out = Path(out)
@@ -204,6 +220,7 @@ def render_model_channels(
     lr: float = 0.05,
     seed: int = 0,
     batch: int = 8,
+    optimise_graph: bool = True,
     threads: int = 0,
     changed_from=None,
     layers: list[str] = (),
@@ -212,8 +229,9 @@ def render_model_channels(
 ) -> list[tuple[str, dict]]:
     """The render job: render ``channels`` (and, given a pair's overlap table ``changed_from``, per layer the
     ``per_layer`` channels changed most and least at ``k``) of a model file (exported to a graph on the fly) or of an
-    exported graph, ``batch`` channels per graph, to ``outs`` or ``out_dir/<layer>_<index>.png`` (default: the
-    working folder). Every channel is checked before TensorFlow starts. Returns (output, score) per channel."""
+    exported graph, ``batch`` channels per graph (the graph optimiser on or off: ``optimise_graph``), to ``outs`` or
+    ``out_dir/<layer>_<index>.png`` (default: the working folder). Every channel is checked before TensorFlow
+    starts. Returns (output, score) per channel."""
     channels = list(channels)
     if changed_from:  # the named channels, then per layer the most and least changed, without repeats
         channels = pair_channels(channels, changed_choice(changed_from, layers, per_layer, k))
@@ -239,7 +257,8 @@ def render_model_channels(
 
             graph = export_graph(load_model(model), Path(tmp) / "model.pb")
         scores = []
+        settings = {"size": size, "steps": steps, "lr": lr, "seed": seed, "optimise_graph": optimise_graph}
         for start in range(0, len(channels), batch):  # a batch of channels per graph
             part = slice(start, start + batch)
-            scores += render_channels(graph, channels[part], outs[part], size=size, steps=steps, lr=lr, seed=seed)
+            scores += render_channels(graph, channels[part], outs[part], **settings)
     return list(zip(outs, scores, strict=True))

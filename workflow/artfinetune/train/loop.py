@@ -82,6 +82,24 @@ def logits_model(model: keras.Model) -> keras.Model:
     return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
 
 
+def any_batch_size(step):
+    """``step(images, labels)`` as one tf.function for every batch size, traced once on its first call.
+
+    Traced per input shape, an epoch whose last batch is smaller traces the step twice, and tracing the
+    network's gradient costs seconds.
+    """
+    traced = {}
+
+    def call(images, labels):
+        key = (images.dtype, labels.dtype, tuple(images.shape[1:]), tuple(labels.shape[1:]))
+        if key not in traced:
+            signature = [tf.TensorSpec([None, *t.shape[1:]], t.dtype) for t in (images, labels)]
+            traced[key] = tf.function(step, input_signature=signature)
+        return traced[key](images, labels)
+
+    return call
+
+
 def make_optimizer(mode: dict, lr: float, mixed_precision: bool):
     if mode["optimizer"] == "adam":
         opt = keras.optimizers.Adam(lr)
@@ -107,8 +125,8 @@ class Trainer:
                 self.groups[group] = (opt, variables, base)
         self.mixed_precision = mixed_precision
         self.logits = logits_model(run.model)  # shares the model's layers and weights
-        self._step = tf.function(self._train_step, reduce_retracing=True)
-        self._eval = tf.function(self._eval_step, reduce_retracing=True)
+        self._step = any_batch_size(self._train_step)
+        self._eval = any_batch_size(self._eval_step)
 
     def set_epoch(self, epoch: int) -> dict[str, float]:
         rates = {}
