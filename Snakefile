@@ -48,3 +48,9 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# On a SLURM cluster, a job that no node of its partition can run would pend for ever: stop before the
+# first submission, naming the rule, its request and the partition's largest nodes.
+onstart:
+    check_cluster_requests(workflow)

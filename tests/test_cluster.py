@@ -1,4 +1,4 @@
-"""Which environment runs the rules, and the SLURM profile run on a stand-in SLURM (tests/fake_slurm.py)."""
+"""Which environment runs the rules (the SLURM profile on a real cluster: tests/test_slurm.py)."""
 
 import os
 import shutil
@@ -10,11 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from artfinetune.data.store import read_store_info
-
-from . import fake_slurm
 from .conftest import DEMO_CONFIG, REPO
-from .fixtures_http import Server, make_iconart_zip
 
 SCRIPTS = Path(sysconfig.get_path("scripts"))  # the bin/ of the environment running the tests (.venv/bin)
 # A PATH without that bin/: as if the .venv were not activated.
@@ -91,64 +87,3 @@ def test_venv_snakemake_runs_jobs_without_activation(tmp_path):
     code, out = run([SCRIPTS / "snakemake", table, "--cores", "1", "--configfile", cfg], tmp_path, bare_env())
     assert code == 0, out[-3000:]
     assert table.exists() and "localrule demo_dataset:" in out
-
-
-def test_slurm_profile_submits_gpu_and_cpu_jobs_and_downloads_on_the_submit_host(tmp_path):
-    """The SLURM profile, run: the demo's first jobs plus a downloaded dataset served on 127.0.0.1."""
-    www = tmp_path / "www"
-    www.mkdir()
-    make_iconart_zip(www / "IconArt_v1.zip", [(f"Q{i}", ["Mary"], "train" if i < 6 else "test") for i in range(8)])
-    state = tmp_path / "slurm"
-    bin_dir = fake_slurm.install(tmp_path / "bin", state)
-    with Server(www) as server:
-        spec = yaml.safe_load((REPO / "resources/datasets/iconart.yaml").read_text())
-        spec["url"] = f"{server.url}/IconArt_v1.zip"
-        (tmp_path / "iconart.yaml").write_text(yaml.safe_dump(spec))
-        iconart = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]["iconart"]
-        iconart["source"]["spec"] = str(tmp_path / "iconart.yaml")
-        iconart["store_size"] = 64
-        cfg = small_demo(tmp_path, image_size=64)
-        config = yaml.safe_load(cfg.read_text())
-        config["datasets"]["iconart"] = iconart
-        cfg.write_text(yaml.safe_dump(config))
-        results = tmp_path / "results"
-        targets = [results / "models/init/imagenet/model.keras", results / "data/iconart/store.h5"]
-        cmd = [
-            SCRIPTS / "snakemake",
-            *targets,
-            "--configfile",
-            cfg,
-            "--workflow-profile",
-            REPO / "workflow/profiles/slurm",
-            "--latency-wait",
-            "5",
-            "--seconds-between-status-checks",
-            "1",
-            "--slurm-init-seconds-before-status-checks",
-            "1",
-        ]
-        code, out = run(cmd, tmp_path, bare_env(bin_dir))
-    assert code == 0, out[-4000:]
-    assert all(t.exists() for t in targets)
-    assert read_store_info(results / "data/iconart/store.h5")["n"] == 8
-    # One sbatch call per cluster job, named by its comment rule_<rule>[_wildcards_<...>].
-    calls = {fake_slurm.option(args, "--comment"): args for args in fake_slurm.sbatch_calls(state)}
-    assert sorted(calls) == [
-        "rule_demo_dataset_wildcards_demo_source",
-        "rule_image_store_wildcards_demo_source",
-        "rule_image_store_wildcards_iconart",
-        "rule_pretrain_wildcards_imagenet",
-    ]
-    assert "localrule download_dataset:" in out  # run by Snakemake itself, never submitted
-    assert (results / "data/iconart/source.csv").exists()
-    for comment, args in calls.items():
-        gpu_flags = [a for a in args if a.startswith(("--gpus", "--gres", "-G"))]
-        if comment.startswith("rule_pretrain"):
-            assert gpu_flags == ["--gpus=1"] and fake_slurm.option(args, "-p") == "gpu", args
-        else:
-            assert gpu_flags == [] and fake_slurm.option(args, "-p") == "cpu", args
-        assert fake_slurm.option(args, "-A") == "your_account", args
-    # Inside the allocation the job step asks srun for the GPU too (only a job with SLURM_GPUS set).
-    steps = {s["job"]: s["options"] for s in fake_slurm.srun_calls(state)}
-    assert len(steps) == 4
-    assert sorted("--gpus=1" in options for options in steps.values()) == [False, False, False, True]

@@ -14,6 +14,7 @@ LEVELS = {
     "errors": 0,
     "io": 0,
     "gpu": 0,
+    "cluster": 0,
     "data": 1,
     "model": 2,
     "study": 3,  # below every stage that reads a config; data and model take plain values

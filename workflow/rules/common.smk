@@ -10,6 +10,7 @@ import sysconfig
 from snakemake.settings.types import DeploymentMethod
 
 try:
+    from artfinetune.cluster import check_workflow as check_cluster_requests
     from artfinetune.data.store_format import STORE_FORMAT
     from artfinetune.errors import ConfigError
     from artfinetune.io import params_json
