@@ -93,6 +93,7 @@ class _RangeHandler(_Quiet):
         path = Path(self.translate_path(self.path))
         if not path.is_file():
             self.send_error(404)
+            self.state.log.append({"path": self.path, "range": self.headers.get("Range"), "status": 404, "sent": 0})
             return
         data = path.read_bytes()
         asked = self.headers.get("Range")
@@ -141,7 +142,8 @@ class Server:
 
 
 class RangeServer(Server):
-    """A file server that honours ``Range: bytes=N-`` and logs each GET (path, Range header, status, bytes sent).
+    """A file server that honours ``Range: bytes=N-`` and logs each GET (path, Range header, status, bytes sent),
+    a missing file's too (404).
 
     cut_after: send only this many body bytes on the first GET, then drop the connection (an interrupted download).
     honour_range: False makes it answer every GET with the whole file (200), as servers without Range support do.

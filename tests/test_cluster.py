@@ -102,7 +102,7 @@ def test_slurm_profile_submits_gpu_and_cpu_jobs_and_downloads_on_the_submit_host
     bin_dir = fake_slurm.install(tmp_path / "bin", state)
     with Server(www) as server:
         spec = yaml.safe_load((REPO / "resources/datasets/iconart.yaml").read_text())
-        spec["url"] = f"{server.url}/IconArt_v1.zip"
+        spec["mirrors"] = [f"{server.url}/IconArt_v1.zip"]
         (tmp_path / "iconart.yaml").write_text(yaml.safe_dump(spec))
         iconart = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]["iconart"]
         iconart["source"]["spec"] = str(tmp_path / "iconart.yaml")
