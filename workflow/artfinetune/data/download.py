@@ -451,3 +451,29 @@ def network_reason(err: Exception) -> str:
     elif "timed out" in text.lower():
         text = "timed out"
     return f"{type(err).__name__}: {text[:200]}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a mirror answers to an HTTP HEAD: ``status`` reachable (2xx), dead (an error status) or unreachable (no
+    answer); the file's size when the answer gives it; the reason in a few words."""
+
+    status: str
+    size: int | None
+    reason: str
+
+
+def probe(url: str, timeout: float = 10.0) -> Probe:
+    """Ask the server at ``url`` about its file without downloading it: HEAD, or for a server that refuses HEAD,
+    a GET whose body is not read."""
+    try:
+        r = requests.head(url, allow_redirects=True, timeout=timeout)
+        if r.status_code in (403, 405, 501):  # some servers (and signed URLs) refuse HEAD but serve GET
+            with requests.get(url, stream=True, timeout=timeout) as got:
+                r = got
+    except requests.RequestException as err:
+        return Probe("unreachable", None, network_reason(err))
+    if r.status_code >= 400:
+        return Probe("dead", None, f"HTTP {r.status_code}")
+    length = r.headers.get("Content-Length")
+    return Probe("reachable", int(length) if length and length.isdigit() else None, f"HTTP {r.status_code}")
