@@ -29,7 +29,8 @@ from urllib.parse import urlparse
 import pooch
 from tqdm import tqdm
 
-from artfinetune.data.download import DownloadError, Mirror, fetch, mirror_list, url_file_name
+from artfinetune.data.download import fetch
+from artfinetune.data.mirrors import DownloadError, Mirror, mirror_list, url_file_name
 from artfinetune.io import atomic_path
 
 log = logging.getLogger(__name__)

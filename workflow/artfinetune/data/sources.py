@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from artfinetune.data import demo
-from artfinetune.data.download import DownloadError, Mirror, merge_mirrors, mirror_list
+from artfinetune.data.mirrors import DownloadError, Mirror, merge_mirrors, mirror_list
 
 REAL_KINDS = ("rasta", "iconart", "paintings")
 SPEC_DIR = Path(__file__).resolve().parents[3] / "resources" / "datasets"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from artfinetune.data.download import Mirror, fetch, merge_mirrors, mirror_list
+from artfinetune.data.download import fetch
+from artfinetune.data.mirrors import Mirror, merge_mirrors, mirror_list
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "resources" / "models" / "inception_v1.yaml"
 CONFIG_ORIGIN = "the init section of the config"

@@ -26,7 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artfinetune.data.download import Mirror, mirror_list, probe, url_file_name
+from artfinetune.data.mirrors import Mirror, mirror_list, probe, url_file_name
 from artfinetune.data.sources import load_spec, source_mirrors, spec_path
 from artfinetune.study import paths
 from artfinetune.study.config import load_config
