@@ -17,7 +17,7 @@ DEMO_REPORT := results/demo/report.zip
 # TensorFlow's deterministic ops give the same weights for the same seed and the same number of threads.
 DEMO_THREADS := --set-threads train=1 pretrain=2 activations=1 render=1 render_changed=1
 
-.PHONY: setup demo report docs test lint bench clean-demo
+.PHONY: setup demo report docs test lint bench preflight clean-demo
 
 setup: $(STAMP)
 
@@ -56,6 +56,11 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m benchmarks
+
+# Before a long run: sources reachable, disk needed vs free, GPUs, SLURM (SLURM=1: the run will use it).
+CONFIG ?= config.yaml
+preflight: setup
+	$(BIN)/artfinetune preflight $(CONFIG) $(if $(SLURM),--slurm)
 
 clean-demo:
 	rm -rf results/demo

@@ -89,10 +89,19 @@ class _RangeHandler(_Quiet):
         self.state = state  # set before the base class, whose __init__ already handles the request
         super().__init__(*args, **kwargs)
 
+    def do_HEAD(self):
+        path = Path(self.translate_path(self.path))
+        size = path.stat().st_size if path.is_file() else None
+        self.send_response(404 if size is None else 200)
+        self.send_header("Content-Length", str(size or 0))
+        self.end_headers()
+        self.state.log.append({"method": "HEAD", "path": self.path, "status": 404 if size is None else 200})
+
     def do_GET(self):
         path = Path(self.translate_path(self.path))
         if not path.is_file():
             self.send_error(404)
+            self.state.log.append({"path": self.path, "range": self.headers.get("Range"), "status": 404, "sent": 0})
             return
         data = path.read_bytes()
         asked = self.headers.get("Range")
@@ -141,7 +150,8 @@ class Server:
 
 
 class RangeServer(Server):
-    """A file server that honours ``Range: bytes=N-`` and logs each GET (path, Range header, status, bytes sent).
+    """A file server that honours ``Range: bytes=N-`` and logs each GET (path, Range header, status, bytes sent),
+    a missing file's too (404), and each HEAD (method HEAD, path, status).
 
     cut_after: send only this many body bytes on the first GET, then drop the connection (an interrupted download).
     honour_range: False makes it answer every GET with the whole file (200), as servers without Range support do.

@@ -38,7 +38,7 @@ def sha256(path) -> str:
 
 def rasta_spec(url: str) -> dict:
     spec = yaml.safe_load((REPO / "resources/datasets/rasta.yaml").read_text())
-    spec["url"] = url
+    spec["mirrors"] = [url]
     return spec
 
 
@@ -60,7 +60,7 @@ def test_rasta_archive_to_store(served, tmp_path):
     root, url = served
     make_rasta_tgz(root / "wikipaintings_full.tgz", STYLES, {"train": 3, "val": 1, "test": 2})
     spec = yaml.safe_load((REPO / "resources/datasets/rasta.yaml").read_text())
-    spec["url"] = f"{url}/wikipaintings_full.tgz"
+    spec["mirrors"] = [f"{url}/wikipaintings_full.tgz"]
     out = tmp_path / "rasta"
     table = prepare_dataset("rasta", spec, out)
     rows = read_rows(table)
@@ -82,7 +82,7 @@ def test_iconart_zip_with_table_and_a_corrupt_image(served, tmp_path):
     ]
     make_iconart_zip(root / "IconArt_v1.zip", items, corrupt="Q5")
     spec = yaml.safe_load((REPO / "resources/datasets/iconart.yaml").read_text())
-    spec["url"] = f"{url}/IconArt_v1.zip"
+    spec["mirrors"] = [f"{url}/IconArt_v1.zip"]
     out = tmp_path / "iconart"
     table = prepare_dataset("iconart", spec, out)
     rows = {r["id"]: r for r in read_rows(table)}
@@ -120,7 +120,7 @@ def test_paintings_url_list_records_dead_links(served, tmp_path):
         ],
     )
     spec = yaml.safe_load((REPO / "resources/datasets/paintings.yaml").read_text())
-    spec["url"] = f"{url}/painting_dataset_2021.csv"
+    spec["mirrors"] = [f"{url}/painting_dataset_2021.csv"]
     out = tmp_path / "paintings"
     table = prepare_dataset("paintings", spec, out, workers=2)
     rows = {r["id"]: r for r in read_rows(table)}
@@ -140,13 +140,13 @@ def test_offline_and_checksum_errors_say_what_to_do(served, tmp_path):
     root, url = served
     make_iconart_zip(root / "IconArt_v1.zip", [("Q1", ["angel"], "train")])
     spec = yaml.safe_load((REPO / "resources/datasets/iconart.yaml").read_text())
-    spec["url"] = f"http://127.0.0.1:{unused_port()}/IconArt_v1.zip"
+    spec["mirrors"] = [f"http://127.0.0.1:{unused_port()}/IconArt_v1.zip"]
     with pytest.raises(DownloadError, match=r"could not download .*check the network, or put the file at"):
         prepare_dataset("iconart", spec, tmp_path / "offline")
-    spec.update(url=f"{url}/IconArt_v1.zip", sha256="0" * 64)
+    spec.update(mirrors=[f"{url}/IconArt_v1.zip"], sha256="0" * 64)
     with pytest.raises(DownloadError, match="does not match the checksum in the dataset spec"):
         prepare_dataset("iconart", spec, tmp_path / "checksum")
-    spec.update(url="htp://127.0.0.1/IconArt_v1.zip", sha256=None)
+    spec.update(mirrors=["htp://127.0.0.1/IconArt_v1.zip"], sha256=None)
     with pytest.raises(DownloadError, match="cannot download 'htp://127.0.0.1/IconArt_v1.zip' .*fix the url"):
         prepare_dataset("iconart", spec, tmp_path / "badurl")
 
@@ -163,7 +163,7 @@ def test_download_and_store_rules_through_snakemake(served, tmp_path):
     root, url = served
     make_iconart_zip(root / "IconArt_v1.zip", [(f"Q{i}", ["Mary"], "train" if i < 6 else "test") for i in range(8)])
     spec = yaml.safe_load((REPO / "resources/datasets/iconart.yaml").read_text())
-    spec["url"] = f"{url}/IconArt_v1.zip"
+    spec["mirrors"] = [f"{url}/IconArt_v1.zip"]
     (tmp_path / "iconart.yaml").write_text(yaml.safe_dump(spec))
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config["datasets"] = {"iconart": config["datasets"]["iconart"]}

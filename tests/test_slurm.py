@@ -176,7 +176,7 @@ def study(cluster, tmp_path_factory):
     make_iconart_zip(www / "IconArt_v1.zip", [(f"Q{i}", ["Mary"], "train" if i < 6 else "test") for i in range(8)])
     with Server(www) as server:
         spec = yaml.safe_load((REPO / "resources/datasets/iconart.yaml").read_text())
-        spec["url"] = f"{server.url}/IconArt_v1.zip"
+        spec["mirrors"] = [f"{server.url}/IconArt_v1.zip"]
         (folder / "iconart.yaml").write_text(yaml.safe_dump(spec))
         iconart = yaml.safe_load((REPO / "config.yaml").read_text())["datasets"]["iconart"]
         iconart["source"]["spec"] = str(folder / "iconart.yaml")

@@ -126,3 +126,16 @@ def device_name() -> str:
         details = tf.config.experimental.get_device_details(gpu)
         names.append(f"{gpu.name.split(':', 1)[-1]} ({details.get('device_name', 'unknown model')})")
     return ", ".join(names)
+
+
+def tensorflow_gpus(timeout: float = 300.0) -> list[str]:
+    """The GPUs TensorFlow sees (their device names), asked in a child process: TensorFlow's start-up chatter
+    stays out of the caller's output, and a CUDA set-up that hangs is stopped after ``timeout`` seconds."""
+    import sys
+
+    code = "import tensorflow as tf; print(*(d.name for d in tf.config.list_physical_devices('GPU')), sep='\\n')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]
+        raise RuntimeError(f"TensorFlow did not start: {last}")
+    return [line for line in proc.stdout.splitlines() if line.strip()]

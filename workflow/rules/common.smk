@@ -28,6 +28,7 @@ try:
     from artfinetune.figures.mode_tables import mode_table_caption, mode_table_spec
     from artfinetune.figures.panels import panel_caption, panel_inputs, panel_spec
     from artfinetune.figures.tables import table_caption, table_inputs, table_spec
+    from artfinetune.model.lucid_weights import init_urls
     from artfinetune.render.captions import gallery_caption
     from artfinetune.render.channels import (
         changed_settings,
@@ -142,6 +143,16 @@ def dataset_json(wildcards, keys=None):
     """
     ds = config["datasets"][wildcards.dataset]
     return params_json({k: ds[k] for k in keys or ds})
+
+
+def lucid_urls(wildcards):
+    """fetch-lucid's --url: a lucid init's url, or its mirrors then its url.
+
+    A config without mirrors passes its url alone, as before mirrors existed, so Snakemake's
+    params trigger does not rerun a download that is done (and everything after it).
+    """
+    init = config["init"][wildcards.init]
+    return init_urls(init) if init.get("mirrors") else init["url"]
 
 
 def source_table(wildcards):

@@ -13,7 +13,7 @@ rule download_lucid_weights:
     resources:
         downloads=1,
     params:
-        url=lambda w: config["init"][w.init]["url"],
+        url=lucid_urls,
         sha256=lambda w: config["init"][w.init]["sha256"] or "",
     shell:
         "artfinetune fetch-lucid --url {params.url:q} --sha256={params.sha256}"

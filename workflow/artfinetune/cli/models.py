@@ -9,9 +9,9 @@ from artfinetune.cli.args import at_least
 
 
 def cmd_fetch_lucid(args) -> None:
-    from artfinetune.data.download import fetch_file
+    from artfinetune.model.lucid_weights import fetch_lucid
 
-    print(fetch_file(args.url, args.sha256 or None, args.out, spec_name="the init section of the config"))
+    print(fetch_lucid(args.url, args.sha256 or None, args.out))
 
 
 def cmd_import_lucid(args) -> None:
@@ -33,8 +33,13 @@ def cmd_export(args) -> None:
 
 
 def add_commands(sub) -> None:
-    p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb (or any file) with pooch")
-    p.add_argument("--url", default="https://storage.googleapis.com/modelzoo/vision/other_models/InceptionV1.pb")
+    p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb from the first mirror that serves it")
+    p.add_argument(
+        "--url",
+        nargs="+",
+        default=[],
+        help="URLs tried first, in order (the config's); then the mirrors of resources/models/inception_v1.yaml",
+    )
     p.add_argument("--sha256", default="", help="expected SHA-256 (empty: record the first download's in <out>.sha256)")
     p.add_argument("--out", required=True, help="where to save the file")
     p.set_defaults(func=cmd_fetch_lucid)

@@ -1,4 +1,5 @@
-"""The study's own commands (no rule: by hand and by ``make docs``): check a config, write the config reference.
+"""The study's own commands (no rule: by hand, by ``make docs`` and ``make preflight``): check a config, write the
+config reference, check a machine before a long run.
 
 Each command parses its arguments and calls one function of the study package.
 """
@@ -18,6 +19,15 @@ def cmd_config_reference(args) -> None:
     print(reference_command(args.readme), end="")
 
 
+def cmd_preflight(args) -> None:
+    from artfinetune.study.preflight import preflight
+
+    report = preflight(args.config, slurm=args.slurm, timeout=args.timeout)
+    print(report.text())
+    if report.problems:
+        raise SystemExit(1)
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("check-config", help="validate a study config and print its size")
     p.add_argument("config", help="config file, e.g. config.yaml or resources/demo/config.yaml")
@@ -27,3 +37,11 @@ def add_commands(sub) -> None:
     p = sub.add_parser("config-reference", help="the config reference in Markdown, generated from the schema")
     p.add_argument("--readme", help="rewrite this file's section between the config-reference markers instead")
     p.set_defaults(func=cmd_config_reference)
+
+    p = sub.add_parser(
+        "preflight", help="before a long run: sources reachable, disk needed vs free, GPUs visible, SLURM answering"
+    )
+    p.add_argument("config", help="config file, e.g. config.yaml or resources/demo/config.yaml")
+    p.add_argument("--slurm", action="store_true", help="the run will use the SLURM profile: SLURM must answer")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for each mirror and for sinfo")
+    p.set_defaults(func=cmd_preflight)

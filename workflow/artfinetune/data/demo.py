@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 GENERATORS = {"source": SOURCE_CLASSES, "styles": STYLE_CLASSES, "objects": OBJECT_CLASSES}
 JPEG_QUALITY = 92
+ASPECT_RANGE = (1.0, 1.4)  # long side / short side of a drawn image, uniform in this range
 
 
 # ---------------------------------------------------------------- dataset files
@@ -40,7 +41,7 @@ JPEG_QUALITY = 92
 
 def _image_size(rng, short: int) -> tuple[int, int]:
     # Real collections vary in aspect ratio; the store keeps it (shorter side resized to store_size).
-    long = int(round(short * rng.uniform(1.0, 1.4)))
+    long = int(round(short * rng.uniform(*ASPECT_RANGE)))
     return (long, short) if rng.random() < 0.6 else (short, long)
 
 

@@ -1,19 +1,30 @@
-"""Downloads that survive interruptions and are checked: archives, tables and weights, fetched with pooch.
+"""Downloads that survive interruptions and dead links, and are checked: archives, tables and weights, with pooch.
 
 Archives (and the Paintings table, and Lucid's weights) are fetched with pooch
 into ``<out>/download`` by :func:`fetch`:
 
+- each file has an ordered list of mirrors (:class:`~artfinetune.data.mirrors.Mirror`: a URL, or a member
+  of the zip archive at a URL), the config's own first, then those of its spec;
+  they are tried in turn until one serves a file that passes the checks below,
+  and if none does, one sentence names every URL tried, why each failed, and
+  where to put the file by hand;
 - the partial bytes of an interrupted download stay in ``<file>.part`` and the
-  next run resumes from them with an HTTP Range request (RASTA is ~20 GiB);
-- the file is placed under its name only once complete;
+  next run resumes from them with an HTTP Range request (RASTA is ~20 GiB), from
+  the mirror that sent them (``<file>.part.url``; another mirror starts over);
+- the file is placed under its name only once complete and checked;
 - the authors publish no checksums, so the sha256 of the first download is
   recorded beside it in ``<file>.sha256`` (``sha256sum`` format), and every
   later use checks the file against it (and against the spec's sha256, when
-  given) before anything is unpacked: a mismatch stops with a DownloadError;
+  given) before anything is unpacked; a mirror whose file does not match is
+  refused and the next one tried;
+- the caller's ``accept`` check (an archive's layout, the importer's structural
+  check of Lucid's graph) must pass too, whichever mirror the file came from,
+  and for a file placed by hand before its hash is recorded;
 - a file already there is reused (and its hash recorded), so an offline machine
   can be given the archive by hand.
 
-How a dataset's files become its source table is :mod:`artfinetune.data.layouts`.
+What a mirror is, and asking one without downloading, is :mod:`artfinetune.data.mirrors`; how a dataset's
+files become its source table, :mod:`artfinetune.data.layouts`.
 """
 
 from __future__ import annotations
@@ -21,13 +32,16 @@ from __future__ import annotations
 import logging
 import os
 import re
-from pathlib import Path, PurePosixPath
-from urllib.parse import urlparse
+import shutil
+import zipfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pooch
 import requests
 from tqdm import tqdm
 
+from artfinetune.data.mirrors import DownloadError, Mirror, mirror_list, network_reason, url_file_name
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path, file_sha256
 
@@ -39,8 +53,8 @@ CHUNK = 1 << 20  # bytes per read when streaming or hashing a file
 TIMEOUT = (30, 300)  # seconds to connect, and to wait for the next bytes of a response
 
 
-class DownloadError(UserError):
-    """A dataset could not be fetched or does not have the layout its spec describes."""
+class MirrorRefused(DownloadError):
+    """A mirror served a file that is not the expected one (its checksum or its structure); the next one is tried."""
 
 
 def record_path(target: Path) -> Path:
@@ -51,6 +65,11 @@ def record_path(target: Path) -> Path:
 def part_path(target: Path) -> Path:
     """Where the bytes of an unfinished download of ``target`` are kept (stable across runs, unlike pooch's)."""
     return target.with_name(f"{target.name}.part")
+
+
+def part_url_path(target: Path) -> Path:
+    """Where the URL the bytes of ``target``'s ``.part`` came from is kept: only that mirror can resume them."""
+    return target.with_name(f"{target.name}.part.url")
 
 
 def read_record(record: Path) -> str | None:
@@ -81,24 +100,35 @@ class ResumableDownload:
     """A pooch downloader that resumes an interrupted download of ``target`` with an HTTP Range request.
 
     pooch passes a temporary output name that changes on every run, so the partial bytes live in
-    ``<target>.part``; they are renamed onto pooch's name only once complete, and only if their sha256 equals
-    ``expected`` (when given). ``sha256`` holds the hash of the finished file.
+    ``<target>.part``; they are renamed onto pooch's name only once complete, only if their sha256 equals
+    ``expected`` (when given) and only if ``accept`` (when given) passes on them; otherwise MirrorRefused. Bytes
+    are resumed only from the URL that sent them (``<target>.part.url``): another mirror may serve another file.
+    ``sha256`` holds the hash of the finished file.
     """
 
-    def __init__(self, target: Path, expected: str | None = None, source: str = "", progressbar: bool = True):
+    def __init__(
+        self,
+        target: Path,
+        expected: str | None = None,
+        source: str = "",
+        progressbar: bool = True,
+        accept: Callable[[Path], None] | None = None,
+    ):
         self.target = Path(target)
         self.part = part_path(self.target)
+        self.part_url = part_url_path(self.target)
         self.validator = self.part.with_name(f"{self.part.name}.validator")
         self.expected = expected
         self.source = source
         self.progressbar = progressbar
+        self.accept = accept
         self.sha256: str | None = None
 
     def __call__(self, url: str, output_file, pooch_instance=None, check_only: bool = False):
         if check_only:
             with requests.head(url, allow_redirects=True, timeout=TIMEOUT) as r:
                 return r.status_code == 200
-        have = self.part.stat().st_size if self.part.exists() else 0
+        have = self.part.stat().st_size if self.part.exists() and self._part_from(url) else 0
         headers = {}
         if have:
             headers["Range"] = f"bytes={have}-"
@@ -120,10 +150,17 @@ class ResumableDownload:
                 r.raise_for_status()
                 if have:
                     log.info("%s ignored the Range request (or the file changed); starting %s over", url, self.part)
+                elif self.part.exists():
+                    log.info("%s holds bytes from another mirror; starting it over from %s", self.part, url)
                 self._remember_validator(r)
+                self.part_url.write_text(url + "\n")  # only now: a dead mirror leaves another mirror's part alone
                 length = r.headers.get("Content-Length")
                 self._stream(r, "wb", 0, total if r.status_code == 206 else int(length) if length else None)
         self._finish(url, output_file)
+
+    def _part_from(self, url: str) -> bool:
+        """Whether the bytes in the part came from ``url`` (a part without its URL is from before mirrors: kept)."""
+        return not self.part_url.exists() or self.part_url.read_text().strip() == url
 
     def _restart(self, url, output_file, pooch_instance):
         self.part.unlink(missing_ok=True)
@@ -159,21 +196,32 @@ class ResumableDownload:
             raise requests.exceptions.ConnectionError(f"the transfer stopped at byte {size} of {total}")
 
     def _finish(self, url: str, output_file) -> None:
-        found = file_sha256(self.part)
         self.validator.unlink(missing_ok=True)
-        if self.expected and found != self.expected:
+        self.part_url.unlink(missing_ok=True)
+        try:
+            self.sha256 = check_file(self.part, self.expected, self.source, self.accept)
+        except MirrorRefused:
             self.part.unlink()
-            raise DownloadError(
-                f"{self.target} as downloaded from {url} does not match {self.source} (expected sha256 "
-                f"{self.expected}, found {found}), so it was not kept; rerun to download it again, or fix the "
-                "expected checksum if the authors changed the file"
-            )
-        self.sha256 = found
+            raise
         os.replace(self.part, output_file)
 
 
+def check_file(path: Path, expected: str | None, source: str, accept: Callable[[Path], None] | None) -> str:
+    """The sha256 of a file just obtained, once it matches ``expected`` (from ``source``) and passes ``accept``;
+    otherwise MirrorRefused saying why."""
+    found = file_sha256(path)
+    if expected and found != expected:
+        raise MirrorRefused(f"its sha256 {found} does not match {source} ({expected})")
+    if accept is not None:
+        try:
+            accept(path)
+        except UserError as err:
+            raise MirrorRefused(f"not the expected file: {err}") from None
+    return found
+
+
 def fetch(
-    url: str,
+    mirrors: str | Sequence[str | Mirror],
     sha256: str | None,
     folder: Path,
     processor=None,
@@ -181,19 +229,28 @@ def fetch(
     progressbar: bool = True,
     record: bool = True,
     spec_name: str = "the dataset spec",
+    accept: Callable[[Path], None] | None = None,
+    mirror_key: str | None = None,
 ):
-    """Fetch ``url`` into ``folder`` with pooch; every failure becomes one clear DownloadError.
+    """Fetch a file from the first of its ``mirrors`` that serves it into ``folder`` with pooch; every failure
+    becomes one clear DownloadError.
 
     With ``record`` (archives, tables, weights) the download resumes from ``<fname>.part``, the first download's
     sha256 is kept in ``<fname>.sha256`` and the file is checked against it (and ``sha256``) on every later use,
-    before ``processor`` unpacks anything. ``spec_name`` names where ``url`` and ``sha256`` come from, for the messages.
+    before ``processor`` unpacks anything. A mirror whose file fails that check or ``accept`` (which raises a
+    UserError saying why) is refused, and the next one tried. ``spec_name`` names where ``sha256`` comes from, and
+    ``mirror_key`` where a user adds a mirror, for the messages. Without ``record`` (one of thousands of small
+    images) only the first mirror is tried, with no sidecar files.
     """
     folder = Path(folder)
-    fname = fname or PurePosixPath(urlparse(url).path).name
+    mirrors = mirror_list(mirrors, spec_name)
+    if not mirrors:
+        raise DownloadError(f"{spec_name} lists no mirror for {fname or 'its file'}; add at least one URL")
+    fname = fname or url_file_name(mirrors[0].url)
     target = folder / fname
-    if not record:  # one of thousands of small images: no sidecar files
+    if not record:
         known = f"sha256:{sha256}" if sha256 else None
-        return _retrieve(url, known, target, processor, progressbar, None, spec_name)
+        return _retrieve(mirrors[0].url, known, target, processor, progressbar, None, mirrors[0].origin)
     spec = sha256.lower() if sha256 else None
     rec = record_path(target)
     recorded = read_record(rec)
@@ -211,17 +268,93 @@ def fetch(
                 f"{target} does not match {source} (expected sha256 {expected}, found {found}); it is damaged or "
                 f"was replaced, so delete {target} and {rec} to download it again"
             )
+        if not recorded and accept is not None:  # placed by hand: checked as a download is, before it is recorded
+            try:
+                accept(target)
+            except UserError as err:
+                raise DownloadError(f"{target} is not the expected file ({err}); delete it and rerun") from None
     else:
-        downloader = ResumableDownload(target, expected, source, progressbar)
-        _retrieve(url, None, target, None, progressbar, downloader, spec_name)
-        action, found = "download", downloader.sha256 or file_sha256(target)
+        action, found = "download", _first_good(mirrors, target, expected, source, accept, progressbar, mirror_key)
     if not recorded:
         write_record(rec, found, fname)
         log.info("recorded sha256 %s of %s in %s; later runs check the file against it", found, target, rec)
     return processor(str(target), action, None) if processor is not None else str(target)
 
 
-def _retrieve(url, known_hash, target: Path, processor, progressbar, downloader, spec_name):
+def _first_good(mirrors, target: Path, expected, source, accept, progressbar, mirror_key) -> str:
+    """Download ``target`` from the first mirror that serves a file passing the checks; its sha256."""
+    failed = []
+    for n, mirror in enumerate(mirrors, start=1):
+        get = _from_member if mirror.member else _from_url
+        try:
+            found = get(mirror, target, expected, source, accept, progressbar)
+        except MirrorRefused as err:
+            failed.append(f"{mirror} (refused: {err})")
+        except _Unreachable as err:
+            failed.append(f"{mirror} ({err})")
+        else:
+            if failed:
+                log.info("%s came from mirror %d of %d, %s", target.name, n, len(mirrors), mirror)
+            return found
+        log.warning("mirror %d of %d for %s failed: %s", n, len(mirrors), target.name, failed[-1])
+    tried = failed[0] if len(failed) == 1 else f"any of its {len(failed)} mirrors: {'; '.join(failed)}"
+    members = [m for m in mirrors if m.member]
+    from_archive = "".join(f" ({m.member} from {url_file_name(m.url)} will do)" for m in members[:1])
+    add = f", or add the URL of a copy to {mirror_key}" if mirror_key else ""
+    part = part_path(target)
+    resume = ""
+    if part.exists():
+        came_from = part_url_path(target).read_text().strip() if part_url_path(target).exists() else None
+        resume = f" (the rerun resumes from the {part.stat().st_size} bytes in {part}" + (
+            f" from {came_from})" if came_from else ")"
+        )
+    raise DownloadError(
+        f"could not download {target.name} from {tried}; check the network, or put the file at {target} by hand"
+        f"{from_archive}{add}, and rerun{resume}"
+    )
+
+
+class _Unreachable(Exception):
+    """A mirror that did not answer, or answered with an error: the reason, for the list of mirrors tried."""
+
+
+def _from_url(mirror: Mirror, target: Path, expected, source, accept, progressbar) -> str:
+    downloader = ResumableDownload(target, expected, source, progressbar, accept)
+    _retrieve(mirror.url, None, target, None, progressbar, downloader, mirror.origin, unreachable=_Unreachable)
+    return downloader.sha256 or file_sha256(target)
+
+
+def _from_member(mirror: Mirror, target: Path, expected, source, accept, progressbar) -> str:
+    """``mirror.member`` of the zip at ``mirror.url``: the archive is fetched (resumably) beside ``target``, the
+    member extracted and checked, and the archive deleted."""
+    archive = target.with_name(url_file_name(mirror.url))
+    if not archive.exists():
+        downloader = ResumableDownload(archive, progressbar=progressbar)
+        _retrieve(mirror.url, None, archive, None, progressbar, downloader, mirror.origin, unreachable=_Unreachable)
+    part = part_path(target)
+    try:
+        with zipfile.ZipFile(archive) as z, z.open(mirror.member) as src, open(part, "wb") as dst:
+            shutil.copyfileobj(src, dst, CHUNK)
+        found = check_file(part, expected, source, accept)
+    except (zipfile.BadZipFile, KeyError) as err:
+        part.unlink(missing_ok=True)
+        archive.unlink()
+        reason = "not a zip archive" if isinstance(err, zipfile.BadZipFile) else f"it has no {mirror.member}"
+        raise MirrorRefused(reason) from None
+    except MirrorRefused:
+        part.unlink(missing_ok=True)
+        archive.unlink()
+        raise
+    part_url_path(target).unlink(missing_ok=True)
+    os.replace(part, target)
+    archive.unlink()
+    log.info("extracted %s from %s as %s", mirror.member, archive.name, target)
+    return found
+
+
+def _retrieve(url, known_hash, target: Path, processor, progressbar, downloader, spec_name, unreachable=None):
+    """pooch.retrieve; a network failure is one DownloadError sentence (or ``unreachable(reason)``, for the list of
+    mirrors tried)."""
     try:
         return pooch.retrieve(
             url,
@@ -242,15 +375,11 @@ def _retrieve(url, known_hash, target: Path, processor, progressbar, downloader,
             "the checksum if the authors changed the file"
         ) from None
     except Exception as err:  # network errors come from requests, whose classes we do not need to name
+        if unreachable is not None:
+            raise unreachable(network_reason(err)) from None
         part = part_path(target)
         resume = f" (the rerun resumes from the {part.stat().st_size} bytes in {part})" if part.exists() else ""
         raise DownloadError(
             f"could not download {url} ({type(err).__name__}: {err}); check the network, or put the file at "
             f"{target} by hand, and rerun{resume}"
         ) from None
-
-
-def fetch_file(url: str, sha256: str | None, out: str | Path, spec_name: str = "the dataset spec") -> str:
-    """Fetch ``url`` to the file ``out`` (Lucid's weights: the download_lucid_weights rule), as :func:`fetch` does."""
-    out = Path(out)
-    return fetch(url, sha256, out.parent, fname=out.name, spec_name=spec_name)

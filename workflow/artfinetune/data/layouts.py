@@ -1,7 +1,8 @@
 """A real dataset's files as a source table: its archive or table downloaded, its layout read.
 
-The spec of each dataset (``resources/datasets/<kind>.yaml``) gives the URL, the
-checksum when the authors publish one, the class names and the layout:
+The spec of each dataset (``resources/datasets/<kind>.yaml``) gives its mirrors
+(the authors' URL first, then known deposits; a config adds its own before them),
+the checksum when the authors publish one, the class names and the layout:
 
 - ``folders`` (RASTA): an archive of ``<split folder>/<class>/<image>``;
 - ``csv`` (IconArt): an archive with a table of items, one 0/1 column per class
@@ -18,7 +19,9 @@ from __future__ import annotations
 import csv
 import logging
 import re
+import tarfile
 import unicodedata
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlparse
@@ -26,7 +29,8 @@ from urllib.parse import urlparse
 import pooch
 from tqdm import tqdm
 
-from artfinetune.data.download import DownloadError, fetch
+from artfinetune.data.download import fetch
+from artfinetune.data.mirrors import DownloadError, Mirror, mirror_list, url_file_name
 from artfinetune.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -45,16 +49,25 @@ def write_source_table(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-def prepare_dataset(name: str, spec: dict, out_dir: str | Path, workers: int = 8) -> Path:
-    """Download dataset ``name`` as ``spec`` describes and write ``<out_dir>/source.csv``."""
+def prepare_dataset(
+    name: str, spec: dict, out_dir: str | Path, workers: int = 8, mirrors: list[Mirror] | None = None
+) -> Path:
+    """Download dataset ``name`` as ``spec`` describes and write ``<out_dir>/source.csv``.
+
+    ``mirrors`` (default: the spec's) are tried in turn; the file keeps the name of the spec's first mirror.
+    """
     out_dir = Path(out_dir)
     layout = spec.get("layout")
+    spec_mirrors = mirror_list(spec.get("mirrors"), "the dataset spec")
+    if not spec_mirrors:
+        raise DownloadError(f"the dataset spec of {name} lists no mirrors; add the authors' URL under mirrors")
+    get = _Fetch(spec, out_dir, mirrors or spec_mirrors, url_file_name(spec_mirrors[0].url), name)
     if layout == "folders":
-        rows = _prepare_folders(spec, out_dir)
+        rows = _prepare_folders(spec, get)
     elif layout == "csv":
-        rows = _prepare_csv(spec, out_dir)
+        rows = _prepare_csv(spec, get)
     elif layout == "url_list":
-        rows = _prepare_url_list(spec, out_dir, workers)
+        rows = _prepare_url_list(spec, get, workers)
     else:
         raise DownloadError(f"dataset spec of {name} has layout {layout!r}; use folders, csv or url_list")
     table = out_dir / "source.csv"
@@ -64,28 +77,61 @@ def prepare_dataset(name: str, spec: dict, out_dir: str | Path, workers: int = 8
     return table
 
 
-def _unpack(spec: dict, out_dir: Path) -> Path:
-    url = spec["url"]
-    name = PurePosixPath(urlparse(url).path).name
-    extract = out_dir / "raw"
-    if name.endswith(".zip"):
-        processor = pooch.Unzip(extract_dir=str(extract.resolve()))
-    elif name.endswith((".tar.gz", ".tgz", ".tar")):
-        processor = pooch.Untar(extract_dir=str(extract.resolve()))
-    else:
-        raise DownloadError(f"{url} is not a .zip, .tar, .tgz or .tar.gz archive; fix url in the dataset spec")
-    fetch(url, spec.get("sha256"), out_dir / "download", processor=processor)
-    return extract
+class _Fetch:
+    """A dataset's download: its mirrors, the name its file is kept under in ``<out_dir>/download``, and where a
+    user adds a mirror."""
+
+    def __init__(self, spec: dict, out_dir: Path, mirrors: list[Mirror], fname: str, name: str):
+        self.spec, self.out_dir, self.mirrors, self.fname = spec, out_dir, mirrors, fname
+        self.mirror_key = f"datasets.{name}.source.mirrors in the config"
+
+    def __call__(self, processor=None, accept=None) -> str:
+        return fetch(
+            self.mirrors,
+            self.spec.get("sha256"),
+            self.out_dir / "download",
+            processor=processor,
+            fname=self.fname,
+            accept=accept,
+            mirror_key=self.mirror_key,
+        )
+
+    def archive(self) -> Path:
+        """Fetch the archive (checked to be one, holding the spec's table if it names one) and unpack it into
+        ``<out_dir>/raw``; returns that folder."""
+        extract = self.out_dir / "raw"
+        if self.fname.endswith(".zip"):
+            processor = pooch.Unzip(extract_dir=str(extract.resolve()))
+        elif self.fname.endswith((".tar.gz", ".tgz", ".tar")):
+            processor = pooch.Untar(extract_dir=str(extract.resolve()))
+        else:
+            raise DownloadError(
+                f"{self.fname} is not a .zip, .tar, .tgz or .tar.gz archive; fix the mirrors in the dataset spec"
+            )
+        self(processor, accept=lambda path: check_archive(path, self.spec.get("table")))
+        return extract
 
 
-def _prepare_folders(spec: dict, out_dir: Path) -> list[dict]:
-    root = _unpack(spec, out_dir)
+def check_archive(path: Path, table: str | None = None) -> None:
+    """A downloaded archive is one (zip or tar), and holds ``table`` when the spec names one (IconArt's CSV): what
+    refuses an error page, or another version of the dataset, served under the archive's name."""
+    if zipfile.is_zipfile(path):
+        if table is not None:
+            with zipfile.ZipFile(path) as z:
+                if table not in z.namelist():
+                    raise DownloadError(f"the zip archive has no {table}")
+    elif not tarfile.is_tarfile(path):
+        raise DownloadError("it is neither a zip nor a tar archive")
+
+
+def _prepare_folders(spec: dict, get: _Fetch) -> list[dict]:
+    root, out_dir = get.archive(), get.out_dir
     rows = []
     for split, folder in spec["splits"].items():
         found = sorted(p for p in root.rglob(folder) if p.is_dir())
         if not found:
             raise DownloadError(
-                f"the archive {spec['url']} has no folder {folder!r} (split {split}); its top level holds "
+                f"the archive {get.fname} has no folder {folder!r} (split {split}); its top level holds "
                 f"{sorted(p.name for p in root.iterdir())}"
             )
         for class_dir in sorted(p for p in found[0].iterdir() if p.is_dir()):
@@ -105,11 +151,11 @@ def _prepare_folders(spec: dict, out_dir: Path) -> list[dict]:
     return rows
 
 
-def _prepare_csv(spec: dict, out_dir: Path) -> list[dict]:
-    root = _unpack(spec, out_dir)
+def _prepare_csv(spec: dict, get: _Fetch) -> list[dict]:
+    root, out_dir = get.archive(), get.out_dir
     table = root / spec["table"]
     if not table.exists():
-        raise DownloadError(f"the archive {spec['url']} has no table {spec['table']}; check table in the spec")
+        raise DownloadError(f"the archive {get.fname} has no table {spec['table']}; check table in the spec")
     split_of = {v: k for k, v in spec["splits"].items()}
     with open(table, newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
@@ -142,17 +188,36 @@ def _clean(value: str) -> str:
     return value.strip().strip("'\"").strip()
 
 
-def _prepare_url_list(spec: dict, out_dir: Path, workers: int) -> list[dict]:
-    table = Path(fetch(spec["url"], spec.get("sha256"), out_dir / "download"))
+URL_LIST_COLUMNS = ["Image URL", "Subset", "Labels"]
+
+
+def _url_list_reader(f) -> csv.DictReader:
+    header = f.readline()
+    f.seek(0)
+    # Published versions use ',' or ';'; quotes inside fields are single quotes, so only '"' quotes.
+    delimiter = max(",;\t", key=header.count)
+    return csv.DictReader(f, delimiter=delimiter, quotechar='"')
+
+
+def check_url_list(path: Path) -> None:
+    """A downloaded table of image URLs has the columns Paintings' has (an error page does not)."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            found = _url_list_reader(f).fieldnames or []
+    except UnicodeDecodeError:
+        raise DownloadError("it is not a text table") from None
+    missing = [c for c in URL_LIST_COLUMNS if c not in found]
+    if missing:
+        raise DownloadError(f"the table lacks columns {missing}; it has {found[:10]}")
+
+
+def _prepare_url_list(spec: dict, get: _Fetch, workers: int) -> list[dict]:
+    out_dir = get.out_dir
+    table = Path(get(accept=check_url_list))
     split_of = {v: k for k, v in spec["splits"].items()}
     with open(table, newline="", encoding="utf-8-sig") as f:
-        header = f.readline()
-        f.seek(0)
-        # Published versions use ',' or ';'; quotes inside fields are single quotes, so only '"' quotes.
-        delimiter = max(",;\t", key=header.count)
-        reader = csv.DictReader(f, delimiter=delimiter, quotechar='"')
-        needed = ["Image URL", "Subset", "Labels"]
-        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        reader = _url_list_reader(f)
+        missing = [c for c in URL_LIST_COLUMNS if c not in (reader.fieldnames or [])]
         if missing:
             raise DownloadError(f"{table} lacks columns {missing}; it has {reader.fieldnames}")
         records = list(reader)
@@ -197,9 +262,12 @@ def _prepare_url_list(spec: dict, out_dir: Path, workers: int) -> list[dict]:
 
 
 def download_job(name: str, dataset: dict, out_dir: str | Path, workers: int = 8) -> Path:
-    """The download_dataset rule: dataset ``name`` (its config section, a real source) listed in ``source.csv``."""
-    from artfinetune.data.sources import REAL_KINDS, load_spec
+    """The download_dataset rule: dataset ``name`` (its config section, a real source) listed in ``source.csv``,
+    from the config's mirrors, then the spec's."""
+    from artfinetune.data.sources import REAL_KINDS, load_spec, source_mirrors
 
-    if dataset["source"]["kind"] not in REAL_KINDS:
-        raise DownloadError(f"dataset {name!r} is not downloaded (source kind {dataset['source']['kind']!r})")
-    return prepare_dataset(name, load_spec(dataset["source"]), out_dir, workers=workers)
+    source = dataset["source"]
+    if source["kind"] not in REAL_KINDS:
+        raise DownloadError(f"dataset {name!r} is not downloaded (source kind {source['kind']!r})")
+    spec = load_spec(source)
+    return prepare_dataset(name, spec, out_dir, workers=workers, mirrors=source_mirrors(name, source, spec))

@@ -179,3 +179,10 @@ def import_lucid(pb_path: str | Path, out_path: str | Path, input_size: int = 22
     """Import ``InceptionV1.pb`` and save the Keras model (``.keras``) to ``out_path``."""
     model = import_graphdef(load_graphdef(pb_path), input_size=input_size, source=str(pb_path))
     return save_model(model, out_path)
+
+
+def check_graph_file(path: str | Path) -> None:
+    """The importer's structural check of a GraphDef file, without saving anything: every node the study addresses
+    with its op type, each block's concatenation order, axis and width, every weight's shape; GraphImportError
+    otherwise (a downloaded file that is not Lucid's InceptionV1 is refused, whichever mirror it came from)."""
+    import_graphdef(load_graphdef(path), source=str(path))
