@@ -272,3 +272,12 @@ def test_a_request_no_node_can_satisfy_stops_the_workflow_before_any_submission(
     assert "rule train asks for 64 CPUs" in out, out[-3000:]
     assert f"and 1 GPU in partition gpu, whose nodes have at most {cpus} CPUs" in out, out[-3000:]
     assert len(show_jobs(cluster, folder)) == before  # nothing submitted
+
+
+def test_preflight_finds_the_clusters_partitions(cluster, tmp_path):
+    config = tiny_study(tmp_path)
+    proc = subprocess.run([SCRIPTS / "artfinetune", "preflight", config, "--slurm"], env=cluster, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    row = next(line for line in proc.stdout.splitlines() if line.startswith("slurm"))
+    assert "answers" in row and "partition cpu* up, 1 node(s), gres gpu:2" in row, proc.stdout
+    assert "partition gpu up, 1 node(s), gres gpu:2" in row
