@@ -217,3 +217,79 @@ def test_evaluation_sees_the_centre_of_whole_stored_images(ends_store, tmp_path)
     assert result["n"] == 2
     (images,) = seen
     np.testing.assert_array_equal(images, np.stack([wide[2:14, 18:30], tall[18:30, 2:14]]))
+
+
+# --- Workers: the same batches from one thread or several processes ----------------------------------------------
+
+
+@pytest.fixture
+def wide_store(tmp_path):
+    """A single-label store (30 px) of 7 train, 1 val and 1 test random 40 x 30 images, stored unscaled."""
+    write_images(tmp_path / "img", 9, size=(40, 30))
+    splits = ["train"] * 7 + ["val", "test"]
+    rows = [{"id": f"i{i}", "path": f"img/img{i}.png", "labels": "ab"[i % 2], "split": splits[i]} for i in range(9)]
+    table = write_table(tmp_path / "s.csv", rows)
+    build_store(table, tmp_path, tmp_path / "s.h5", tmp_path / "m.csv", ["a", "b"], "single_label", 30, workers=1)
+    return tmp_path / "s.h5"
+
+
+def test_one_or_three_workers_read_byte_identical_epochs(wide_store):
+    augmentation = Augmentation(crop="random", flip=True, translate=3)
+
+    def epochs(workers):
+        r = StoreReader(wide_store, "train", 2, 24, augmentation, shuffle=True, seed=5, workers=workers)
+        return [list(r.epoch(e)) for e in (0, 1)]
+
+    one, three = epochs(1), epochs(3)
+    assert [[len(x) for x, _ in epoch] for epoch in three] == [[2, 2, 2, 1]] * 2  # a partial last batch
+    for a, b in zip(one, three, strict=True):
+        for (images_a, labels_a), (images_b, labels_b) in zip(a, b, strict=True):
+            assert images_a.dtype == images_b.dtype == np.uint8 and labels_a.dtype == labels_b.dtype
+            assert images_a.tobytes() == images_b.tobytes() and labels_a.tobytes() == labels_b.tobytes()
+    assert not np.array_equal(one[0][0][0], one[1][0][0])  # augmented and shuffled: epochs differ
+
+
+def test_an_error_in_a_worker_reaches_the_consumer_at_its_batch(wide_store):
+    import h5py
+
+    with h5py.File(wide_store, "r+") as f:  # the 6th image now runs past the end of the pixels
+        f["offsets"][5] = f["pixels"].shape[0] - 10
+    for workers in (1, 3):
+        got = []
+        with pytest.raises(ValueError, match="cannot reshape"):
+            for images, _ in StoreReader(wide_store, "train", 2, 24, workers=workers).epoch(0):
+                got.append(images)
+        assert len(got) == 2, workers  # batches 0 and 1, then batch 2's error
+
+
+def test_stopping_early_leaves_no_worker_running(wide_store):
+    import multiprocessing
+    import os
+    import threading
+
+    threads = threading.active_count()
+    reader = StoreReader(wide_store, "train", 1, 24, workers=2)  # batches 0, 2, 4, 6 and 1, 3, 5
+    for _ in reader.epoch(0):
+        pids = [p.pid for p in multiprocessing.active_children()]
+        break
+    assert len(pids) == 2
+    assert multiprocessing.active_children() == [] and threading.active_count() == threads
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
+
+
+def test_a_worker_that_dies_is_an_error_not_a_wait(wide_store):
+    import multiprocessing
+    import os
+    import signal
+
+    batches = StoreReader(wide_store, "train", 1, 24, workers=2).epoch(0)
+    next(batches)
+    (first,) = [p for p in multiprocessing.active_children() if p.name.endswith("-0")]
+    # It prepares batches 0, 2, 4 and 6 in two slots: 6 waits for batch 2's slot, which the consumer has not
+    # handed back yet, so 6 never comes.
+    os.kill(first.pid, signal.SIGKILL)
+    with pytest.raises(RuntimeError, match=r"reader process reader-train-0 died \(exit code -9\)"):
+        for _ in batches:
+            pass

@@ -2,8 +2,15 @@
 
 Batches are uint8 images (batch, size, size, 3) in RGB [0, 255] and labels (class
 indices, or float32 multi-hot for multi-label stores); the model applies its own
-input convention. A background thread reads and augments the next batches while
-the model works on the current one.
+input convention. Workers read and augment the next batches while the model works
+on the current one: one background thread (``workers=1``, the default), or
+``workers`` processes (config: ``reader_workers``), worker ``w`` preparing batches
+``w, w + workers, ...`` into shared memory and the consumer taking them in order.
+Processes rather than threads, because h5py serialises every call on one lock
+(and Python's on the GIL), so a second reading thread adds almost nothing. As
+with any multiprocessing start method but fork, each worker imports the main
+module: a script that reads with several workers needs the
+``if __name__ == "__main__":`` guard (the ``artfinetune`` command has it).
 
 A stored image is the whole image, its shorter side the store's ``store_size``: a
 random crop can fall anywhere in it, along the long side too, as the paper's
@@ -12,16 +19,22 @@ dimension"; without one, a reader sees the centre window
 (:func:`~artfinetune.data.store_format.centre_window`).
 
 Every random choice of an epoch (order, crops, flips, shifts) comes from
-``(seed, epoch)``, so an epoch reads the same batches whether or not training was
-interrupted before it.
+``(seed, epoch)``, and a batch's from ``(seed, epoch, batch)``, so an epoch reads
+the same batches whether or not training was interrupted before it, and whatever
+the number of workers.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import multiprocessing
+import pickle
 import queue
 import threading
+import traceback
 from dataclasses import dataclass
+from multiprocessing.connection import wait
 from pathlib import Path
 
 import h5py
@@ -59,7 +72,8 @@ class StoreReader:
 
     ``image_size`` must not exceed the store's size (the shorter side of every
     stored image); with no augmentation each image is the centre ``image_size``
-    window (the evaluation view).
+    window (the evaluation view). ``workers`` prepare the batches: 1 is a
+    background thread, more are processes; the batches are the same either way.
     """
 
     def __init__(
@@ -73,7 +87,10 @@ class StoreReader:
         seed: int = 0,
         prefetch: int = 4,
         drop_remainder: bool = False,
+        workers: int = 1,
     ):
+        if workers < 1:
+            raise UserError(f"reader workers must be at least 1, not {workers}")
         self.path = Path(path)
         with open_store(self.path) as f:
             self.splits = json.loads(f.attrs["splits"])
@@ -102,6 +119,7 @@ class StoreReader:
         self.seed = seed
         self.prefetch = prefetch
         self.drop_remainder = drop_remainder
+        self.workers = workers
 
     def __len__(self) -> int:
         n, b = len(self.indices), self.batch_size
@@ -115,7 +133,32 @@ class StoreReader:
         return np.random.default_rng([self.seed, epoch]).permutation(n)
 
     def epoch(self, epoch: int = 0):
-        """Yield (images, labels) batches of epoch ``epoch``, prefetched in a background thread."""
+        """Yield (images, labels) batches of epoch ``epoch``, prepared ahead by the reader's workers.
+
+        An error in a worker is raised here, at the batch it was preparing; leaving the loop early stops the
+        workers (none is left running).
+        """
+        if self.workers == 1 or len(self) == 1:
+            return self._thread_epoch(epoch)
+        return self._process_epoch(epoch)
+
+    def __iter__(self):
+        return self.epoch(0)
+
+    def batch(self, images: StoredImages, order: np.ndarray, epoch: int, b: int, out: np.ndarray | None = None):
+        """Batch ``b`` of epoch ``epoch`` (``order``: :meth:`order`'s), its images written into ``out`` if given."""
+        pos = order[b * self.batch_size : (b + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, epoch, b])
+        # One contiguous read per image: h5py's fancy indexing is two orders of magnitude slower here.
+        raw = [images[int(row)] for row in self.indices[pos]]
+        return self._augment(raw, rng, out), self.labels[pos]
+
+    def _batches(self, images: StoredImages, epoch: int):
+        order = self.order(epoch)
+        for b in range(len(self)):
+            yield self.batch(images, order, epoch, b)
+
+    def _thread_epoch(self, epoch: int):
         q: queue.Queue = queue.Queue(maxsize=self.prefetch)
         stop = threading.Event()
 
@@ -148,21 +191,58 @@ class StoreReader:
                 except queue.Empty:
                     thread.join(0.01)
 
-    def __iter__(self):
-        return self.epoch(0)
+    def _process_epoch(self, epoch: int):
+        """Worker ``w`` of ``n`` prepares batches ``w, w + n, ...`` in slots of its own in shared memory; the
+        consumer takes batch ``b`` from worker ``b % n``, copies it out and hands the slot back."""
+        n = min(self.workers, len(self))
+        slots = max(2, -(-self.prefetch // n))  # per worker: together about ``prefetch`` batches ahead
+        shape = (self.batch_size, self.image_size, self.image_size, 3)
+        # Forked from multiprocessing's fork server (a fresh single-threaded process, started once, that has
+        # imported this module), not from this process: it runs TensorFlow's threads, and a fork copies whatever
+        # locks they hold. A worker starts in milliseconds; a spawned one would import numpy and h5py each epoch.
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
+        memory = context.RawArray("B", n * slots * int(np.prod(shape)))  # unlinked file: freed with the last user
+        buffers = np.frombuffer(memory, np.uint8).reshape(n, slots, *shape)
+        pipes, workers, finished = [], [], False
+        try:
+            for w in range(n):
+                ours, theirs = context.Pipe()
+                worker = context.Process(
+                    target=_work,
+                    args=(self, epoch, w, n, memory, slots, theirs),
+                    name=f"reader-{self.split}-{w}",
+                    daemon=True,
+                )
+                worker.start()
+                theirs.close()
+                pipes.append(ours)
+                workers.append(worker)
+            for b in range(len(self)):
+                w = b % n
+                message = _receive(pipes[w], workers[w])
+                if message[0] == "error":
+                    raise _error(*message[1:])
+                _, slot, size, labels = message
+                images = buffers[w, slot, :size].copy()
+                if b + n * slots < len(self):  # the worker's batch that waits for this slot
+                    with contextlib.suppress(OSError):  # it died: its next batch is where that is reported
+                        pipes[w].send(slot)
+                yield images, labels
+            finished = True
+        finally:
+            for worker in workers:
+                if finished:  # each has sent its last batch and is exiting
+                    worker.join(5.0)
+                if worker.is_alive():  # stopped early, or stuck: the consumer no longer wants its batches
+                    worker.terminate()
+                    worker.join()
+            for pipe in pipes:
+                pipe.close()
 
-    def _batches(self, images: StoredImages, epoch: int):
-        order = self.order(epoch)
-        for b in range(len(self)):
-            pos = order[b * self.batch_size : (b + 1) * self.batch_size]
-            rng = np.random.default_rng([self.seed, epoch, b])
-            # One contiguous read per image: h5py's fancy indexing is two orders of magnitude slower here.
-            raw = [images[int(row)] for row in self.indices[pos]]
-            yield self._augment(raw, rng), self.labels[pos]
-
-    def _augment(self, raw: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
+    def _augment(self, raw: list[np.ndarray], rng: np.random.Generator, out: np.ndarray | None = None) -> np.ndarray:
         size, aug = self.image_size, self.augmentation
-        out = np.empty((len(raw), size, size, 3), np.uint8)
+        out = np.empty((len(raw), size, size, 3), np.uint8) if out is None else out[: len(raw)]
         for k, img in enumerate(raw):
             h, w = img.shape[:2]
             if aug.crop == "random":  # anywhere in the whole image, along its long side too
@@ -188,3 +268,47 @@ def _window(img: np.ndarray, top: int, left: int, size: int) -> np.ndarray:
     pad_b, pad_r = max(0, top + size - h), max(0, left + size - w)
     padded = np.pad(img, ((pad_t, pad_b), (pad_l, pad_r), (0, 0)), mode="reflect")
     return padded[top + pad_t : top + pad_t + size, left + pad_l : left + pad_l + size]
+
+
+def _work(reader: StoreReader, epoch: int, w: int, n: int, memory, slots: int, pipe) -> None:
+    """A reader process: batches ``w, w + n, ...`` of ``epoch``, each into a slot the consumer handed back."""
+    try:
+        shape = (slots, reader.batch_size, reader.image_size, reader.image_size, 3)
+        buffers = np.frombuffer(memory, np.uint8).reshape(n, *shape)[w]
+        free = list(range(slots))
+        with h5py.File(reader.path, "r") as f:
+            images, order = StoredImages(f), reader.order(epoch)
+            for b in range(w, len(reader), n):
+                slot = free.pop() if free else pipe.recv()
+                batch, labels = reader.batch(images, order, epoch, b, buffers[slot])
+                pipe.send(("batch", slot, len(batch), labels))
+    except BaseException as err:
+        with contextlib.suppress(OSError):  # the consumer may have stopped listening
+            pipe.send(("error", _picklable(err), traceback.format_exc()))
+
+
+def _picklable(err: BaseException) -> BaseException:
+    try:
+        pickle.loads(pickle.dumps(err))
+        return err
+    except Exception:
+        return RuntimeError(f"{type(err).__name__}: {err}")
+
+
+def _error(err: BaseException, trace: str) -> BaseException:
+    err.add_note(f"in a reader process:\n{trace}")
+    return err
+
+
+def _receive(pipe, worker):
+    """The worker's next message; an error if it died without sending it (killed, out of memory)."""
+    try:
+        while not pipe.poll():
+            if worker.sentinel in wait([pipe, worker.sentinel]) and not pipe.poll():
+                break
+        else:
+            return pipe.recv()
+    except (EOFError, OSError):  # its end of the pipe closed (or reset) as it died
+        pass
+    worker.join()
+    raise RuntimeError(f"reader process {worker.name} died (exit code {worker.exitcode}) before its batch")
