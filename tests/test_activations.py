@@ -190,7 +190,8 @@ def test_bad_input_stops_before_writing(tiny, tmp_path, change, error, words):
 
 def test_several_splits_in_one_call_equal_one_call_each(tiny, tmp_path, monkeypatch):
     """The rule writes test and train in one job: the model is loaded once, and each file is the one a call of its
-    own writes; a bad split stops the job before any forward pass."""
+    own writes (here with three reader workers, there with one); a bad split stops the job before any forward
+    pass."""
     import artfinetune.model.files as files
     from artfinetune.activations import extract_splits
 
@@ -199,7 +200,8 @@ def test_several_splits_in_one_call_equal_one_call_each(tiny, tmp_path, monkeypa
     real_load = files.load_model
     monkeypatch.setattr(files, "load_model", lambda path: loads.append(path) or real_load(path))
     outs = {"test": tmp_path / "test.h5", "train": tmp_path / "train.h5"}
-    assert extract_splits(model_path, store, outs, TENSORS, SIZE, "styles_A/1", BATCH) == list(outs.values())
+    written = extract_splits(model_path, store, outs, TENSORS, SIZE, "styles_A/1", BATCH, reader_workers=3)
+    assert written == list(outs.values())
     assert len(loads) == 1
     alone = extract_activations(model_path, store, "test", tmp_path / "alone.h5", TENSORS, SIZE, "styles_A/1", BATCH)
     for name in STORED:

@@ -116,3 +116,21 @@ def test_out_of_range_numbers_are_refused_by_the_parser(capsys, argv):
     with pytest.raises(SystemExit) as stop:
         main(argv)
     assert stop.value.code == 2 and "is below the minimum" in capsys.readouterr().err
+
+
+def test_reader_workers_come_from_the_option_else_from_the_workflow_environment(monkeypatch, capsys):
+    from artfinetune.cli import build_parser
+    from artfinetune.cli.args import reader_workers
+
+    argv = ["activations", "--model", "m", "--store", "s", "--split", "test", "--tensors", "conv2d0"]
+    argv += ["--image-size", "64", "--out", "t.h5"]
+    parse = build_parser().parse_args
+    monkeypatch.delenv("ARTFT_READER_WORKERS", raising=False)
+    assert reader_workers(parse(argv)) == 1
+    monkeypatch.setenv("ARTFT_READER_WORKERS", "4")  # what the Snakefile sets from the config's reader_workers
+    assert reader_workers(parse(argv)) == 4
+    assert reader_workers(parse([*argv, "--reader-workers", "2"])) == 2
+    monkeypatch.setenv("ARTFT_READER_WORKERS", "four")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "ARTFT_READER_WORKERS is 'four'; set it to a whole number of at least 1" in err and "Traceback" not in err

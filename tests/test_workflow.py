@@ -51,6 +51,11 @@ def _elsewhere(config_path, tmp_path):
     return path
 
 
+def shell_commands(output: str) -> list[str]:
+    """Every job's shell command of a dry run with -p, sorted."""
+    return sorted(re.findall(r"^Shell command: (.*)$", output, re.M))
+
+
 def render_commands(output: str) -> list[str]:
     """The render jobs' shell commands of a dry run with -p."""
     return re.findall(r"^Shell command: (artfinetune render .*)$", output, re.M)
@@ -124,6 +129,12 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
     demo_renders = render_commands(out)
     assert len(demo_renders) == 13
     assert all(" --batch 32 --no-graph-optimiser --threads" in c for c in demo_renders)
+    # Reader workers change the speed only: no job's command (nor params) names them, so setting them reruns nothing.
+    config = yaml.safe_load(_elsewhere(DEMO_CONFIG, tmp_path).read_text())
+    config["reader_workers"] = 3
+    (tmp_path / "workers.yaml").write_text(yaml.safe_dump(config))
+    code, with_workers = snakemake("-n", "-p", configfile=tmp_path / "workers.yaml")
+    assert code == 0 and shell_commands(with_workers) == shell_commands(out), with_workers[-3000:]
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
     code, out = snakemake("-n", "--config", f"results={tmp_path / 'paper'}")  # --config edits config.yaml
     assert code == 0 and jobs(out)["import_lucid"] == 1, out
@@ -172,7 +183,8 @@ def test_demo_data_rules_build_the_stores_and_rerun_only_what_changed(tmp_path):
 
 
 def test_killed_training_resumes_when_the_workflow_is_rerun(tmp_path):
-    """SIGKILL the whole Snakemake process group mid-training, unlock, rerun: same model as a clean run."""
+    """SIGKILL the whole Snakemake process group mid-training, unlock, rerun: same model as a clean run, which
+    reads its batches with three reader workers instead of one."""
     import signal
     import time
 
@@ -220,11 +232,13 @@ def test_killed_training_resumes_when_the_workflow_is_rerun(tmp_path):
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (tmp_path / "results/logs/train/styles_from_scratch/1.log").read_text()
     assert "resuming after epoch" in log
-    # The same job, uninterrupted, in a second results folder.
+    # The same job, uninterrupted, in a second results folder, its batches read by worker processes.
     config["results"] = str(tmp_path / "clean")
+    config["reader_workers"] = 3
     cfg.write_text(yaml.safe_dump(config))
     clean = tmp_path / "clean/models/styles_from_scratch/1/model.keras"
     subprocess.run([*cmd[:3], str(clean), *cmd[4:]], cwd=REPO, env=ENV, check=True, capture_output=True)
+    assert "3 reader workers" in (tmp_path / "clean/logs/train/styles_from_scratch/1.log").read_text()
     a, b = load_model(model).get_weights(), load_model(clean).get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 

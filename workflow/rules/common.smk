@@ -41,7 +41,7 @@ try:
     from artfinetune.report.findings import findings_inputs, findings_spec
     from artfinetune.report.software import software_versions
     from artfinetune.study import paths
-    from artfinetune.study.config import prepare_config
+    from artfinetune.study.config import READER_WORKERS_ENV, prepare_config
     from artfinetune.study.report import (
         CLASSIFICATION,
         FINDINGS,
@@ -85,6 +85,10 @@ def use_own_command():
 
 
 use_own_command()
+# The jobs that read stores (train, pretrain, activations) take the config's reader_workers from the environment,
+# not from their commands: the number changes only the speed, and a new option in a rule's command or params
+# would make Snakemake rerun every training of a study built before it.
+os.environ[READER_WORKERS_ENV] = str(config["reader_workers"])
 if shutil.which("artfinetune") is None and (
     DeploymentMethod.CONDA not in workflow.deployment_settings.deployment_method
 ):

@@ -169,13 +169,15 @@ def extract_activations(
     image_size: int,
     model_name: str,
     batch_size: int = 64,
+    reader_workers: int = 1,
 ) -> Path:
     """Write the per-image channel means after ReLU of ``tensors`` on ``split`` (centre crop) to ``out``.
 
     ``tensors`` are layer or branch names, pre- or post-ReLU; each is stored under its post-ReLU name.
     Every input is checked before the forward pass; ``out`` appears only once complete.
     """
-    return extract_splits(model_path, store, {split: out}, tensors, image_size, model_name, batch_size)[0]
+    outs = {split: out}
+    return extract_splits(model_path, store, outs, tensors, image_size, model_name, batch_size, reader_workers)[0]
 
 
 def extract_splits(
@@ -186,6 +188,7 @@ def extract_splits(
     image_size: int,
     model_name: str,
     batch_size: int = 64,
+    reader_workers: int = 1,
 ) -> list[Path]:
     """:func:`extract_activations` for several splits (``outs``: split -> file) with one model load and probe.
 
@@ -194,7 +197,7 @@ def extract_splits(
     from artfinetune.model.files import as_float32, load_model
 
     names = tensor_names(tensors)
-    readers = {split: StoreReader(store, split, batch_size, image_size) for split in outs}
+    readers = {split: StoreReader(store, split, batch_size, image_size, workers=reader_workers) for split in outs}
     model = as_float32(load_model(model_path))  # the same numbers whatever precision the model trained in
     check_input_size(model, image_size, model_path)
     probe = probe_model(model, names, model_path)
@@ -257,6 +260,7 @@ def extract_job(
     model_name: str,
     batch_size: int = 64,
     threads: int = 0,
+    reader_workers: int = 1,
 ) -> list[Path]:
     """The activations job: every tensor name and the splits' files checked, a device claimed, then one model load
     for all ``splits`` (``outs``: one file each, in the same order)."""
@@ -269,4 +273,4 @@ def extract_job(
         raise UserError(f"--split names {len(splits)} splits but --out {len(outs)} files; give one file each")
     start_tensorflow_job(threads)
     outs_by_split = dict(zip(splits, outs, strict=True))  # one model load and probe for every split
-    return extract_splits(model_path, store, outs_by_split, tensors, image_size, model_name, batch_size)
+    return extract_splits(model_path, store, outs_by_split, tensors, image_size, model_name, batch_size, reader_workers)

@@ -5,7 +5,7 @@ Each command parses its arguments and calls one stage function; the rules call t
 
 from __future__ import annotations
 
-from artfinetune.cli.args import at_least, json_arg
+from artfinetune.cli.args import add_reader_workers_arg, at_least, json_arg, reader_workers
 
 
 def cmd_activations(args) -> None:
@@ -14,7 +14,16 @@ def cmd_activations(args) -> None:
     tensors = json_arg(args.tensors, "--tensors") if args.tensors.lstrip().startswith("[") else args.tensors.split()
     name = args.name or args.model
     for out in extract_job(
-        args.model, args.store, args.split, args.out, tensors, args.image_size, name, args.batch_size, args.threads
+        args.model,
+        args.store,
+        args.split,
+        args.out,
+        tensors,
+        args.image_size,
+        name,
+        args.batch_size,
+        args.threads,
+        reader_workers(args),
     ):
         print(out)
 
@@ -38,5 +47,6 @@ def add_commands(sub) -> None:
     p.add_argument("--image-size", type=at_least(64), required=True, help="network input size (px)")
     p.add_argument("--batch-size", type=at_least(1), default=64)
     p.add_argument("--threads", type=at_least(0), default=0, help="TensorFlow threads (default: all cores)")
+    add_reader_workers_arg(p)
     p.add_argument("--out", required=True, nargs="+", help="output HDF5 file, one per split")
     p.set_defaults(func=cmd_activations)

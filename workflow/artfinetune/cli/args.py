@@ -31,6 +31,24 @@ def at_least(minimum: int):
     return parse
 
 
+def add_reader_workers_arg(p: argparse.ArgumentParser) -> None:
+    from artfinetune.study.config import READER_WORKERS_ENV
+
+    p.add_argument(
+        "--reader-workers",
+        type=at_least(1),
+        help=f"processes preparing the batches (1: a background thread); the same batches whatever the number. "
+        f"Default: ${READER_WORKERS_ENV}, which the workflow sets from the config's reader_workers, else 1",
+    )
+
+
+def reader_workers(args) -> int:
+    """--reader-workers if given, else the workflow's setting in the environment (1 if none)."""
+    from artfinetune.study.config import reader_workers_from_env
+
+    return args.reader_workers or reader_workers_from_env()
+
+
 def add_table_args(p: argparse.ArgumentParser, spec_help: str) -> None:
     """The spec and the outputs of a table command (tables 1-5): CSV, markdown and the report's HTML page."""
     p.add_argument("--spec-json", required=True, help=spec_help)

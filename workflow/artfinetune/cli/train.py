@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from artfinetune.cli.args import at_least, json_arg
+from artfinetune.cli.args import add_reader_workers_arg, at_least, json_arg, reader_workers
 
 
 def _metrics_text(result: dict) -> str:
@@ -21,6 +21,7 @@ def cmd_train(args) -> None:
         from artfinetune.study.config import load_config
 
         job = resolve_run(load_config(args.config), args.run, args.seed, args.config)
+        job["reader_workers"] = args.reader_workers or job["reader_workers"]
     else:
         from artfinetune.study.config import complete_section
 
@@ -34,6 +35,7 @@ def cmd_train(args) -> None:
             "image_size": args.image_size,
             "mixed_precision": args.mixed_precision,
             "deterministic": args.deterministic,
+            "reader_workers": reader_workers(args),
         }
     out, result = train_job(args.seed, job, args.max_epochs, args.threads)
     if result:
@@ -75,6 +77,7 @@ def add_commands(sub) -> None:
         help="TensorFlow op determinism (same seed, same weights); --no-deterministic may be faster on GPUs",
     )
     p.add_argument("--threads", type=at_least(0), default=0, help="TensorFlow threads (default: all cores)")
+    add_reader_workers_arg(p)
     p.add_argument("--max-epochs", type=at_least(1), default=None, help="stop after this many epochs (resume later)")
     p.set_defaults(func=cmd_train)
 

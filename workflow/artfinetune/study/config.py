@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import jsonschema
@@ -21,6 +22,10 @@ from artfinetune.study.checks import check_references
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
+# The config's reader_workers as the Snakefile hands it to the jobs that read stores (train, pretrain,
+# activations): an environment variable rather than an option in their commands, because the number of
+# workers changes only the speed, and a changed command or param makes Snakemake rerun a built study's trainings.
+READER_WORKERS_ENV = "ARTFT_READER_WORKERS"
 
 
 def load_config(path: str | Path) -> dict:
@@ -49,6 +54,14 @@ def prepare_config(config: dict, origin: str = "the config") -> dict:
     _complete_datasets(config, origin)
     check_references(config, origin)
     return config
+
+
+def reader_workers_from_env() -> int:
+    """The reader workers the workflow set for this job (:data:`READER_WORKERS_ENV`), 1 when unset."""
+    text = os.environ.get(READER_WORKERS_ENV, "").strip() or "1"
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{READER_WORKERS_ENV} is {text!r}; set it to a whole number of at least 1, or unset it")
+    return int(text)
 
 
 def _where(path) -> str:

@@ -49,9 +49,12 @@ def load_predictions(path: str | Path) -> dict:
         }
 
 
-def evaluate_model(model, store: str | Path, image_size: int, out_dir: str | Path, split: str = "test") -> dict:
-    """Predict ``split`` of the store, save ``predictions.npz`` in ``out_dir`` and return the metrics."""
-    reader = StoreReader(store, split, 64, image_size)
+def evaluate_model(
+    model, store: str | Path, image_size: int, out_dir: str | Path, split: str = "test", workers: int = 1
+) -> dict:
+    """Predict ``split`` of the store, save ``predictions.npz`` in ``out_dir`` and return the metrics (``workers``:
+    the reader's)."""
+    reader = StoreReader(store, split, 64, image_size, workers=workers)
     probs = predict(model, reader)
     save_predictions(Path(out_dir) / PREDICTIONS, probs, reader.labels, reader.indices, reader.task, reader.class_names)
     return {

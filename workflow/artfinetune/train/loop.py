@@ -235,6 +235,7 @@ def train_run(
     mixed_precision: bool = False,
     max_epochs: int | None = None,
     deterministic: bool = True,
+    reader_workers: int = 1,
 ) -> dict:
     """Train one run and write its outputs to ``out_dir``; returns the test evaluation.
 
@@ -242,10 +243,19 @@ def train_run(
     ``max_epochs`` stops early (tests); a later call resumes from the checkpoint, if the checkpoint was
     made from the same inputs (init weights, store content, mode, seed, image size, precision, determinism).
     ``deterministic`` turns TensorFlow's op determinism on (the same seed gives the same weights).
+    ``reader_workers`` prepare the batches (:class:`~artfinetune.data.reader.StoreReader`): the speed changes, the
+    batches do not, so a checkpoint resumes whatever the number.
     """
     out = Path(out_dir)
     device = configure_devices(mixed_precision, deterministic)
-    log.info("training on %s (mixed precision %s, op determinism %s)", device, mixed_precision, deterministic)
+    log.info(
+        "training on %s (mixed precision %s, op determinism %s, %d reader worker%s)",
+        device,
+        mixed_precision,
+        deterministic,
+        reader_workers,
+        "s" if reader_workers > 1 else "",
+    )
     train = StoreReader(
         store,
         "train",
@@ -254,8 +264,9 @@ def train_run(
         shuffle=True,
         seed=seed,
         augmentation=Augmentation.from_config(mode.get("augmentation")),
+        workers=reader_workers,
     )
-    val = StoreReader(store, "val", mode["batch_size"], image_size)
+    val = StoreReader(store, "val", mode["batch_size"], image_size, workers=reader_workers)
     init = load_model(init_model) if init_model else None
     # What a checkpoint must match to be resumed: the content of the inputs, not their paths (the number of
     # epochs may grow).
@@ -341,7 +352,7 @@ def train_run(
     save_model(run.model, out / "model.keras")
     os.replace(initial, out / "init.keras")
     write_history(state["history"], out / "history.csv")
-    result = evaluate_model(run.model, store, image_size, out)
+    result = evaluate_model(run.model, store, image_size, out, workers=reader_workers)
     result.update(
         best_epoch=state["best_epoch"],
         best_val_loss=state["best_loss"],

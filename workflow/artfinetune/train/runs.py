@@ -9,7 +9,7 @@ from artfinetune.errors import UserError
 
 def resolve_run(config: dict, run: str, seed: int, origin: str = "the config") -> dict:
     """A config's run as :func:`artfinetune.train.loop.train_run` takes it: mode, store, output folder, init model,
-    image size, precision and determinism, every path from :mod:`artfinetune.study.paths`."""
+    image size, precision, determinism and reader workers, every path from :mod:`artfinetune.study.paths`."""
     from artfinetune.study import paths
 
     if run not in config["runs"]:
@@ -23,14 +23,15 @@ def resolve_run(config: dict, run: str, seed: int, origin: str = "the config") -
         "image_size": config["image_size"],
         "mixed_precision": config["mixed_precision"],
         "deterministic": config["deterministic"],
+        "reader_workers": config["reader_workers"],
     }
 
 
 def train_job(seed: int, job: dict, max_epochs: int | None = None, threads: int = 0) -> tuple[Path, dict]:
     """Train one run after claiming a device and setting the threads. ``job`` holds
     :func:`artfinetune.train.loop.train_run`'s arguments but the seed (``store``, ``out_dir``, ``mode``,
-    ``image_size``, ``init_model``, ``mixed_precision``, ``deterministic``): :func:`resolve_run`'s for a config's
-    run, or given in full.
+    ``image_size``, ``init_model``, ``mixed_precision``, ``deterministic``, optionally ``reader_workers``):
+    :func:`resolve_run`'s for a config's run, or given in full.
 
     Returns the output folder and the test evaluation ({} when ``max_epochs`` stopped it early).
     """
