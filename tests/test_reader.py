@@ -247,6 +247,12 @@ def test_one_or_three_workers_read_byte_identical_epochs(wide_store):
             assert images_a.dtype == images_b.dtype == np.uint8 and labels_a.dtype == labels_b.dtype
             assert images_a.tobytes() == images_b.tobytes() and labels_a.tobytes() == labels_b.tobytes()
     assert not np.array_equal(one[0][0][0], one[1][0][0])  # augmented and shuffled: epochs differ
+    # Kept batches stay intact: two workers with two slots each make 4 and 3 batches of one image, so keeping
+    # them all (a list) makes the reader copy some rather than reuse a slot a kept batch still lies in.
+    single, double = (StoreReader(wide_store, "train", 1, 24, augmentation, shuffle=True, workers=k) for k in (1, 2))
+    assert [x.tobytes() for x, _ in double.epoch(3)] == [x.tobytes() for x, _ in single.epoch(3)]
+    kept = list(double.epoch(3))
+    assert [x.tobytes() for x, _ in kept] == [x.tobytes() for x, _ in single.epoch(3)]
 
 
 def test_an_error_in_a_worker_reaches_the_consumer_at_its_batch(wide_store):
@@ -287,8 +293,8 @@ def test_a_worker_that_dies_is_an_error_not_a_wait(wide_store):
     batches = StoreReader(wide_store, "train", 1, 24, workers=2).epoch(0)
     next(batches)
     (first,) = [p for p in multiprocessing.active_children() if p.name.endswith("-0")]
-    # It prepares batches 0, 2, 4 and 6 in two slots: 6 waits for batch 2's slot, which the consumer has not
-    # handed back yet, so 6 never comes.
+    # It prepares batches 0, 2, 4 and 6 in two slots: 4 waits for batch 0's slot, which the consumer hands back
+    # when asked for its next batch, after the kill, so 4 never comes.
     os.kill(first.pid, signal.SIGKILL)
     with pytest.raises(RuntimeError, match=r"reader process reader-train-0 died \(exit code -9\)"):
         for _ in batches:

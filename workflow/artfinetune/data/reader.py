@@ -5,12 +5,14 @@ indices, or float32 multi-hot for multi-label stores); the model applies its own
 input convention. Workers read and augment the next batches while the model works
 on the current one: one background thread (``workers=1``, the default), or
 ``workers`` processes (config: ``reader_workers``), worker ``w`` preparing batches
-``w, w + workers, ...`` into shared memory and the consumer taking them in order.
-Processes rather than threads, because h5py serialises every call on one lock
-(and Python's on the GIL), so a second reading thread adds almost nothing. As
-with any multiprocessing start method but fork, each worker imports the main
-module: a script that reads with several workers needs the
-``if __name__ == "__main__":`` guard (the ``artfinetune`` command has it).
+``w, w + workers, ...`` in shared memory and the consumer taking them in order,
+where they lie. Processes rather than threads, because h5py holds one lock over
+every call: two threads read stored images more slowly than one, so threads
+would stop adding speed once reading is the larger part of the work (see
+``benchmarks/bench_reader.py``). As with any multiprocessing start method but
+fork, each worker imports the main module: a script that reads with several
+workers needs the ``if __name__ == "__main__":`` guard (the ``artfinetune``
+command has it).
 
 A stored image is the whole image, its shorter side the store's ``store_size``: a
 random crop can fall anywhere in it, along the long side too, as the paper's
@@ -26,6 +28,7 @@ the number of workers.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import multiprocessing
@@ -33,6 +36,7 @@ import pickle
 import queue
 import threading
 import traceback
+import weakref
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -193,7 +197,9 @@ class StoreReader:
 
     def _process_epoch(self, epoch: int):
         """Worker ``w`` of ``n`` prepares batches ``w, w + n, ...`` in slots of its own in shared memory; the
-        consumer takes batch ``b`` from worker ``b % n``, copies it out and hands the slot back."""
+        consumer takes batch ``b`` from worker ``b % n`` and yields it where it lies, without a copy. A slot goes
+        back to its worker once the consumer has dropped the batch in it; a consumer that keeps its batches gets
+        copies instead when keeping one more would leave the worker without a slot for its next batch."""
         n = min(self.workers, len(self))
         slots = max(2, -(-self.prefetch // n))  # per worker: together about ``prefetch`` batches ahead
         shape = (self.batch_size, self.image_size, self.image_size, 3)
@@ -202,8 +208,10 @@ class StoreReader:
         # locks they hold. A worker starts in milliseconds; a spawned one would import numpy and h5py each epoch.
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
-        memory = context.RawArray("B", n * slots * int(np.prod(shape)))  # unlinked file: freed with the last user
+        memory = context.RawArray("B", n * slots * int(np.prod(shape)))  # freed once no batch in it is left
         buffers = np.frombuffer(memory, np.uint8).reshape(n, slots, *shape)
+        released = collections.deque()  # (worker, slot) of each yielded batch the consumer has dropped since
+        held = [0] * n  # per worker: its slots whose batch the consumer still holds
         pipes, workers, finished = [], [], False
         try:
             for w in range(n):
@@ -219,15 +227,22 @@ class StoreReader:
                 pipes.append(ours)
                 workers.append(worker)
             for b in range(len(self)):
+                while released:
+                    w, slot = released.popleft()
+                    held[w] -= 1
+                    _hand_back(pipes[w], slot)
                 w = b % n
                 message = _receive(pipes[w], workers[w])
                 if message[0] == "error":
                     raise _error(*message[1:])
                 _, slot, size, labels = message
-                images = buffers[w, slot, :size].copy()
-                if b + n * slots < len(self):  # the worker's batch that waits for this slot
-                    with contextlib.suppress(OSError):  # it died: its next batch is where that is reported
-                        pipes[w].send(slot)
+                images = buffers[w, slot, :size]
+                if held[w] + 1 < slots or b + n >= len(self):  # the worker keeps a slot for its next batch
+                    held[w] += 1
+                    weakref.finalize(images, released.append, (w, slot)).atexit = False
+                else:
+                    images = images.copy()
+                    _hand_back(pipes[w], slot)
                 yield images, labels
             finished = True
         finally:
@@ -298,6 +313,12 @@ def _picklable(err: BaseException) -> BaseException:
 def _error(err: BaseException, trace: str) -> BaseException:
     err.add_note(f"in a reader process:\n{trace}")
     return err
+
+
+def _hand_back(pipe, slot: int) -> None:
+    """A slot to its worker (which may have made its last batch and left, or died: its next batch reports that)."""
+    with contextlib.suppress(OSError):
+        pipe.send(slot)
 
 
 def _receive(pipe, worker):
