@@ -6,29 +6,22 @@
 - Top-k: k = 1000 and k = 100 sets, overlapping ratios and class entropies for one pair over the 12 layers at
   n = 70,000 images, layer by layer (target < 60 s, peak RSS < 2 GiB).
 
-Each part runs in a fresh Python process, so the peak RSS it prints is its own.
+Each part runs in a fresh Python process (``python -m benchmarks metrics``), so the peak memory it prints is its own.
 """
 
-import resource
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from artfinetune.metrics.cka import CKAAccumulator, debiased_cka, linear_cka
 from artfinetune.metrics.topk import layer_entropies, overlap_ratios, topk_images
 from artfinetune.model.layers import STUDY_LAYERS, WIDTHS
+from benchmarks import peak_memory_gib
 
 CKA_N, CKA_CHUNK, CKA_TARGET = 16_000, 4_096, 2.0  # the chunk the cka rule reads (metrics.pairs.CHUNK_IMAGES)
 REPEATS = 3  # CKA times are the best of 3 per layer: the 2 cores are shared, so single runs vary up to 3x
 TOPK_N, TOPK_TARGET, RSS_TARGET_GIB = 70_000, 60.0, 2.0
 NUM_CLASSES = 25  # RASTA's styles
-
-
-def _peak_rss_gib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # Linux reports KiB
 
 
 def _pair(rng, n: int, c: int, offset: float = 0.0, rows: int = 10_000):
@@ -110,7 +103,6 @@ def cka_part() -> None:
             abs(_raw_moment_linear_cka(A, B, np.float64) - exact_lin),
         ]
         print(f"  {label:>22} " + " ".join(f"{e:{w}.1e}" for e, w in zip(err, (15, 17, 12, 12), strict=True)))
-    print(f"  peak RSS of this part: {_peak_rss_gib():.2f} GiB")
 
 
 def topk_part() -> None:
@@ -151,19 +143,8 @@ def topk_part() -> None:
         f"without the separate top-100 pass (take the prefix): {metrics - times['top-100']:6.2f} s"
     )
     print(f"  median overlap at k = 100 per layer: {min(medians):.2f}..{max(medians):.2f} (chance {chance:.4f})")
-    rss = _peak_rss_gib()
+    rss = peak_memory_gib()
     print(
-        f"  peak RSS of this part: {rss:.2f} GiB = {rss / RSS_TARGET_GIB:4.2f}x the {RSS_TARGET_GIB:.0f} GiB target "
+        f"  peak memory: {rss:.2f} GiB = {rss / RSS_TARGET_GIB:4.2f}x the {RSS_TARGET_GIB:.0f} GiB target "
         f"(mixed5b's two float32 score arrays alone: {2 * TOPK_N * 1024 * 4 / 2**30:.2f} GiB)"
     )
-
-
-def main() -> None:
-    root = Path(__file__).resolve().parents[1]
-    for part in ("cka_part", "topk_part"):
-        code = f"from benchmarks.bench_metrics import {part}; {part}()"
-        subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
-
-
-if __name__ == "__main__":
-    main()
