@@ -17,7 +17,7 @@ DEMO_REPORT := results/demo/report.zip
 # TensorFlow's deterministic ops give the same weights for the same seed and the same number of threads.
 DEMO_THREADS := --set-threads train=1 pretrain=2 activations=1 render=1 render_changed=1
 
-.PHONY: setup demo report docs test lint bench preflight clean-demo
+.PHONY: setup demo report docs test lint bench preflight gpu-check clean-demo
 
 setup: $(STAMP)
 
@@ -61,6 +61,11 @@ bench: setup
 CONFIG ?= config.yaml
 preflight: setup
 	$(BIN)/artfinetune preflight $(CONFIG) $(if $(SLURM),--slurm)
+
+# This node's speed for a study, measured side by side: training (mixed precision on a GPU), the reader with the
+# config's reader_workers, activations, render steps; and whether the reader keeps up. Small sizes on a CPU.
+gpu-check: setup
+	$(BIN)/artfinetune gpu-check $(CONFIG)
 
 clean-demo:
 	rm -rf results/demo

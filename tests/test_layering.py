@@ -25,6 +25,7 @@ LEVELS = {
     "figures": 8,
     "report": 9,
     "cli": 10,
+    "gpu_check": 10,  # measures every stage at once (make gpu-check)
     "__main__": 10,
 }
 
