@@ -58,3 +58,12 @@ def read_rows(path: Path) -> list[dict]:
 
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+# Files that run for minutes go first: pytest-xdist (--dist loadfile) hands out whole files in collection order,
+# and the SLURM tests (most of their time waiting for the cluster's jobs) would otherwise start last, alone.
+SLOW_FIRST = ("test_slurm.py",)
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: the rest keep their order
