@@ -115,27 +115,21 @@ def reader_rate(reader, epochs: int = 3) -> tuple[float, float]:
 
 
 def training_rates(trainer, reader, batches: int) -> tuple[float, float]:
-    """The training step's rate on batches already in memory, and fed by ``reader`` (in turns: memory, reader,
-    memory, so that a drift in speed favours neither)."""
+    """Images per second of ``trainer.train_epoch`` (the training loop's steps) over ``batches`` batches already in
+    memory, and over as many read by ``reader`` then (in turns: memory, reader, memory, so that a drift in speed
+    favours neither); each after two batches of warm-up."""
     import itertools
 
-    import tensorflow as tf
-
-    def step(images, labels):  # as Trainer.train_epoch takes a batch
-        return float(trainer._step(tf.convert_to_tensor(images), tf.convert_to_tensor(labels))[0])
+    def timed(stream) -> float:
+        trainer.train_epoch(itertools.islice(stream, 2))  # tracing; the reader's workers starting
+        start = time.perf_counter()
+        trainer.train_epoch(itertools.islice(stream, batches))
+        return batches * reader.batch_size / (time.perf_counter() - start)
 
     memory = list(itertools.islice(reader.epoch(0), batches + 2))
-
-    def from_memory():
-        return _rate(reader.batch_size, batches, lambda i: step(*memory[i % len(memory)]))
-
-    def from_reader(epoch):
-        stream = reader.epoch(epoch)
-        return _rate(reader.batch_size, batches, lambda i: step(*next(stream)))
-
-    first = from_memory()
-    fed = from_reader(1)
-    return (first + from_memory()) / 2, fed
+    first = timed(iter(memory))
+    fed = timed(reader.epoch(1))
+    return (first + timed(iter(memory))) / 2, fed
 
 
 def activation_rate(config: dict, sizes: Sizes, num_classes: int) -> tuple[float, int, int]:
