@@ -94,11 +94,12 @@ def _half(store: str, epoch: int, w: int, start, done) -> None:
     done.put(time.perf_counter())
 
 
-def _ceiling(store: Path, epoch: int) -> tuple[int, float, float]:
-    """Two processes preparing half of an epoch's batches each, timed from a common start: what two cores give."""
+def _two_processes(target, *args) -> float:
+    """Seconds until both of two processes ``target(*args, w, start, done)`` (w = 0, 1) are done, timed from a
+    common start once both are running (each puts its end time in ``done``)."""
     context = multiprocessing.get_context("forkserver")
     start, done = context.Barrier(3), context.Queue()
-    processes = [context.Process(target=_half, args=(str(store), epoch, w, start, done)) for w in range(2)]
+    processes = [context.Process(target=target, args=(*args, w, start, done)) for w in range(2)]
     for p in processes:
         p.start()
     start.wait()
@@ -106,7 +107,17 @@ def _ceiling(store: Path, epoch: int) -> tuple[int, float, float]:
     seconds = max(done.get() for _ in processes) - began
     for p in processes:
         p.join()
-    return len(_reader(store).indices), 0.0, seconds
+    return seconds
+
+
+def _ceiling(store: Path, epoch: int) -> tuple[int, float, float]:
+    """Two processes preparing half of an epoch's batches each, timed from a common start: what two cores give."""
+    return len(_reader(store).indices), 0.0, _two_processes(_half, str(store), epoch)
+
+
+def _read_from(store: str, step: int, w: int, start, done) -> None:
+    """:func:`_read` with the argument order of :func:`_two_processes`."""
+    _read(store, w, step, start, done)
 
 
 def _read(store: str, w: int, step: int, start=None, done=None) -> None:
@@ -124,22 +135,13 @@ def _read(store: str, w: int, step: int, start=None, done=None) -> None:
 
 def reads_only(store: Path) -> None:
     """The stored images read, no augmentation: one thread, two threads, two processes (started beforehand)."""
-    context = multiprocessing.get_context("forkserver")
     with h5py.File(store, "r") as f:
         n = 3 * len(f["offsets"])
     rates = {"1 thread": [], "2 threads": [], "2 processes": []}
     for r in range(ROUNDS):
         for name in list(rates) if r % 2 == 0 else list(rates)[::-1]:
             if name == "2 processes":
-                start, done = context.Barrier(3), context.Queue()
-                processes = [context.Process(target=_read, args=(str(store), w, 2, start, done)) for w in range(2)]
-                for p in processes:
-                    p.start()
-                start.wait()
-                began = time.perf_counter()
-                seconds = max(done.get() for _ in processes) - began
-                for p in processes:
-                    p.join()
+                seconds = _two_processes(_read_from, str(store), 2)
             else:
                 k = 1 if name == "1 thread" else 2
                 threads = [threading.Thread(target=_read, args=(str(store), w, k)) for w in range(k)]
