@@ -55,3 +55,27 @@ def test_unknown_layer_or_k_is_named(tmp_path):
 def test_a_branch_channel_reads_the_top_k_of_its_tensor_after_relu():
     assert topk_channel("mixed4d_3x3_pre_relu:52") == ("mixed4d_3x3", 52)
     assert topk_channel("mixed4a:10") == ("mixed4a", 10)
+
+
+def test_render_layers_narrow_the_gallerys_choice_in_the_studys_order(demo_config_dict):
+    import copy
+
+    from artfinetune.errors import ConfigError
+    from artfinetune.render.captions import gallery_caption
+    from artfinetune.render.channels import changed_settings
+    from artfinetune.study.config import prepare_config
+
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["render"].pop("layers", None)
+    everything = prepare_config(cfg)
+    assert changed_settings(everything)["layers"] == everything["layers"]  # the default: the study's layers
+    assert "per layer, the 1 channels" in gallery_caption(everything, ["imagenet", "styles_A/1"])
+    cfg["render"]["layers"] = ["mixed5b", "conv2d0", "mixed4c"]
+    narrowed = prepare_config(cfg)
+    assert changed_settings(narrowed)["layers"] == ["conv2d0", "mixed4c", "mixed5b"]  # network order
+    assert "per layer of conv2d0, mixed4c, mixed5b, the 1 channels" in gallery_caption(
+        narrowed, ["imagenet", "styles_A/1"]
+    )
+    cfg["render"]["layers"] = ["mixed4d_3x3"]
+    with pytest.raises(ConfigError, match=r"render\.layers has \['mixed4d_3x3'\], which are not in layers"):
+        prepare_config(cfg)

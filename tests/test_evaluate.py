@@ -1,3 +1,4 @@
+import copy
 import json
 
 import numpy as np
@@ -74,6 +75,75 @@ def test_table_has_a_column_per_seed_the_mean_and_the_paper(tmp_path):
     ]
     md = (tmp_path / "t.md").read_text()
     assert md.startswith("# Table 3") and "| FT mode A | iconart | mAP | i_A | 50.00 | 55.00 | 52.50 | 59.20 |" in md
+
+
+def test_a_run_with_fewer_seeds_leaves_their_cells_empty_and_averages_its_own(tmp_path):
+    def ev(name, seed, metrics):
+        path = tmp_path / f"{name}_{seed}.json"
+        path.write_text(json.dumps({"metrics": metrics}))
+        return str(path)
+
+    spec = {
+        "title": "Table 1",
+        "seeds": [1, 2, 3],
+        "rows": [{"label": "FT mode A", "runs": ["r_A"]}, {"label": "From scratch", "runs": ["r_S"]}],
+        "columns": {
+            "r_A": {"dataset": "rasta", "metrics": ["top1"],
+                    "evals": {"1": ev("a", 1, {"top1": 50.0}), "2": ev("a", 2, {"top1": 56.0}),
+                              "3": ev("a", 3, {"top1": 59.0})}},
+            "r_S": {"dataset": "rasta", "metrics": ["top1"],
+                    "evals": {"1": ev("s", 1, {"top1": 40.0}), "3": ev("s", 3, {"top1": 45.0})}},
+        },
+    }  # fmt: skip
+    table = write_table(spec, tmp_path / "t.csv", tmp_path / "t.md")
+    columns = ["seed 1 (paper's run)", "seed 2", "seed 3", "mean"]
+    assert table[columns].values.tolist()[0] == [50.0, 56.0, 59.0, 55.0]
+    assert table[columns].values.tolist()[1][0] == 40.0 and np.isnan(table[columns].values.tolist()[1][1])
+    assert table[columns].values.tolist()[1][2:] == [45.0, 42.5]  # the mean of the seeds it has, 1 and 3
+    assert "| From scratch | rasta | top1 | r_S | 40.00 |  | 45.00 | 42.50 |" in (tmp_path / "t.md").read_text()
+
+
+def test_a_runs_own_seeds_decide_its_models_targets_and_table_inputs(demo_config_dict):
+    from artfinetune.figures.tables import table_inputs
+    from artfinetune.study.names import parse_model, run_seeds
+
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["seeds"] = [1, 2]
+    cfg["runs"]["styles_A"].pop("seeds", None)
+    for run in ("styles_end_from_scratch", "styles_from_scratch", "styles_off_the_shelf"):
+        cfg["runs"][run]["seeds"] = [1]
+    config = prepare_config(cfg)
+    assert run_seeds(config, "styles_A") == [1, 2] and run_seeds(config, "styles_from_scratch") == [1]
+    assert run_seeds(config, "styles_ensemble") == [1]  # the seeds its three runs share
+    with pytest.raises(ValueError, match=r"run 'styles_from_scratch' is trained with seeds \[1\]"):
+        parse_model("styles_from_scratch/2", config)
+    inputs = table_inputs(config, "table1")
+    assert sum("/styles_A/2/" in i for i in inputs) == 1
+    assert not [i for i in inputs if "/2/" in i and "/styles_A/" not in i]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"styles_A": [3]}, r"runs\.styles_A\.seeds has \[3\], which are not in seeds \[1, 2\]"),
+        (
+            {"styles_A": [1], "objects_styles_A": [1, 2]},
+            r"runs\.objects_styles_A starts from run 'styles_A' with seeds \[2\], which 'styles_A' is not trained with",
+        ),
+        (
+            {"styles_A": [2], "styles_end_from_scratch": [1], "styles_from_scratch": [1], "objects_styles_A": [2],
+             "objects_off_the_shelf_styles": [2]},
+            r"ensembles\.styles_ensemble: its runs share no seed",
+        ),
+    ],
+)  # fmt: skip
+def test_a_runs_seeds_are_checked_against_the_study_its_init_run_and_its_ensembles(demo_config_dict, change, message):
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["seeds"] = [1, 2]
+    for run, seeds in change.items():
+        cfg["runs"][run]["seeds"] = seeds
+    with pytest.raises(ConfigError, match=message):
+        prepare_config(cfg)
 
 
 def test_config_checks_ensembles_and_tables(demo_config_dict):

@@ -54,6 +54,7 @@ try:
         analysis_tensors,
         pair_label,
         pairs_by_id,
+        run_seeds,
     )
 except ImportError as err:
     raise WorkflowError(
@@ -194,7 +195,7 @@ def all_targets():
     runs = [
         f"{paths.run_dir(config, r, s)}/eval.json"
         for r in [*config["runs"], *config["ensembles"]]
-        for s in config["seeds"]
+        for s in run_seeds(config, r)
     ]
     tables = [
         paths.table_path(config, t, e)

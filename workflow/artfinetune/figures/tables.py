@@ -17,7 +17,7 @@ import pandas as pd
 
 from artfinetune.errors import UserError
 from artfinetune.io import atomic_path
-from artfinetune.study.names import dataset_of, metrics_of
+from artfinetune.study.names import dataset_of, metrics_of, run_seeds
 from artfinetune.study.paths import run_dir
 from artfinetune.study.report import rst_escape
 
@@ -50,7 +50,7 @@ def table_spec(config: dict, table: str) -> dict:
         name: {
             "dataset": dataset_of(config, name),
             "metrics": metrics_of(config, name),
-            "evals": {str(s): f"{run_dir(config, name, s)}/eval.json" for s in config["seeds"]},
+            "evals": {str(s): f"{run_dir(config, name, s)}/eval.json" for s in run_seeds(config, name)},
         }
         for name in names
     }
@@ -58,7 +58,7 @@ def table_spec(config: dict, table: str) -> dict:
 
 
 def table_inputs(config: dict, table: str) -> list[str]:
-    """The eval.json files a table reads, every run's and ensemble's for every seed."""
+    """The eval.json files a table reads, every run's and ensemble's for each of its seeds."""
     columns = table_spec(config, table)["columns"].values()
     return [e for c in columns for e in c["evals"].values()]
 
@@ -70,7 +70,8 @@ def table_caption(config: dict, name: str) -> str:
     marked = seed_column(paper_seed(config["seeds"]), config["seeds"])
     text = (
         f"{table['title'] or name}. Test metrics in % of each row's run (or ensemble) per seed ({seeds}) and "
-        "their mean: top-1/3/5 accuracy for a single-label dataset, mean average precision over classes "
+        "their mean over the seeds the run was trained with (an empty cell: the run has no such seed): "
+        "top-1/3/5 accuracy for a single-label dataset, mean average precision over classes "
         "(scikit-learn's average precision per class) for a multi-label one. "
         f"The paper reports a single training per row; our first seed stands for it, so the column {marked} is "
         "the one that compares with the paper's value (the other seeds and the mean show how much another training "
@@ -85,7 +86,7 @@ def table_caption(config: dict, name: str) -> str:
 
 def build_table(spec: dict) -> pd.DataFrame:
     """``spec``: ``rows`` (label, runs, optional paper values), ``seeds``, and for every run or
-    ensemble its ``dataset``, ``metrics`` and ``evals`` (seed -> eval.json path)."""
+    ensemble its ``dataset``, ``metrics`` and ``evals`` (seed -> eval.json path, for the seeds it was trained with)."""
     missing = [k for k in ("rows", "seeds", "columns") if k not in spec]
     if missing:
         raise UserError(f"the table spec lacks {', '.join(missing)}; the table rule writes it from the config's tables")
@@ -95,13 +96,13 @@ def build_table(spec: dict) -> pd.DataFrame:
         for run in row["runs"]:
             column = spec["columns"][run]
             values = {
-                seed: json.loads(Path(column["evals"][str(seed)]).read_text())["metrics"] for seed in spec["seeds"]
+                int(seed): json.loads(Path(path).read_text())["metrics"] for seed, path in column["evals"].items()
             }
             for metric in column["metrics"]:
                 line = {"model": row["label"], "dataset": column["dataset"], "metric": metric, "run": run}
-                for seed in spec["seeds"]:
-                    line[seed_column(seed, spec["seeds"])] = values[seed][metric]
-                line["mean"] = sum(values[s][metric] for s in spec["seeds"]) / len(spec["seeds"])
+                for seed in spec["seeds"]:  # a run trained with fewer seeds leaves the others' cells empty
+                    line[seed_column(seed, spec["seeds"])] = values[seed][metric] if seed in values else None
+                line["mean"] = sum(v[metric] for v in values.values()) / len(values)
                 line["paper"] = paper.pop(0) if paper else None
                 lines.append(line)
     return pd.DataFrame(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from artfinetune.render.channels import changed_settings
 from artfinetune.study.names import pair_label
 from artfinetune.study.report import rst_escape
 
@@ -21,8 +22,10 @@ def render_how(config: dict) -> str:
 def gallery_caption(config: dict, pair) -> str:
     """A pair's channel gallery (an HTML page with its images)."""
     render = config["render"]
+    layers = changed_settings(config)["layers"]
+    which = "per layer" if layers == config["layers"] else f"per layer of {', '.join(layers)}"
     chosen = (
-        f" and, per layer, the {render['per_layer']} channels whose top-{render['k']} sets changed most "
+        f" and, {which}, the {render['per_layer']} channels whose top-{render['k']} sets changed most "
         "and as many that changed least"
         if render["per_layer"]
         else ""

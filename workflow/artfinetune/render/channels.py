@@ -66,8 +66,11 @@ def model_channels(config: dict, model: str) -> list[str]:
 
 
 def changed_settings(config: dict) -> dict:
-    """How a gallery chooses its channels automatically: per layer, most and least changed at ``render.k``."""
-    return {"layers": config["layers"], "per_layer": config["render"]["per_layer"], "k": config["render"]["k"]}
+    """How a gallery chooses its channels automatically: per layer (``render.layers``, default the study's, in the
+    study's order), most and least changed at ``render.k``."""
+    chosen = config["render"].get("layers")
+    layers = [layer for layer in config["layers"] if chosen is None or layer in chosen]
+    return {"layers": layers, "per_layer": config["render"]["per_layer"], "k": config["render"]["k"]}
 
 
 def gallery_has_changed(config: dict, pair) -> bool:

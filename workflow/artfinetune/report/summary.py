@@ -8,7 +8,7 @@ from pathlib import Path
 
 from artfinetune.data.store import read_store_info
 from artfinetune.study import paths
-from artfinetune.study.names import analysis_pairs
+from artfinetune.study.names import analysis_pairs, run_seeds
 
 
 def study_summary(config: dict, origin: str) -> Iterator[str]:
@@ -28,7 +28,7 @@ def study_summary(config: dict, origin: str) -> Iterator[str]:
         model = Path(paths.init_dir(config, init)) / "model.keras"
         yield f"  init {init}: {model}" + ("" if model.exists() else " (not built yet)")
     models = [
-        Path(paths.run_dir(config, r, s)) for r in [*config["runs"], *config["ensembles"]] for s in config["seeds"]
+        Path(paths.run_dir(config, r, s)) for r in [*config["runs"], *config["ensembles"]] for s in run_seeds(config, r)
     ]
     done = sum((m / "eval.json").exists() for m in models)
     yield f"  runs: {done} of {len(models)} trained and evaluated, under {results / 'models'}"

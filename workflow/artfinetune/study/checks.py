@@ -18,6 +18,7 @@ from artfinetune.study.names import (
     pair_dataset,
     pair_id,
     parse_model,
+    run_seeds,
 )
 
 
@@ -61,6 +62,7 @@ def check_references(config: dict, origin: str = "the config") -> None:
             )
     for name in runs:
         _check_no_cycle(name, runs, fail)
+    _check_run_seeds(config, fail)
     from_random = [(f"runs.{n}", r["mode"]) for n, r in runs.items() if r["init"] == RANDOM_INIT]
     from_random += [(f"init.{n}", i["mode"]) for n, i in inits.items() if i["kind"] == "pretrain"]
     for where, mode_name in from_random:
@@ -73,6 +75,9 @@ def check_references(config: dict, origin: str = "the config") -> None:
             fail(f"ensembles.{name}.runs names {unknown}, which are not in runs")
         if len({runs[r]["dataset"] for r in ensemble["runs"]}) > 1:
             fail(f"ensembles.{name} mixes datasets; an ensemble averages runs of one dataset")
+        if not run_seeds(config, name):
+            own = {r: run_seeds(config, r) for r in ensemble["runs"]}
+            fail(f"ensembles.{name}: its runs share no seed ({own}); give them a common seed in runs.<run>.seeds")
     for name, mode in modes.items():
         for key in ("frozen", "reinit"):
             try:
@@ -103,11 +108,39 @@ def check_references(config: dict, origin: str = "the config") -> None:
         except ValueError as err:
             fail(f"tensors: {err}")
     _check_channels("render.channels", config["render"]["channels"], fail)
+    unknown = [layer for layer in config["render"].get("layers", []) if layer not in config["layers"]]
+    if unknown:
+        fail(
+            f"render.layers has {unknown}, which are not in layers {config['layers']}; the gallery chooses its "
+            "channels from the study's overlap tables, which have the study's layers only"
+        )
     if config["render"]["k"] not in config["topk"]:
         fail(f"render.k is {config['render']['k']}, which is not in topk {config['topk']}; add it to topk or change it")
     _check_pairs(config, fail)
     _check_mode_tables(config, fail)
     _check_findings(config, fail)
+
+
+def _check_run_seeds(config: dict, fail) -> None:
+    """A run's own seeds are some of the study's, and a run that starts from another run finds each of its seeds
+    there (``objects_A/2`` starts from ``styles_A/2``)."""
+    runs = config["runs"]
+    for name, run in runs.items():
+        unknown = [s for s in run.get("seeds", []) if s not in config["seeds"]]
+        if unknown:
+            fail(
+                f"runs.{name}.seeds has {unknown}, which are not in seeds {config['seeds']}; "
+                "a run's seeds are some of the study's"
+            )
+    for name, run in runs.items():
+        if run["init"] in runs:
+            missing = [s for s in run_seeds(config, name) if s not in run_seeds(config, run["init"])]
+            if missing:
+                fail(
+                    f"runs.{name} starts from run {run['init']!r} with seeds {missing}, which {run['init']!r} is "
+                    f"not trained with ({run_seeds(config, run['init'])}); add them to runs.{run['init']}.seeds "
+                    f"or give runs.{name} seeds {run_seeds(config, run['init'])}"
+                )
 
 
 def _check_channels(where: str, channels: list[str], fail) -> None:

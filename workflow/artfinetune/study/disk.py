@@ -29,7 +29,7 @@ from pathlib import Path
 from artfinetune.data import demo
 from artfinetune.data.sources import REAL_KINDS, load_spec
 from artfinetune.model.layers import WIDTHS
-from artfinetune.study.names import analysis_models, analysis_tensors
+from artfinetune.study.names import analysis_models, analysis_tensors, run_seeds
 
 ASSUMED_ASPECT = 1.3  # mean long/short side of a real collection's images (WikiArt's paintings): an assumption
 DEMO_ASPECT = sum(demo.ASPECT_RANGE) / 2
@@ -133,7 +133,7 @@ def disk_needs(config: dict, downloads: dict[str, int | None] | None = None) -> 
         n = round(image_count(ds) * _extracted_share(ds))
         needs["activations"][dataset] = needs["activations"].get(dataset, 0) + n * channels * 4
     for name, run in config["runs"].items():
-        needs["models"][name] = 2 * len(config["seeds"]) * _run_model_bytes(config, run)
+        needs["models"][name] = 2 * len(run_seeds(config, name)) * _run_model_bytes(config, run)
     for name, init in config["init"].items():
         if init["kind"] == "lucid":
             needs["source files"][name] = graph_bytes(downloads.get(name))

@@ -69,6 +69,15 @@ def dataset_of(config: dict, run_or_ensemble: str) -> str:
     return config["runs"][run]["dataset"]
 
 
+def run_seeds(config: dict, run_or_ensemble: str) -> list[int]:
+    """The seeds a run is trained with (its own ``seeds``, else the study's), in the study's order; an ensemble's
+    are those all its runs share."""
+    ensemble = config["ensembles"].get(run_or_ensemble)
+    runs = ensemble["runs"] if ensemble else [run_or_ensemble]
+    own = [set(config["runs"][r].get("seeds", config["seeds"])) for r in runs]
+    return [s for s in config["seeds"] if all(s in seeds for seeds in own)]
+
+
 def metrics_of(config: dict, run_or_ensemble: str) -> list[str]:
     """The metrics reported for a run or ensemble (those of its dataset's task)."""
     ds = config["datasets"][dataset_of(config, run_or_ensemble)]
@@ -89,6 +98,11 @@ def parse_model(model: str, config: dict) -> dict:
         raise ValueError(f"model {model!r} names run {run!r}, which is not in runs ({choices(config['runs'])})")
     if not seed.isdigit() or int(seed) not in config["seeds"]:
         raise ValueError(f"model {model!r} names seed {seed!r}, which is not in seeds {config['seeds']}")
+    if int(seed) not in run_seeds(config, run):
+        raise ValueError(
+            f"model {model!r} names seed {seed}, but run {run!r} is trained with seeds {run_seeds(config, run)} "
+            f"(runs.{run}.seeds); add the seed there or name another"
+        )
     if rest not in ([], ["init"]):
         raise ValueError(f"model {model!r} must be run/seed or run/seed/init")
     return {"run": run, "seed": int(seed), "initial": bool(rest)}

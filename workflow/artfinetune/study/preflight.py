@@ -31,6 +31,7 @@ from artfinetune.data.sources import load_spec, source_mirrors, spec_path
 from artfinetune.study import paths
 from artfinetune.study.config import load_config
 from artfinetune.study.disk import PARTS, disk_needs, size_text
+from artfinetune.study.names import run_seeds
 
 COLUMNS = ("check", "what", "status", "size", "detail")
 
@@ -169,8 +170,11 @@ def disk_check(config: dict, downloads: dict[str, int | None], report: Report, d
     for part in PARTS:
         items = {k: v for k, v in needs[part].items() if v}
         if part == "models":
-            runs, seeds, inits = len(config["runs"]), len(config["seeds"]), len(config["init"])
-            detail = f"{runs} runs x {seeds} seeds x 2 files (init.keras, model.keras), and {inits} init(s)"
+            trained, inits = sum(len(run_seeds(config, r)) for r in config["runs"]), len(config["init"])
+            detail = (
+                f"{len(config['runs'])} runs, {trained} trainings (run x seed) x 2 files (init.keras, model.keras), "
+                f"and {inits} init(s)"
+            )
         else:
             detail = ", ".join(f"{k} {size_text(v)}" for k, v in items.items())
         report.rows.append(Row("disk", part, "", size_text(sum(items.values())), detail))
