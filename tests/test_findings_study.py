@@ -36,7 +36,7 @@ DEMO_FINDINGS = {
     "depth": {"pair": ["styles_B/1", "styles_B/2"], "overlap_k": 10},
     "init_distance": {
         "fine_tuned": [["imagenet", "styles_A/1"]],
-        "from_scratch": [["objects_A/1", "objects_A/2"]],
+        "from_scratch": [["objects_A/1", "objects_styles_A/1"]],
     },
     "fine_tuning": [{"table": "table1", "fine_tuned": "FT mode A", "off_the_shelf": "Off-the-shelf"}],
     "double_fine_tuning": [
@@ -62,7 +62,7 @@ def test_the_findings_section_is_optional_and_gets_its_default(demo_config_dict)
 def test_the_findings_pairs_are_measured(demo_config_dict):
     cfg = prepare_config(with_findings(demo_config_dict, DEMO_FINDINGS))
     pairs = analysis_pairs(cfg)
-    assert ("styles_B/1", "styles_B/2") in pairs and ("objects_A/1", "objects_A/2") in pairs
+    assert ("styles_B/1", "styles_B/2") in pairs and ("objects_A/1", "objects_styles_A/1") in pairs
     assert ("styles_B/1", "styles_B/2") not in analysis_pairs(prepare_config(demo_config_dict))
 
 
