@@ -60,10 +60,20 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-# Files that run for minutes go first: pytest-xdist (--dist loadfile) hands out whole files in collection order,
-# and the SLURM tests (most of their time waiting for the cluster's jobs) would otherwise start last, alone.
-SLOW_FIRST = ("test_slurm.py",)
+# Files that run for minutes go first: pytest-xdist (--dist loadfile --no-loadscope-reorder; by default it orders
+# files by their number of tests, which put the one-test, two-minute test_own_dataset.py last) hands out whole files
+# in collection order, two to each worker to start with, then one to each worker that runs out; a long file started
+# last runs alone at the end.
+SLOW_FIRST = (
+    "test_slurm.py",
+    "test_train_resume.py",
+    "test_own_dataset.py",
+    "test_workflow.py",
+    "test_train.py",
+    "test_render.py",
+)
 
 
 def pytest_collection_modifyitems(items):
-    items.sort(key=lambda item: item.path.name not in SLOW_FIRST)  # stable: the rest keep their order
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(SLOW_FIRST)))  # stable: the rest keep their order

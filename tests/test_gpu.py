@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from .test_workflow import jobs, snakemake
+from .workflow_helpers import jobs, snakemake
 
 CLAIM = """
 import json, os, sys, time

@@ -132,15 +132,15 @@ def test_the_demo_config_with_its_keys_shuffled_schedules_nothing_on_a_built_wor
     out, err = snakemake(tmp_path, reordered, "-n")
     assert "Nothing to be done" in out + err, (out + err)[-3000:]
 
-    # One change of content: mode A's head learning rate. Its runs train again (styles_A, objects_A and the three
-    # objects_styles_* runs, 2 seeds each) and so does objects_off_the_shelf_styles, which starts from styles_A;
-    # nothing upstream of training does, and only the params of the training jobs and of table 5 (which prints the
-    # modes' learning rates) changed.
+    # One change of content: mode A's head learning rate. Its runs train again (styles_A with its 2 seeds, objects_A
+    # and the three objects_styles_* runs with seed 1) and so does objects_off_the_shelf_styles, which starts from
+    # styles_A; nothing upstream of training does, and only the params of the training jobs and of table 5 (which
+    # prints the modes' learning rates) changed.
     other["modes"]["A"]["lr_head"] = 0.02
     reordered.write_text(yaml.safe_dump(other, sort_keys=False))
     out, err = snakemake(tmp_path, reordered, "-n")
     jobs = scheduled(out + err)
-    assert jobs["train"] == 12, jobs
+    assert jobs["train"] == 7, jobs
     assert not {"demo_dataset", "image_store", "pretrain"} & set(jobs), jobs
     changed = re.search(r"params have changed since last execution:\n\s+(.+)\n", out + err)
     assert changed and changed.group(1) == "mode_table, train", (out + err)[-3000:]

@@ -1,18 +1,14 @@
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from artfinetune.data.demo import GENERATORS, generate_demo_dataset
 from artfinetune.data.reader import StoreReader
-from artfinetune.data.store import build_store
-from artfinetune.model.files import load_model, save_model
+from artfinetune.model.files import load_model
 from artfinetune.model.inception import build_inception_v1
 from artfinetune.train.loop import (
     Trainer,
@@ -26,47 +22,13 @@ from artfinetune.train.loop import (
 from artfinetune.train.setup import block_layers, build_run_model
 
 from .conftest import REPO
-
-SIZE = 64
-BASE_MODE = {
-    "lr_head": 0.01,
-    "lr_transferred": 0.001,
-    "epochs": 2,
-    "deep_supervision": False,
-    "optimizer": "sgd",
-    "momentum": 0.9,
-    "batch_size": 8,
-    "augmentation": {"crop": "center", "flip": False, "translate": 0},
-    "schedule": None,
-    "frozen": [],
-    "reinit": [],
-    "kind": "fine_tune",
-}
-
-
-def mode(**changes):
-    return {**BASE_MODE, **changes}
+from .train_fixtures import SIZE, make_tiny, mode
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A 9-class styles store (4 images a class, 72 px) and a pretrained-looking 12-class init model."""
-    root = tmp_path_factory.mktemp("tiny")
-    table = generate_demo_dataset(
-        root,
-        "styles",
-        images_per_class=4,
-        image_size=72,
-        seed=3,
-        workers=1,
-        splits={"train": 0.5, "val": 0.25, "test": 0.25},
-    )
-    store = root / "store.h5"
-    build_store(table, root, store, root / "manifest.csv", list(GENERATORS["styles"]), "single_label", 72, workers=1)
-    keras.utils.set_random_seed(99)
-    init = build_inception_v1(12, input_size=SIZE, aux_heads=True)
-    save_model(init, root / "init_model.keras")
-    return store, root / "init_model.keras"
+    return make_tiny(tmp_path_factory)
 
 
 def _weights(model, names):
@@ -244,70 +206,6 @@ def test_train_run_applies_each_epochs_rate_to_the_optimizers(tiny, tmp_path, mo
     assert history["lr_head"].tolist() == pytest.approx([0.01, 0.005, 0.0025])
 
 
-def _all_weights(path):
-    return load_model(path).get_weights()
-
-
-def test_same_seed_same_weights_and_stop_resume_equals_a_clean_run(tiny, tmp_path):
-    store, init_path = tiny
-    m = mode(epochs=3, augmentation={"crop": "random", "flip": True, "translate": 2})
-    train_run(store, tmp_path / "a", m, 1, SIZE, init_path)
-    train_run(store, tmp_path / "b", m, 1, SIZE, init_path)
-    train_run(store, tmp_path / "c", m, 2, SIZE, init_path)
-    assert train_run(store, tmp_path / "d", m, 1, SIZE, init_path, max_epochs=1) == {}
-    assert (tmp_path / "d/checkpoint/state.npz").exists() and not (tmp_path / "d/model.keras").exists()
-    train_run(store, tmp_path / "d", m, 1, SIZE, init_path)
-    a, b, c, d = (_all_weights(tmp_path / x / "model.keras") for x in "abcd")
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-    assert all(np.array_equal(x, y) for x, y in zip(a, d, strict=True))
-    assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
-    assert not (tmp_path / "d/checkpoint").exists()
-
-
-def test_sigkill_in_the_middle_then_rerun_gives_the_clean_result(tiny, tmp_path):
-    store, init_path = tiny
-    import json
-
-    m = json.dumps(mode(epochs=4))
-    env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
-
-    def cmd(out):
-        return [
-            sys.executable,
-            "-m",
-            "artfinetune",
-            "train",
-            "--seed",
-            "3",
-            "--mode-json",
-            m,
-            "--store",
-            str(store),
-            "--init",
-            str(init_path),
-            "--out",
-            str(out),
-            "--image-size",
-            str(SIZE),
-        ]
-
-    subprocess.run(cmd(tmp_path / "clean"), check=True, capture_output=True, env=env)
-    proc = subprocess.Popen(cmd(tmp_path / "killed"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    checkpoint = tmp_path / "killed/checkpoint/state.npz"
-    deadline = time.time() + 120
-    while not checkpoint.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (tmp_path / "killed/model.keras").exists(), "the job finished before it could be killed"
-    resumed = subprocess.run(cmd(tmp_path / "killed"), capture_output=True, text=True, env=env)
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resuming after epoch" in resumed.stderr
-    clean, killed = _all_weights(tmp_path / "clean/model.keras"), _all_weights(tmp_path / "killed/model.keras")
-    assert all(np.array_equal(x, y) for x, y in zip(clean, killed, strict=True))
-    assert (tmp_path / "clean/eval.json").read_text() == (tmp_path / "killed/eval.json").read_text()
-
-
 def test_learning_rates_are_logged_per_variable(tiny, tmp_path):
     store, init_path = tiny
     env = {**os.environ, "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"}
@@ -362,36 +260,6 @@ def test_reinitialised_layers_are_logged_as_such(tiny, caplog):
     assert origin["softmax2_pre_activation/kernel"] == "new"
 
 
-def test_a_checkpoint_of_another_setup_is_not_resumed(tiny, tmp_path, caplog):
-    store, init_path = tiny
-    train_run(store, tmp_path, mode(epochs=3), 1, SIZE, init_path, max_epochs=1)
-    with caplog.at_level("INFO"):
-        train_run(store, tmp_path, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)  # the mode was edited
-    assert "another setup (mode changed); starting afresh" in caplog.text and "resuming" not in caplog.text
-    fresh = tmp_path / "fresh"
-    train_run(store, fresh, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)
-    a, b = _all_weights(tmp_path / "model.keras"), _all_weights(fresh / "model.keras")
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
-def test_a_checkpoint_from_another_init_is_not_resumed_even_at_the_same_path(tiny, tmp_path, caplog):
-    """Kill a run, retrain its init (same file name, new weights), rerun: it starts afresh and equals a clean run."""
-    store, _ = tiny
-    init_path = tmp_path / "init_model.keras"
-    keras.utils.set_random_seed(5)
-    save_model(build_inception_v1(12, input_size=SIZE), init_path)
-    train_run(store, tmp_path / "run", mode(epochs=2), 1, SIZE, init_path, max_epochs=1)  # "killed" after epoch 1
-    keras.utils.set_random_seed(6)
-    save_model(build_inception_v1(12, input_size=SIZE), init_path)  # the init was rebuilt in the meantime
-    with caplog.at_level("INFO"):
-        train_run(store, tmp_path / "run", mode(epochs=2), 1, SIZE, init_path)
-    assert "another setup (init changed); starting afresh from epoch 0" in caplog.text
-    assert "resuming" not in caplog.text
-    train_run(store, tmp_path / "clean", mode(epochs=2), 1, SIZE, init_path)
-    a, b = _all_weights(tmp_path / "run/model.keras"), _all_weights(tmp_path / "clean/model.keras")
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
 def test_the_determinism_setting_is_recorded_in_the_evaluation(tiny, tmp_path):
     import json
 
@@ -434,18 +302,3 @@ def test_local_response_norm_does_not_overflow_under_mixed_precision():
         keras.mixed_precision.set_global_policy("float32")
     assert np.isfinite(got).all() and np.abs(expected).max() > 1
     np.testing.assert_allclose(got, expected, rtol=1e-3)
-
-
-def test_a_run_killed_before_its_first_epoch_ended_takes_the_new_init(tiny, tmp_path):
-    store, _ = tiny
-    init_path = tmp_path / "init_model.keras"
-    keras.utils.set_random_seed(5)
-    save_model(build_inception_v1(12, input_size=SIZE), init_path)
-    train_run(store, tmp_path / "run", mode(epochs=1), 1, SIZE, init_path, max_epochs=0)  # only checkpoint/init.keras
-    assert (tmp_path / "run/checkpoint/init.keras").exists()
-    keras.utils.set_random_seed(6)
-    save_model(build_inception_v1(12, input_size=SIZE), init_path)  # the init changed before the rerun
-    train_run(store, tmp_path / "run", mode(epochs=1), 1, SIZE, init_path)
-    train_run(store, tmp_path / "clean", mode(epochs=1), 1, SIZE, init_path)
-    a, b = _all_weights(tmp_path / "run/init.keras"), _all_weights(tmp_path / "clean/init.keras")
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))

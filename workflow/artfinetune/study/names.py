@@ -72,7 +72,7 @@ def dataset_of(config: dict, run_or_ensemble: str) -> str:
 def run_seeds(config: dict, run_or_ensemble: str) -> list[int]:
     """The seeds a run is trained with (its own ``seeds``, else the study's), in the study's order; an ensemble's
     are those all its runs share."""
-    ensemble = config["ensembles"].get(run_or_ensemble)
+    ensemble = config.get("ensembles", {}).get(run_or_ensemble)
     runs = ensemble["runs"] if ensemble else [run_or_ensemble]
     own = [set(config["runs"][r].get("seeds", config["seeds"])) for r in runs]
     return [s for s in config["seeds"] if all(s in seeds for seeds in own)]
