@@ -164,8 +164,20 @@ def test_cka_pair_labels_must_differ(two_pairs):
 
 def topk_panels(frame):
     return [
-        {"values": overlap_boxes(frame, 10), "metric": "overlap", "title": "(a) overlap", "chance": 100 * 10 / N_TRAIN},
-        {"values": entropy_boxes(frame, 20, side="a"), "metric": "entropy", "title": "(b) entropy", "chance": None},
+        {
+            "values": overlap_boxes(frame, 10),
+            "metric": "overlap",
+            "title": "(a) overlap",
+            "chance": 100 * 10 / N_TRAIN,
+            "k": 10,
+        },
+        {
+            "values": entropy_boxes(frame, 20, side="a"),
+            "metric": "entropy",
+            "title": "(b) entropy",
+            "chance": None,
+            "k": 20,
+        },
     ]
 
 
@@ -186,6 +198,10 @@ def test_topk_figure_draws_the_mean_as_a_line_the_median_as_a_star_and_the_chanc
         assert not boxes.medians[i].get_visible()
     (chance,) = [line for line in overlap_ax.get_lines() if line.get_linestyle() == "--"]
     assert list(chance.get_ydata()) == [5.0, 5.0] and "chance" in chance.get_label()
+    # k = 10 of n = 200 at random: P(X <= 1) = 0.918 < 0.99 <= P(X <= 2) = 0.9909, with the intersection size X
+    # hypergeometric, P(X = i) = C(10, i) C(190, 10 - i) / C(200, 10): 2 of 10 images, 20 %
+    (random,) = [line for line in overlap_ax.get_lines() if line.get_linestyle() == ":"]
+    assert list(random.get_ydata()) == [20.0, 20.0] and "99th percentile = 20 %" in random.get_label()
     entropy_boxes_drawn = entropy_ax.containers[0]
     entropy_stars = entropy_ax.collections[-1]
     for i, layer in enumerate(layers):
