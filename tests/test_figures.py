@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
 
 from artfinetune.errors import UserError
@@ -114,6 +115,27 @@ def test_cka_figure_draws_one_line_per_pair_in_network_order_and_the_reference(t
     ]
     assert [line.get_color() for line in debiased] == [first.get_color(), second.get_color()]  # a pair keeps its colour
     assert_print_readable(fig)
+
+
+def test_cka_figure_draws_each_values_jackknife_interval_as_a_band(tmp_path, two_pairs):
+    path = two_pairs[0][1]
+    frame = pd.read_csv(path)
+    leave_outs = pd.DataFrame(
+        [{"model_a": "a", "model_b": "b", "layer": layer, "channel": b, "metric": f"{kind}_cka_leave_out",
+          "value": v, "k": None}
+         for layer, values in {"conv2d0": [1.0] * 4, "mixed3a": [0.9] * 4, "mixed5b": [0.4, 0.4, 0.4, 0.44]}.items()
+         for kind in ("linear", "debiased") for b, v in enumerate(values)],
+        columns=COLUMNS,
+    )  # fmt: skip
+    pd.concat([frame, leave_outs]).to_csv(path, index=False)
+    linear_ax, _ = draw_cka(read_cka(two_pairs)).axes
+    (band,) = [c for c in linear_ax.collections if isinstance(c, PolyCollection)]  # the second pair has no rows
+    ys = band.get_paths()[0].vertices[:, 1]
+    # mixed5b: 0.4 and, without each of 4 blocks, [0.4, 0.4, 0.4, 0.44]: pseudo-values 1.6 - 3 * that =
+    # [0.4, 0.4, 0.4, 0.28], mean 0.37, sd 0.06, so 0.37 +- t(3, 97.5 %) * 0.06 / 2; the other layers: no spread
+    half = 3.182446305284263 * 0.06 / 2
+    assert min(ys) == pytest.approx(0.37 - half) and max(ys) == pytest.approx(1.0)
+    assert sorted({round(y, 9) for y in ys}) == pytest.approx(sorted({0.37 - half, 0.37 + half, 0.9, 1.0}), abs=1e-8)
 
 
 def test_cka_figure_without_reference_has_only_the_pairs(two_pairs):
