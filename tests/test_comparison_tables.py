@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from artfinetune.errors import UserError
 from artfinetune.figures.comparison_tables import build_comparison_table, write_comparison_table
-from artfinetune.metrics.summaries import mean_cka, mean_l2
+from artfinetune.metrics.summaries import mean_cka, mean_cka_interval, mean_l2
 
 
 def tidy(rows: list[dict], model_a="imagenet", model_b="rasta_A/1") -> pd.DataFrame:
@@ -101,7 +102,8 @@ def table4_spec(tmp_path, paper=(0.90, 0.14, 0.91, 0.15)) -> dict:
 def test_table4_puts_each_paper_value_beside_its_pair_and_metric(tmp_path):
     table = build_comparison_table(table4_spec(tmp_path))
     assert list(table.columns) == [
-        "model pair", "dataset", "pair", "mean_cka", "paper mean_cka", "mean_l2", "paper mean_l2",
+        "model pair", "dataset", "pair", "mean_cka", "mean_cka low", "mean_cka high", "paper mean_cka", "mean_l2",
+        "paper mean_l2",
     ]  # fmt: skip
     iconart, paintings = table.to_dict("records")
     assert iconart["dataset"] == "iconart" and paintings["dataset"] == "paintings"
@@ -137,7 +139,15 @@ def test_table2_has_one_metric_and_blank_paper_cells_for_a_row_without_them(tmp_
 
 def test_no_paper_columns_when_no_row_has_paper_values(tmp_path):
     table = build_comparison_table(table4_spec(tmp_path, paper=None))
-    assert list(table.columns) == ["model pair", "dataset", "pair", "mean_cka", "mean_l2"]
+    assert list(table.columns) == [
+        "model pair",
+        "dataset",
+        "pair",
+        "mean_cka",
+        "mean_cka low",
+        "mean_cka high",
+        "mean_l2",
+    ]
 
 
 def test_a_wrong_count_of_paper_values_names_the_row(tmp_path):
@@ -161,7 +171,7 @@ def test_write_comparison_table_writes_full_precision_csv_and_two_decimal_markdo
     markdown = (out / "table4.md").read_text()
     assert markdown.startswith("# Table 4\n")
     assert (
-        "| ImageNet vs FT on the small set | iconart | imagenet vs iconart_A/1 | 0.90 | 0.90 | 0.12 | 0.14 |"
+        "| ImageNet vs FT on the small set | iconart | imagenet vs iconart_A/1 | 0.90 |  |  | 0.90 | 0.12 | 0.14 |"
         in markdown
     )
     assert sorted(p.name for p in out.iterdir()) == ["table4.csv", "table4.md"]  # no temporary file left behind
@@ -181,3 +191,28 @@ def test_table4_averages_the_configs_layers_not_the_branch_tensors(tmp_path):
         "rows": [{"label": "r", "pairs": [{"pair": "a vs b", "dataset": "d", "cka": cka, "l2": None}]}],
     }
     assert build_comparison_table(spec)["mean_cka"].tolist() == pytest.approx([0.75])
+
+
+def test_the_mean_ckas_interval_is_the_jackknife_of_the_mean_over_the_layers(tmp_path):
+    cka = write_cka(tmp_path / "cka.csv", {"conv2d0": 0.9, "mixed5b": 0.5, "mixed4d_3x3": 0.0})
+    frame = pd.read_csv(cka)
+    leave_outs = {"conv2d0": [0.9, 0.95, 0.85, 0.9], "mixed5b": [0.5, 0.45, 0.55, 0.6], "mixed4d_3x3": [9, 9, 9, 9]}
+    rows = [
+        {"model_a": "imagenet", "model_b": "rasta_A/1", "layer": layer, "channel": b, "metric": "linear_cka_leave_out",
+         "value": v, "k": None}
+        for layer, values in leave_outs.items() for b, v in enumerate(values)
+    ]  # fmt: skip
+    pd.concat([frame, pd.DataFrame(rows)]).to_csv(cka, index=False)
+    # the mean over conv2d0 and mixed5b is 0.7; without block b: [0.7, 0.7, 0.7, 0.75]; pseudo-values
+    # 4 * 0.7 - 3 * that = [0.7, 0.7, 0.7, 0.55], mean 0.6625, sd 0.075, t(3) at 97.5 % = 3.182446305
+    half = 3.182446305284263 * 0.075 / 2
+    assert mean_cka_interval(cka, ["conv2d0", "mixed5b"]) == pytest.approx((0.6625 - half, 0.6625 + half))
+    spec = {
+        "title": "",
+        "metrics": ["mean_cka"],
+        "layers": ["conv2d0", "mixed5b"],
+        "rows": [{"label": "r", "pairs": [{"pair": "a vs b", "dataset": "d", "cka": cka, "l2": None}]}],
+    }
+    line = build_comparison_table(spec).iloc[0]
+    assert (line["mean_cka low"], line["mean_cka high"]) == pytest.approx((0.6625 - half, 0.6625 + half))
+    assert all(np.isnan(mean_cka_interval(write_cka(tmp_path / "old.csv", {"conv2d0": 0.9}), ["conv2d0"])))

@@ -58,7 +58,11 @@ def test_cka_of_a_rotated_copy_is_one_and_other_images_are_refused(tmp_path):
     a = write_activations(tmp_path / "a.h5", "m0", {"conv2d0": X}, np.zeros(50, int))
     b = write_activations(tmp_path / "b.h5", "m1", {"conv2d0": 3 * X @ Q}, np.zeros(50, int))
     table = cka_table(a, b, tmp_path / "cka.csv")
-    assert table["value"].tolist() == pytest.approx([1.0, 1.0], abs=1e-5)
+    main = table[table["metric"].isin(["linear_cka", "debiased_cka"])]
+    assert main["value"].tolist() == pytest.approx([1.0, 1.0], abs=1e-5)
+    leave_outs = table[table["metric"].str.endswith("_leave_out")]  # 10 blocks of 5 images, each left out in turn
+    assert sorted(leave_outs["channel"].tolist()) == sorted(2 * list(range(10)))
+    assert leave_outs["value"].tolist() == pytest.approx([1.0] * 20, abs=1e-5)
     other = write_activations(tmp_path / "c.h5", "m2", {"conv2d0": X}, np.zeros(50, int), store_index=np.arange(1, 51))
     with pytest.raises(UserError, match="not computed on the same images"):
         cka_table(a, other, tmp_path / "bad.csv")

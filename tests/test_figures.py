@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
 
 from artfinetune.errors import UserError
@@ -116,6 +117,27 @@ def test_cka_figure_draws_one_line_per_pair_in_network_order_and_the_reference(t
     assert_print_readable(fig)
 
 
+def test_cka_figure_draws_each_values_jackknife_interval_as_a_band(tmp_path, two_pairs):
+    path = two_pairs[0][1]
+    frame = pd.read_csv(path)
+    leave_outs = pd.DataFrame(
+        [{"model_a": "a", "model_b": "b", "layer": layer, "channel": b, "metric": f"{kind}_cka_leave_out",
+          "value": v, "k": None}
+         for layer, values in {"conv2d0": [1.0] * 4, "mixed3a": [0.9] * 4, "mixed5b": [0.4, 0.4, 0.4, 0.44]}.items()
+         for kind in ("linear", "debiased") for b, v in enumerate(values)],
+        columns=COLUMNS,
+    )  # fmt: skip
+    pd.concat([frame, leave_outs]).to_csv(path, index=False)
+    linear_ax, _ = draw_cka(read_cka(two_pairs)).axes
+    (band,) = [c for c in linear_ax.collections if isinstance(c, PolyCollection)]  # the second pair has no rows
+    ys = band.get_paths()[0].vertices[:, 1]
+    # mixed5b: 0.4 and, without each of 4 blocks, [0.4, 0.4, 0.4, 0.44]: pseudo-values 1.6 - 3 * that =
+    # [0.4, 0.4, 0.4, 0.28], mean 0.37, sd 0.06, so 0.37 +- t(3, 97.5 %) * 0.06 / 2; the other layers: no spread
+    half = 3.182446305284263 * 0.06 / 2
+    assert min(ys) == pytest.approx(0.37 - half) and max(ys) == pytest.approx(1.0)
+    assert sorted({round(y, 9) for y in ys}) == pytest.approx(sorted({0.37 - half, 0.37 + half, 0.9, 1.0}), abs=1e-8)
+
+
 def test_cka_figure_without_reference_has_only_the_pairs(two_pairs):
     linear_ax, _ = draw_cka(read_cka(two_pairs)).axes
     assert len(linear_ax.get_lines()) == 2
@@ -164,8 +186,20 @@ def test_cka_pair_labels_must_differ(two_pairs):
 
 def topk_panels(frame):
     return [
-        {"values": overlap_boxes(frame, 10), "metric": "overlap", "title": "(a) overlap", "chance": 100 * 10 / N_TRAIN},
-        {"values": entropy_boxes(frame, 20, side="a"), "metric": "entropy", "title": "(b) entropy", "chance": None},
+        {
+            "values": overlap_boxes(frame, 10),
+            "metric": "overlap",
+            "title": "(a) overlap",
+            "chance": 100 * 10 / N_TRAIN,
+            "k": 10,
+        },
+        {
+            "values": entropy_boxes(frame, 20, side="a"),
+            "metric": "entropy",
+            "title": "(b) entropy",
+            "chance": None,
+            "k": 20,
+        },
     ]
 
 
@@ -186,6 +220,10 @@ def test_topk_figure_draws_the_mean_as_a_line_the_median_as_a_star_and_the_chanc
         assert not boxes.medians[i].get_visible()
     (chance,) = [line for line in overlap_ax.get_lines() if line.get_linestyle() == "--"]
     assert list(chance.get_ydata()) == [5.0, 5.0] and "chance" in chance.get_label()
+    # k = 10 of n = 200 at random: P(X <= 1) = 0.918 < 0.99 <= P(X <= 2) = 0.9909, with the intersection size X
+    # hypergeometric, P(X = i) = C(10, i) C(190, 10 - i) / C(200, 10): 2 of 10 images, 20 %
+    (random,) = [line for line in overlap_ax.get_lines() if line.get_linestyle() == ":"]
+    assert list(random.get_ydata()) == [20.0, 20.0] and "99th percentile = 20 %" in random.get_label()
     entropy_boxes_drawn = entropy_ax.containers[0]
     entropy_stars = entropy_ax.collections[-1]
     for i, layer in enumerate(layers):

@@ -13,6 +13,7 @@ from artfinetune.metrics.topk import (
     layer_entropies,
     overlap_ratio,
     overlap_ratios,
+    random_overlap_quantile,
     topk_images,
 )
 
@@ -80,6 +81,34 @@ def test_overlap_ratio_by_hand():
     assert overlap_ratio([], [1, 2], 4) == 0.0
     assert overlap_ratio([], [], 4) == 0.0
     assert chance_overlap(100, 70_000) == pytest.approx(1 / 700)
+
+
+def test_the_random_overlap_quantile_by_hand():
+    # k = 1 of n = 100: the two images coincide with probability 1/100, so P(overlap = 0) = 0.99 exactly
+    assert random_overlap_quantile(1, 100) == 0.0
+    assert random_overlap_quantile(1, 100, q=0.995) == 1.0
+    assert random_overlap_quantile(5, 5) == 1.0  # k = n: every set is every image
+    # k = 2 of n = 4: P(0) = 1/6, P(1) = 4/6, P(2) = 1/6 (C(2,i) C(2,2-i) / C(4,2)); the median overlap is 1 of 2
+    assert random_overlap_quantile(2, 4, q=0.5) == 0.5 and random_overlap_quantile(2, 4, q=0.8) == 0.5
+    assert random_overlap_quantile(2, 4, q=0.85) == 1.0
+    with pytest.raises(ValueError, match="k must be between 1 and n = 10"):
+        random_overlap_quantile(11, 10)
+
+
+@pytest.mark.parametrize(("k", "n"), [(10, 190), (40, 190), (100, 1000)])
+def test_the_random_overlap_quantile_agrees_with_random_rankings(k, n):
+    rng = np.random.default_rng(7)
+    trials = 20_000
+    ranks_a, ranks_b = rng.random((trials, n)).argsort(1)[:, :k], rng.random((trials, n)).argsort(1)[:, :k]
+    marked = np.zeros((trials, n), bool)
+    np.put_along_axis(marked, ranks_a, True, 1)
+    overlaps = np.take_along_axis(marked, ranks_b, 1).sum(1) / k
+    expected = random_overlap_quantile(k, n)
+    # the quantile's defining property, up to three standard errors of the simulation: at most 1 % of the trials
+    # lie above it, and at least 1 % at or above it (so any lower value would leave more than 1 % above)
+    margin = 3 * math.sqrt(0.01 * 0.99 / trials)
+    assert (overlaps > expected).mean() <= 0.01 + margin
+    assert (overlaps >= expected).mean() >= 0.01 - margin
 
 
 def test_overlap_ratios_of_a_layer_use_the_first_k():

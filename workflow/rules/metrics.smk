@@ -33,8 +33,10 @@ rule cka:
         pair=PAIR_PATTERN,
     conda:
         ENV
+    params:
+        blocks=config["cka_blocks"],
     shell:
-        "artfinetune cka {input.a} {input.b} --out {output} 2> {log}"
+        "artfinetune cka {input.a} {input.b} --blocks {params.blocks} --out {output} 2> {log}"
 
 
 rule l2:

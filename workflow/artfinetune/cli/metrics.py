@@ -6,6 +6,7 @@ Each command parses its arguments and calls one stage function; the rules call t
 from __future__ import annotations
 
 from artfinetune.cli.args import at_least
+from artfinetune.metrics.cka import JACKKNIFE_BLOCKS
 
 
 def cmd_topk(args) -> None:
@@ -17,7 +18,8 @@ def cmd_topk(args) -> None:
 def cmd_cka(args) -> None:
     from artfinetune.metrics.pairs import cka_table
 
-    table = cka_table(args.activations_a, args.activations_b, args.out)
+    table = cka_table(args.activations_a, args.activations_b, args.out, blocks=args.blocks)
+    table = table[table["metric"].isin(["linear_cka", "debiased_cka"])]
     print(table.pivot(index="layer", columns="metric", values="value").loc[table["layer"].unique()].to_string())
 
 
@@ -50,6 +52,12 @@ def add_commands(sub) -> None:
     p.add_argument("activations_a", help="activations of the first model (test split)")
     p.add_argument("activations_b", help="activations of the second model, same images")
     p.add_argument("--out", required=True, help="output CSV")
+    p.add_argument(
+        "--blocks",
+        type=int,
+        default=JACKKNIFE_BLOCKS,
+        help=f"jackknife blocks of images for 95 %% intervals (default {JACKKNIFE_BLOCKS}; 0: none)",
+    )
     p.set_defaults(func=cmd_cka)
 
     p = sub.add_parser("l2", help="l2 distance between two models' trunk convolution kernels (CSV)")

@@ -32,6 +32,12 @@ def cmd_export(args) -> None:
     print(export_model_file(args.model, args.out))
 
 
+def cmd_receptive_fields(args) -> None:
+    from artfinetune.model.receptive import markdown_table
+
+    print(markdown_table(args.image_size), end="")
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb from the first mirror that serves it")
     p.add_argument(
@@ -63,3 +69,9 @@ def add_commands(sub) -> None:
     p.add_argument("model", help="model file (.keras)")
     p.add_argument("--out", required=True, help="output GraphDef (.pb)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "receptive-fields", help="print each study layer's receptive field (size, stride, offset) at an image size"
+    )
+    p.add_argument("--image-size", type=at_least(64), default=224, help="network input side in px (default 224)")
+    p.set_defaults(func=cmd_receptive_fields)

@@ -15,7 +15,7 @@ import pandas as pd
 from artfinetune.errors import UserError
 from artfinetune.figures.cka import CKA_HOW
 from artfinetune.figures.tables import save_table, trainings_text
-from artfinetune.metrics.summaries import SUMMARIES
+from artfinetune.metrics.summaries import SUMMARIES, mean_cka_interval
 from artfinetune.study.names import pair_dataset, pair_label
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import rst_escape
@@ -51,7 +51,11 @@ def comparison_table_caption(config: dict, name: str) -> str:
     table = config["comparison_tables"][name]
     parts = [f"{table['title'] or name}."]
     if "mean_cka" in table["metrics"]:
-        parts.append(f"mean_cka: linear CKA averaged over the layers {', '.join(config['layers'])}. {CKA_HOW}")
+        parts.append(
+            f"mean_cka: linear CKA averaged over the layers {', '.join(config['layers'])}, with its 95 % confidence "
+            f"interval over images (mean_cka low, mean_cka high: the jackknife of the bands, applied to the mean). "
+            f"{CKA_HOW}"
+        )
     if "mean_l2" in table["metrics"]:
         parts.append(
             "mean_l2: the Frobenius norm of the difference of each trunk convolution's kernel (57 convolutions, "
@@ -122,6 +126,8 @@ def build_comparison_table(spec: dict) -> pd.DataFrame:
             line = {"model pair": row["label"], "dataset": pair["dataset"], "pair": pair["pair"]}
             for j, metric in enumerate(metrics):
                 line[metric] = measure(pair, metric, spec.get("layers"))
+                if metric == "mean_cka":
+                    line["mean_cka low"], line["mean_cka high"] = mean_cka_interval(pair["cka"], spec.get("layers"))
                 if with_paper:
                     line[f"paper {metric}"] = paper[i][j] if paper else None
             lines.append(line)

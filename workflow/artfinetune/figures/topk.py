@@ -34,10 +34,11 @@ PANEL_HEIGHT = 2.9  # inches per box panel
 TOPK_HOW = (
     "Per channel, the top-k set is the k train images with the highest spatial-mean activation after ReLU "
     "(images where it is 0 are ignored). Overlap: |top_k(A) ∩ top_k(B)| / k, with the chance level k / n "
-    "(dashed). Entropy: the normalised class entropy (1 / log2 C) Σ -p_c log2 p_c of a set, a multi-label image "
-    "counting 1/|L| towards each of its classes; sets without a labelled image are left out. Boxes over channels "
-    "per layer (quartiles, whiskers at 1.5 IQR); as in the paper, the orange line is the mean and the star the "
-    "median."
+    "(dashed) and the overlap two independent random rankings exceed in 1 % of channels (dotted: the 99th "
+    "percentile of the hypergeometric law of |A ∩ B| for random k-subsets of n). Entropy: the normalised class "
+    "entropy (1 / log2 C) Σ -p_c log2 p_c of a set, a multi-label image counting 1/|L| towards each of its "
+    "classes; sets without a labelled image are left out. Boxes over channels per layer (quartiles, whiskers at "
+    "1.5 IQR); as in the paper, the orange line is the mean and the star the median."
 )
 
 
@@ -116,6 +117,14 @@ def chance_level(frame: pd.DataFrame, k: int, path: str | Path = "the overlap fi
     return 100.0 * float(chance[0])
 
 
+def random_level(chance: float, k: int) -> float:
+    """The overlap (%) two independent random rankings exceed in 1 % of channels, from the chance level k / n (%):
+    n = k / (k / n) is recovered exactly (the file keeps k / n to full precision)."""
+    from artfinetune.metrics.topk import random_overlap_quantile
+
+    return 100.0 * random_overlap_quantile(k, round(100.0 * k / chance))
+
+
 def box_legend(ax, extra: Sequence = ()) -> None:
     """A legend that says what the box marks are: the mean line, the median star, the quartile box."""
     from matplotlib.lines import Line2D
@@ -154,7 +163,8 @@ def panel_values(box: dict, frames: dict) -> tuple[pd.DataFrame, float | None]:
 
 def draw_topk(panels: Sequence[dict], title: str = "") -> Figure:
     """Stacked box panels sharing the layer axis. Each panel: ``values`` (layer, channel, value), ``metric``
-    (overlap in %, entropy in 0..1), ``title`` and, for overlap, ``chance`` (%, a dashed line)."""
+    (overlap in %, entropy in 0..1), ``title`` and, for overlap, ``chance`` (%, a dashed line) and ``k`` (the dotted
+    line of random rankings' 99th percentile)."""
     import matplotlib
     import seaborn as sns
 
@@ -177,6 +187,10 @@ def draw_topk(panels: Sequence[dict], title: str = "") -> Figure:
                 line = ax.axhline(chance, color="black", linestyle="--", linewidth=1.0)
                 line.set_label(f"chance k/n = {chance:.2g} %")
                 extra.append(line)
+                q99 = random_level(chance, panel["k"])
+                dotted = ax.axhline(q99, color="black", linestyle=":", linewidth=1.0)
+                dotted.set_label(f"random rankings, 99th percentile = {q99:.2g} %")
+                extra.append(dotted)
                 ax.set_ylim(-3, 100)  # a little below 0, so a chance line near 0 % is not hidden by the axis
                 ax.set_ylabel("overlapping ratio (%)")
             else:
@@ -206,5 +220,7 @@ def topk_figure(
     panels = []
     for box in boxes:
         values, chance = panel_values(box, frames)
-        panels.append({"values": values, "metric": box["metric"], "title": box.get("title", ""), "chance": chance})
+        panels.append(
+            {"values": values, "metric": box["metric"], "title": box.get("title", ""), "chance": chance, "k": box["k"]}
+        )
     return save_figure(draw_topk(panels, title), out_png, out_pdf)

@@ -30,7 +30,11 @@ multiplies the shifted chunks in float32, still summing in float64: error ~1e-8,
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
+
+JACKKNIFE_BLOCKS = 10  # CKA's confidence intervals: delete-one-of-10-blocks jackknife (t with 9 degrees of freedom)
 
 
 def _centred(X) -> np.ndarray:
@@ -117,41 +121,35 @@ def debiased_cka(X, Y) -> float:
     return _debiased_ratio(hsic_xy, hsic_xx, hsic_yy)
 
 
-class CKAAccumulator:
-    """Linear and debiased CKA of a pair of feature matrices streamed in row chunks of any sizes.
+@dataclass
+class _Sums:
+    """The feature-space sums of some images' features, shifted by one fixed vector per model (additive: the sums
+    of a set of images are the sums of its parts, and a part's can be taken away)."""
 
-    Keeps only feature-space sums (c x c, d x d, d x c matrices and vectors), in float64, of the chunks shifted by
-    the first chunk's column means; the result equals the one-shot value up to float64 rounding.
-    ``product_dtype=np.float32`` computes the three matrix products in float32 (then sums them in float64).
-    """
+    XtX: np.ndarray
+    YtY: np.ndarray
+    YtX: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    Xt_r: np.ndarray
+    Xt_s: np.ndarray
+    Yt_r: np.ndarray
+    Yt_s: np.ndarray
+    R: float = 0.0
+    S: float = 0.0
+    sum_rs: float = 0.0
+    sum_rr: float = 0.0
+    sum_ss: float = 0.0
+    n: int = 0
 
-    def __init__(self, product_dtype=np.float64):
-        self.product_dtype = np.dtype(product_dtype)
-        self.n = 0
+    @classmethod
+    def zeros(cls, c: int, d: int) -> _Sums:
+        return cls(np.zeros((c, c)), np.zeros((d, d)), np.zeros((d, c)), np.zeros(c), np.zeros(d),
+                   np.zeros(c), np.zeros(c), np.zeros(d), np.zeros(d))  # fmt: skip
 
-    def _start(self, X: np.ndarray, Y: np.ndarray) -> None:
-        c, d = X.shape[1], Y.shape[1]
-        # Shift by a mean close to the true one so the products below are of nearly centred data.
-        self.shift_x = X.mean(axis=0, dtype=np.float64)
-        self.shift_y = Y.mean(axis=0, dtype=np.float64)
-        self.XtX, self.YtY, self.YtX = np.zeros((c, c)), np.zeros((d, d)), np.zeros((d, c))
-        self.u, self.v = np.zeros(c), np.zeros(d)
-        self.Xt_r, self.Xt_s, self.Yt_r, self.Yt_s = np.zeros(c), np.zeros(c), np.zeros(d), np.zeros(d)
-        self.R = self.S = self.sum_rs = self.sum_rr = self.sum_ss = 0.0
-
-    def update(self, X, Y) -> None:
-        """Add the features of the same chunk of images in the two models."""
-        X, Y = np.asarray(X), np.asarray(Y)
-        _check_pair(X, Y)
-        if self.n == 0:
-            self._start(X, Y)
-        elif X.shape[1] != self.u.size or Y.shape[1] != self.v.size:
-            raise ValueError(
-                f"chunk has {X.shape[1]} and {Y.shape[1]} channels; earlier chunks had {self.u.size} and {self.v.size}"
-            )
-        X = X.astype(np.float64) - self.shift_x
-        Y = Y.astype(np.float64) - self.shift_y
-        Xp, Yp = X.astype(self.product_dtype, copy=False), Y.astype(self.product_dtype, copy=False)
+    def add(self, X: np.ndarray, Y: np.ndarray, product_dtype) -> None:
+        """Add shifted float64 rows of both models."""
+        Xp, Yp = X.astype(product_dtype, copy=False), Y.astype(product_dtype, copy=False)
         self.XtX += Xp.T @ Xp
         self.YtY += Yp.T @ Yp
         self.YtX += Yp.T @ Xp
@@ -169,13 +167,12 @@ class CKAAccumulator:
         self.sum_ss += s @ s
         self.n += X.shape[0]
 
-    def _check_started(self) -> None:
-        if self.n == 0:
-            raise ValueError("no features were added: call update() with at least one chunk first")
+    def combine(self, other: _Sums, sign: int) -> _Sums:
+        """These sums plus (``sign`` 1) or minus (-1) another part's."""
+        return _Sums(**{f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self)})
 
     def linear(self) -> float:
-        """Linear CKA of everything added so far (centring: X_c^T X_c = X^T X - u u^T / n)."""
-        self._check_started()
+        """Linear CKA (centring: X_c^T X_c = X^T X - u u^T / n)."""
         n, u, v = self.n, self.u, self.v
         XtX = self.XtX - np.outer(u, u) / n
         YtY = self.YtY - np.outer(v, v) / n
@@ -183,10 +180,115 @@ class CKAAccumulator:
         return _ratio(np.linalg.norm(YtX) ** 2, np.linalg.norm(XtX), np.linalg.norm(YtY))
 
     def debiased(self) -> float:
-        """Debiased CKA of everything added so far (unbiased HSIC in feature space, on the shifted sums)."""
-        self._check_started()
+        """Debiased CKA (unbiased HSIC in feature space)."""
         n, u, v = self.n, self.u, self.v
         hsic_xy = unbiased_hsic(self.YtX, u, v, self.sum_rs, self.Xt_s, self.Yt_r, self.R, self.S, n)
         hsic_xx = unbiased_hsic(self.XtX, u, u, self.sum_rr, self.Xt_r, self.Xt_r, self.R, self.R, n)
         hsic_yy = unbiased_hsic(self.YtY, v, v, self.sum_ss, self.Yt_s, self.Yt_s, self.S, self.S, n)
         return _debiased_ratio(hsic_xy, hsic_xx, hsic_yy)
+
+
+def jackknife_blocks(n: int, blocks: int, seed: int = 0) -> np.ndarray:
+    """Each of n images' block (0 .. blocks - 1): a seeded random partition into blocks of sizes differing by at most
+    one, so that a block is a random sample of the images whatever their order in the files (a dataset listed by
+    class or artist would otherwise give blocks of one class)."""
+    if not 2 <= blocks <= n:
+        raise ValueError(f"a jackknife needs between 2 and n = {n} blocks; got {blocks}")
+    return np.random.default_rng(seed).permutation(n) % blocks
+
+
+def jackknife_interval(estimate: float, leave_outs: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """The delete-a-block jackknife's interval: pseudo-values B * estimate - (B - 1) * leave_out_b, their mean (the
+    bias-corrected estimate) plus or minus Student's t (B - 1 degrees of freedom) times their standard error.
+    NaN when any leave-one-out value is undefined."""
+    from scipy.stats import t
+
+    leave_outs = np.asarray(leave_outs, dtype=np.float64)
+    B = leave_outs.size
+    if B < 2 or not np.isfinite(estimate) or not np.isfinite(leave_outs).all():
+        return float("nan"), float("nan")
+    pseudo = B * estimate - (B - 1) * leave_outs
+    half = t.ppf(0.5 + level / 2, B - 1) * pseudo.std(ddof=1) / np.sqrt(B)
+    return float(pseudo.mean() - half), float(pseudo.mean() + half)
+
+
+class CKAAccumulator:
+    """Linear and debiased CKA of a pair of feature matrices streamed in row chunks of any sizes.
+
+    Keeps only feature-space sums (c x c, d x d, d x c matrices and vectors), in float64, of the chunks shifted by
+    the first chunk's column means; the result equals the one-shot value up to float64 rounding.
+    ``product_dtype=np.float32`` computes the three matrix products in float32 (then sums them in float64).
+
+    With ``blocks`` (each image's jackknife block, in the order the images are streamed; :func:`jackknife_blocks`)
+    it keeps the sums of each block instead, B times the memory: every value then also gets a delete-a-block
+    jackknife interval (:meth:`intervals`), each leave-one-block-out value computed from the total minus one
+    block's sums, with no second pass over the images.
+    """
+
+    def __init__(self, product_dtype=np.float64, blocks: np.ndarray | None = None):
+        self.product_dtype = np.dtype(product_dtype)
+        self.blocks = None if blocks is None else np.asarray(blocks)
+        self.n = 0
+
+    def _start(self, X: np.ndarray, Y: np.ndarray) -> None:
+        c, d = X.shape[1], Y.shape[1]
+        # Shift by a mean close to the true one so the products below are of nearly centred data.
+        self.shift_x = X.mean(axis=0, dtype=np.float64)
+        self.shift_y = Y.mean(axis=0, dtype=np.float64)
+        count = 1 if self.blocks is None else int(self.blocks.max()) + 1
+        self.parts = [_Sums.zeros(c, d) for _ in range(count)]
+
+    def update(self, X, Y) -> None:
+        """Add the features of the same chunk of images in the two models."""
+        X, Y = np.asarray(X), np.asarray(Y)
+        _check_pair(X, Y)
+        if self.n == 0:
+            self._start(X, Y)
+        elif X.shape[1] != self.parts[0].u.size or Y.shape[1] != self.parts[0].v.size:
+            raise ValueError(
+                f"chunk has {X.shape[1]} and {Y.shape[1]} channels; earlier chunks had {self.parts[0].u.size} and "
+                f"{self.parts[0].v.size}"
+            )
+        X = X.astype(np.float64) - self.shift_x
+        Y = Y.astype(np.float64) - self.shift_y
+        rows = X.shape[0]
+        if self.blocks is None:
+            self.parts[0].add(X, Y, self.product_dtype)
+        else:
+            if self.n + rows > self.blocks.size:
+                raise ValueError(f"more images were added than the {self.blocks.size} the blocks were drawn for")
+            ids = self.blocks[self.n : self.n + rows]
+            for b in np.unique(ids):
+                self.parts[b].add(X[ids == b], Y[ids == b], self.product_dtype)
+        self.n += rows
+
+    def _total(self) -> _Sums:
+        if self.n == 0:
+            raise ValueError("no features were added: call update() with at least one chunk first")
+        total = self.parts[0]
+        for part in self.parts[1:]:
+            total = total.combine(part, 1)
+        return total
+
+    def linear(self) -> float:
+        """Linear CKA of everything added so far."""
+        return self._total().linear()
+
+    def debiased(self) -> float:
+        """Debiased CKA of everything added so far."""
+        return self._total().debiased()
+
+    def leave_outs(self) -> dict[str, np.ndarray]:
+        """Each CKA (``linear``, ``debiased``) without each block's images, block by block; needs ``blocks``."""
+        if self.blocks is None:
+            raise ValueError("leave-one-block-out values need the images' jackknife blocks: CKAAccumulator(blocks=...)")
+        total = self._total()
+        if total.n != self.blocks.size:
+            raise ValueError(f"{total.n} images were added, but the blocks were drawn for {self.blocks.size}")
+        rest = [total.combine(part, -1) for part in self.parts]
+        return {"linear": np.array([s.linear() for s in rest]), "debiased": np.array([s.debiased() for s in rest])}
+
+    def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
+        """Each CKA's delete-a-block jackknife interval (``linear``, ``debiased``); needs ``blocks``."""
+        values = {"linear": self.linear(), "debiased": self.debiased()}
+        return {name: jackknife_interval(values[name], out, level) for name, out in self.leave_outs().items()}

@@ -24,7 +24,7 @@ import pandas as pd
 
 from artfinetune.activations.files import activation_info, check_same_images, stored_tensors
 from artfinetune.errors import UserError
-from artfinetune.metrics.cka import CKAAccumulator
+from artfinetune.metrics.cka import JACKKNIFE_BLOCKS, CKAAccumulator, jackknife_blocks, jackknife_interval
 from artfinetune.metrics.l2 import l2_distances, relative_changes
 from artfinetune.metrics.table import COLUMNS, write_csv
 from artfinetune.metrics.topk import layer_entropies, overlap_ratios
@@ -43,22 +43,47 @@ def cka_table(
     out: str | Path,
     tensors: list[str] | None = None,
     chunk: int = CHUNK_IMAGES,
+    blocks: int = JACKKNIFE_BLOCKS,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Linear and debiased CKA of every tensor (default: all in the files) between two models' activations."""
+    """Linear and debiased CKA of every tensor (default: all in the files) between two models' activations, and
+    with ``blocks`` > 0 each without each of that many random blocks of images (metrics ``linear_cka_leave_out``
+    and ``debiased_cka_leave_out``, the block in the channel column): the jackknife's raw material, from which
+    :func:`artfinetune.metrics.table.cka_interval` gives an interval for any layer or mean over layers."""
     info_a, info_b = activation_info(activations_a), activation_info(activations_b)
     check_same_images(info_a, info_b, f"the activations {activations_a} and {activations_b}")
     names = stored_tensors(info_b, activations_b, stored_tensors(info_a, activations_a, tensors))
+    n = info_a["n"]
+    if blocks and not 2 <= blocks <= n:
+        raise UserError(f"CKA's jackknife needs 2 to {n} blocks (the images of {activations_a}); got {blocks}")
+    ids = jackknife_blocks(n, blocks, seed) if blocks else None
     rows = []
     with h5py.File(activations_a, "r") as fa, h5py.File(activations_b, "r") as fb:
         for name in names:
             X, Y = fa[f"layers/{name}"], fb[f"layers/{name}"]
-            acc = CKAAccumulator()
-            for start in range(0, info_a["n"], chunk):
+            acc = CKAAccumulator(blocks=ids)
+            for start in range(0, n, chunk):
                 acc.update(X[start : start + chunk], Y[start : start + chunk])
             linear, debiased = acc.linear(), acc.debiased()
-            log.info("%s: linear CKA %.4f, debiased %.4f (n = %d)", name, linear, debiased, acc.n)
             for metric, value in (("linear_cka", linear), ("debiased_cka", debiased)):
                 rows.append([info_a["model"], info_b["model"], name, None, metric, value, None])
+            if ids is None:
+                log.info("%s: linear CKA %.4f, debiased %.4f (n = %d)", name, linear, debiased, acc.n)
+                continue
+            leave_outs = acc.leave_outs()
+            for kind, values in leave_outs.items():
+                rows += [
+                    [info_a["model"], info_b["model"], name, b, f"{kind}_cka_leave_out", v, None]
+                    for b, v in enumerate(values)
+                ]
+            (lin_low, lin_high), (deb_low, deb_high) = (
+                jackknife_interval(linear, leave_outs["linear"]),
+                jackknife_interval(debiased, leave_outs["debiased"]),
+            )
+            log.info(
+                "%s: linear CKA %.4f [%.4f, %.4f], debiased %.4f [%.4f, %.4f] (n = %d, 95 %% jackknife over %d blocks)",
+                name, linear, lin_low, lin_high, debiased, deb_low, deb_high, acc.n, blocks,
+            )  # fmt: skip
     return write_csv(pd.DataFrame(rows, columns=list(COLUMNS)), out)
 
 

@@ -50,3 +50,40 @@ def mean_l2(path: str | Path, convs: Iterable[str] | None = None) -> float:
 
 # Each summary and the pair metric file it reads (:data:`artfinetune.study.names.PAIR_METRICS`).
 SUMMARIES = {"mean_cka": (mean_cka, "cka"), "mean_l2": (mean_l2, "l2")}
+
+
+LEAVE_OUT = {"linear_cka": "linear_cka_leave_out", "debiased_cka": "debiased_cka_leave_out"}
+
+
+def cka_intervals(frame, metric: str = "linear_cka", level: float = 0.95):
+    """Per layer of a CKA table, the jackknife interval of ``metric`` from its leave-one-block-out rows: a frame
+    with columns layer, low, high (NaN where the file has no such rows, as one written before they existed)."""
+    import pandas as pd
+
+    from artfinetune.metrics.cka import jackknife_interval
+
+    values = frame[frame["metric"] == metric].set_index("layer")["value"]
+    out = frame[frame["metric"] == LEAVE_OUT[metric]]
+    rows = []
+    for layer, value in values.items():
+        blocks = out[out["layer"] == layer].sort_values("channel")["value"].to_numpy(dtype=float)
+        low, high = jackknife_interval(value, blocks, level) if blocks.size else (float("nan"), float("nan"))
+        rows.append({"layer": layer, "low": low, "high": high})
+    return pd.DataFrame(rows, columns=["layer", "low", "high"])
+
+
+def mean_cka_interval(path: str | Path, layers: Iterable[str] | None = None, level: float = 0.95) -> tuple:
+    """The jackknife interval of :func:`mean_cka` over ``layers``: each block's leave-out values averaged over the
+    layers (every layer's CKA was computed without the same block of images), then the usual interval. (NaN, NaN)
+    for a file without leave-one-block-out rows."""
+    from artfinetune.metrics.cka import jackknife_interval
+
+    frame = read_tidy(path, ["linear_cka"])
+    estimate = mean_cka(path, layers)
+    out = frame[frame["metric"] == LEAVE_OUT["linear_cka"]]
+    if layers is not None:
+        out = out[out["layer"].isin(list(layers))]
+    if out.empty:
+        return float("nan"), float("nan")
+    per_block = out.groupby("channel")["value"].mean()  # the mean over layers without block b
+    return jackknife_interval(estimate, per_block.sort_index().to_numpy(dtype=float), level)

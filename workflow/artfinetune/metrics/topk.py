@@ -6,7 +6,8 @@ Definitions (study.md, "Metrics between two models"):
   highest score, ignoring images whose score is <= 0; with fewer than k positive images the set is smaller, and
   a channel that never fires has an empty set. Ties go to the lower image index, so the ranking is a total
   order (score descending, index ascending): the top-100 set is the first 100 of the top-1000 list.
-- Overlapping ratio between models M0 and M1: |top_k(M0) ∩ top_k(M1)| / k, 0 for empty sets; chance is k / n.
+- Overlapping ratio between models M0 and M1: |top_k(M0) ∩ top_k(M1)| / k, 0 for empty sets; chance is k / n,
+  and two independent random rankings exceed the hypergeometric 99th percentile in 1 % of channels.
 - Entropy of a top-k set: (1 / log2 C) sum_c -p_c log2 p_c, with p_c the fraction of the set in class c.
   A multi-label image with labels L counts 1/|L| towards each of its classes, so that p sums to 1; an image with
   no label counts towards no class and p is over the labelled images only. A set with no labelled image (or an
@@ -77,6 +78,20 @@ def overlap_ratio(a, b, k: int) -> float:
 def chance_overlap(k: int, n: int) -> float:
     """Expected overlapping ratio of two independent random k-subsets of n images: k / n."""
     return k / n
+
+
+def random_overlap_quantile(k: int, n: int, q: float = 0.99) -> float:
+    """The overlapping ratio that two independent random rankings of n images reach with probability ``q`` at most:
+    the ``q``-quantile of |A ∩ B| / k for A, B independent uniform k-subsets (the top-k of a random ranking), whose
+    intersection size is hypergeometric (n images, k marked by A, k drawn by B). Above it, an overlap is unlikely
+    to be chance (at 1 - q per channel; a layer of hundreds of channels still has a few by chance)."""
+    from scipy.stats import hypergeom
+
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and n = {n}; got {k}")
+    if not 0 < q < 1:
+        raise ValueError(f"q must be a probability strictly between 0 and 1; got {q}")
+    return float(hypergeom(n, k, k).ppf(q)) / k
 
 
 def overlap_ratios(tops_a: Sequence, tops_b: Sequence, k: int) -> np.ndarray:
