@@ -51,6 +51,20 @@ def test_cka_table_gives_the_reference_notebook_values_streamed_over_chunks(tmp_
     assert set(written["model_a"]) == {"m0"} and set(written["layer"]) == {"mixed4a"}
 
 
+def test_a_small_test_split_gets_fewer_jackknife_blocks_or_none(tmp_path, caplog):
+    rng = np.random.default_rng(1)
+    for n, expected in ((8, 4), (13, 6), (40, 10), (5, 0)):  # blocks of 2 or more images, 4 left without one
+        X = rng.normal(size=(n, 6))
+        a = write_activations(tmp_path / f"a{n}.h5", "m0", {"conv2d0": X}, np.zeros(n, int))
+        b = write_activations(tmp_path / f"b{n}.h5", "m1", {"conv2d0": X + rng.normal(size=(n, 6))}, np.zeros(n, int))
+        with caplog.at_level("WARNING"):
+            table = cka_table(a, b, tmp_path / f"cka{n}.csv", blocks=10)
+        leave_outs = table[table["metric"] == "linear_cka_leave_out"]
+        assert sorted(leave_outs["channel"]) == list(range(expected)), n
+    assert "5 test images are too few for a jackknife over blocks: no confidence intervals" in caplog.text
+    assert "8 test images: a jackknife over 4 blocks of 2 or more, not 10" in caplog.text
+
+
 def test_cka_of_a_rotated_copy_is_one_and_other_images_are_refused(tmp_path):
     rng = np.random.default_rng(0)
     X = np.maximum(rng.normal(size=(50, 8)), 0)

@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 CHUNK_IMAGES = 4096  # rows of both activation matrices read at a time: memory stays bounded for any n
 
 
+def usable_blocks(n: int, blocks: int) -> int:
+    """The jackknife blocks n images allow: at most ``blocks``, at least 2 images each, and at least 4 images left
+    without any one block (the debiased CKA needs 4); 0 (no intervals, with a warning) when n is too small."""
+    if not blocks:
+        return 0
+    usable = min(blocks, n // 2)
+    if usable < 2 or n - -(-n // usable) < 4:
+        log.warning("%d test images are too few for a jackknife over blocks: no confidence intervals", n)
+        return 0
+    if usable < blocks:
+        log.warning("%d test images: a jackknife over %d blocks of 2 or more, not %d", n, usable, blocks)
+    return usable
+
+
 def cka_table(
     activations_a: str | Path,
     activations_b: str | Path,
@@ -54,8 +68,7 @@ def cka_table(
     check_same_images(info_a, info_b, f"the activations {activations_a} and {activations_b}")
     names = stored_tensors(info_b, activations_b, stored_tensors(info_a, activations_a, tensors))
     n = info_a["n"]
-    if blocks and not 2 <= blocks <= n:
-        raise UserError(f"CKA's jackknife needs 2 to {n} blocks (the images of {activations_a}); got {blocks}")
+    blocks = usable_blocks(n, blocks)
     ids = jackknife_blocks(n, blocks, seed) if blocks else None
     rows = []
     with h5py.File(activations_a, "r") as fa, h5py.File(activations_b, "r") as fb:
