@@ -30,6 +30,7 @@ multiplies the shifted chunks in float32, still summing in float64: error ~1e-8,
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -229,6 +230,7 @@ class CKAAccumulator:
         self.product_dtype = np.dtype(product_dtype)
         self.blocks = None if blocks is None else np.asarray(blocks)
         self.n = 0
+        self._sum = None
 
     def _start(self, X: np.ndarray, Y: np.ndarray) -> None:
         c, d = X.shape[1], Y.shape[1]
@@ -252,6 +254,7 @@ class CKAAccumulator:
         X = X.astype(np.float64) - self.shift_x
         Y = Y.astype(np.float64) - self.shift_y
         rows = X.shape[0]
+        self._sum = None
         if self.blocks is None:
             self.parts[0].add(X, Y, self.product_dtype)
         else:
@@ -263,12 +266,22 @@ class CKAAccumulator:
         self.n += rows
 
     def _total(self) -> _Sums:
+        """The sums of every image: the one part, or the blocks' added up once (kept until the next update)."""
         if self.n == 0:
             raise ValueError("no features were added: call update() with at least one chunk first")
-        total = self.parts[0]
-        for part in self.parts[1:]:
-            total = total.combine(part, 1)
-        return total
+        if len(self.parts) == 1:
+            return self.parts[0]
+        if self._sum is None:
+            total = copy.deepcopy(self.parts[0])
+            for part in self.parts[1:]:
+                for f in fields(total):
+                    value = getattr(total, f.name)
+                    if isinstance(value, np.ndarray):
+                        value += getattr(part, f.name)  # in place: no new c x c array per block
+                    else:
+                        setattr(total, f.name, value + getattr(part, f.name))
+            self._sum = total
+        return self._sum
 
     def linear(self) -> float:
         """Linear CKA of everything added so far."""
