@@ -51,11 +51,19 @@ def test_ensemble_averages_probabilities(tmp_path):
         evaluate_ensemble([tmp_path / "a.npz", tmp_path / "d.npz"], tmp_path / "bad")
 
 
-def test_table_has_a_column_per_seed_the_mean_and_the_paper(tmp_path):
+def eval_writer(folder):
+    """A function that writes a run's eval.json (its metrics) for one seed and returns its path."""
+
     def ev(name, seed, metrics):
-        path = tmp_path / f"{name}_{seed}.json"
+        path = folder / f"{name}_{seed}.json"
         path.write_text(json.dumps({"metrics": metrics}))
         return str(path)
+
+    return ev
+
+
+def test_table_has_a_column_per_seed_the_mean_and_the_paper(tmp_path):
+    ev = eval_writer(tmp_path)
 
     spec = {
         "title": "Table 3",
@@ -78,10 +86,7 @@ def test_table_has_a_column_per_seed_the_mean_and_the_paper(tmp_path):
 
 
 def test_a_run_with_fewer_seeds_leaves_their_cells_empty_and_averages_its_own(tmp_path):
-    def ev(name, seed, metrics):
-        path = tmp_path / f"{name}_{seed}.json"
-        path.write_text(json.dumps({"metrics": metrics}))
-        return str(path)
+    ev = eval_writer(tmp_path)
 
     spec = {
         "title": "Table 1",
