@@ -168,9 +168,23 @@ class _Sums:
         self.sum_ss += s @ s
         self.n += X.shape[0]
 
+    def accumulate(self, other: _Sums, sign: int = 1) -> None:
+        """Add (``sign`` 1) or take away (-1) another part's sums, in place: no new c x c array."""
+        for f in fields(self):
+            value, part = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(value, np.ndarray):
+                if sign > 0:
+                    value += part
+                else:
+                    value -= part
+            else:
+                setattr(self, f.name, value + sign * part)
+
     def combine(self, other: _Sums, sign: int) -> _Sums:
-        """These sums plus (``sign`` 1) or minus (-1) another part's."""
-        return _Sums(**{f.name: getattr(self, f.name) + sign * getattr(other, f.name) for f in fields(self)})
+        """New sums: these plus (``sign`` 1) or minus (-1) another part's."""
+        out = copy.deepcopy(self)
+        out.accumulate(other, sign)
+        return out
 
     def linear(self) -> float:
         """Linear CKA (centring: X_c^T X_c = X^T X - u u^T / n)."""
@@ -272,15 +286,9 @@ class CKAAccumulator:
         if len(self.parts) == 1:
             return self.parts[0]
         if self._sum is None:
-            total = copy.deepcopy(self.parts[0])
+            self._sum = copy.deepcopy(self.parts[0])
             for part in self.parts[1:]:
-                for f in fields(total):
-                    value = getattr(total, f.name)
-                    if isinstance(value, np.ndarray):
-                        value += getattr(part, f.name)  # in place: no new c x c array per block
-                    else:
-                        setattr(total, f.name, value + getattr(part, f.name))
-            self._sum = total
+                self._sum.accumulate(part)
         return self._sum
 
     def linear(self) -> float:

@@ -63,7 +63,8 @@ def cka_table(
     """Linear and debiased CKA of every tensor (default: all in the files) between two models' activations, and
     with ``blocks`` > 0 each without each of that many random blocks of images (metrics ``linear_cka_leave_out``
     and ``debiased_cka_leave_out``, the block in the channel column): the jackknife's raw material, from which
-    :func:`artfinetune.metrics.table.cka_interval` gives an interval for any layer or mean over layers."""
+    ``cka_intervals`` (per layer) and ``mean_cka_interval`` (the mean over layers) of
+    :mod:`artfinetune.metrics.summaries` give intervals."""
     info_a, info_b = activation_info(activations_a), activation_info(activations_b)
     check_same_images(info_a, info_b, f"the activations {activations_a} and {activations_b}")
     names = stored_tensors(info_b, activations_b, stored_tensors(info_a, activations_a, tensors))
