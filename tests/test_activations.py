@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from artfinetune.activations import activation_info, extract, extract_activations, read_activations
+from artfinetune.activations.files import read_positions
 from artfinetune.data.demo import GENERATORS, generate_demo_dataset
 from artfinetune.data.store import SPLITS, build_store
 from artfinetune.errors import UserError
@@ -77,6 +78,48 @@ def test_means_equal_a_direct_forward_pass(tiny):
     assert np.array_equal(read_activations(out, "mixed4d_3x3_pre_relu"), read_activations(out, "mixed4d_3x3"))
 
 
+def test_peak_positions_equal_a_direct_forward_pass(tiny):
+    """Each image's and channel's recorded position is where the channel's map (after ReLU) peaks, computed
+    here by numpy on a plain forward pass; a tie (a map of zeros) may give any of its units."""
+    store, model_path, out = tiny
+    model = load_model(model_path)
+    _, images, _, _ = store_split(store, "train")
+    for stored, layer in [("conv2d0", "conv2d0"), ("mixed4a", "mixed4a"), ("mixed4d_3x3", "mixed4d_3x3_pre_relu")]:
+        maps = np.maximum(np.asarray(keras.Model(model.input, model.get_layer(layer).output)(images.astype("f4"))), 0)
+        n, h, w, c = maps.shape
+        flat = maps.reshape(n, h * w, c)
+        got, shape = read_positions(out, stored)
+        assert shape == (h, w) and got.shape == (n, c) and got.dtype == np.uint16, stored
+        expected = flat.argmax(axis=1)
+        peak = flat.max(axis=1)
+        unique = (flat == peak[:, None, :]).sum(axis=1) == 1  # a single unit holds the maximum
+        assert unique.mean() > 0.5, stored  # most maps have one peak: the comparison below is not empty
+        np.testing.assert_array_equal(got[unique], expected[unique], err_msg=stored)
+        # every recorded position, ties included, holds the map's maximum
+        at = np.take_along_axis(flat, got.astype(np.int64)[:, None, :], axis=1)[:, 0, :]
+        np.testing.assert_allclose(at, peak, rtol=1e-5, atol=1e-6, err_msg=stored)
+    # (y, x) of one unit by hand: the flat index is y * w + x on conv2d0's 32 x 32 map of a 64 px image
+    conv2d0 = keras.Model(model.input, model.get_layer("conv2d0").output)
+    maps = np.maximum(np.asarray(conv2d0(images[:1].astype("f4"))), 0)
+    y, x = divmod(int(read_positions(out, "conv2d0")[0][0, 5]), 32)
+    assert maps[0, y, x, 5] == maps[0, :, :, 5].max()
+
+
+@pytest.mark.parametrize("side", [7, 56, 60])  # argmax over the map, and row by row (56 x 56 and more)
+def test_peak_position_layer_is_numpys_first_argmax(side):
+    """Random maps with ties (zeros, and a maximum repeated on two units) against numpy's first-maximum argmax."""
+    rng = np.random.default_rng(side)
+    maps = np.maximum(rng.standard_normal((3, side, side + 1, 5)).astype("f4"), 0)
+    maps[0, :, :, 0] = 0  # a map of zeros: its first unit
+    maps[1, 2, 3, 1] = maps[1, side - 1, 0, 1] = 9.0  # two peaks: the first in row-major order
+    maps[2, 4, 1, 2] = maps[2, 4, 5, 2] = 9.0  # two peaks on one row
+    got = np.asarray(extract._peak_position_layer()()(maps))
+    expected = maps.reshape(3, side * (side + 1), 5).argmax(axis=1)
+    assert got.dtype == np.uint16
+    np.testing.assert_array_equal(got, expected)
+    assert (got[0, 0], got[1, 1], got[2, 2]) == (0, 2 * (side + 1) + 3, 4 * (side + 1) + 1)
+
+
 def test_the_probe_is_traced_once_for_every_batch_size(tiny):
     _, model_path, _ = tiny
     probe = extract.probe_model(load_model(model_path), ["conv2d0", "mixed4a"], model_path)
@@ -119,8 +162,10 @@ def test_attributes(tiny):
     assert info["classes"] == list(GENERATORS["styles"])
     assert (info["image_size"], info["crop"]) == (SIZE, "center")
     assert info["tensors"] == STORED
+    assert info["map_shapes"] == {"conv2d0": [32, 32], "mixed4a": [4, 4], "mixed5b": [2, 2], "mixed4d_3x3": [4, 4]}
     with h5py.File(out, "r") as f:
         assert list(f["layers"]) == sorted(STORED) and json.loads(f.attrs["tensors"]) == STORED
+        assert list(f["argmax"]) == sorted(STORED)
 
 
 def test_float32_means_from_a_mixed_precision_model(tiny, tmp_path):

@@ -145,7 +145,7 @@ def activation_rate(config: dict, sizes: Sizes, num_classes: int) -> tuple[float
     x = np.random.default_rng(0).integers(0, 256, (sizes.activation_batch, sizes.image_size, sizes.image_size, 3))
     x = x.astype(np.uint8)
     rate = _rate(len(x), sizes.activation_batches, lambda i: [m.numpy() for m in predict(x)])
-    return rate, len(names), sum(o.shape[-1] for o in probe.outputs)
+    return rate, len(names), sum(o.shape[-1] for o in probe.outputs[: len(names)])
 
 
 def render_rate(config: dict, sizes: Sizes, num_classes: int, tmp: Path) -> tuple[float, list[str], float]:

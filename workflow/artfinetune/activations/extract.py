@@ -8,13 +8,20 @@ partial batch). File layout::
     layers/<tensor>  (n, c) float32   spatial mean after ReLU, one row per image in store order; <tensor> is
                                       the post-ReLU name (``mixed4a``, ``mixed4d_3x3``), chunked for reading
                                       one layer or one channel
+    argmax/<tensor>  (n, c) uint16    where each channel's map peaks: the flat index ``y * w + x`` of its
+                                      largest value after ReLU on the map of side (h, w) (``uint32`` for maps
+                                      of more than 65,536 units); chunked as ``layers``. A patch of the image
+                                      that fires the channel is that unit's receptive field
+                                      (:mod:`artfinetune.model.receptive`). Files written before positions
+                                      were recorded lack this group.
     store_index      (n,) int64       row of each image in the store
     ids              (n,) str         the store's ids
     labels           (n,) int64       single-label: class index
                      (n, C) uint8     multi-label: multi-hot (as in the store)
     attrs            model (e.g. styles_A/1), model_file, model_sha256 (of the file's bytes), dataset,
                      store_sha256, split, task, classes (JSON), image_size, crop ("center"),
-                     tensors (JSON list of the stored names, in request order)
+                     tensors (JSON list of the stored names, in request order),
+                     map_shapes (JSON: tensor -> [h, w], the side of each map ``argmax`` indexes)
 """
 
 from __future__ import annotations
@@ -45,6 +52,8 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 4096
 CHUNK_CHANNELS = 32
 CROP = "center"
+# Maps of this many units (56 x 56) or more find their peaks row by row (see PeakPosition): measured faster there.
+ROW_FIRST_UNITS = 56 * 56
 
 
 def tensor_names(tensors: list[str]) -> list[str]:
@@ -65,22 +74,71 @@ def check_input_size(model: keras.Model, image_size: int, model_path: str | Path
         )
 
 
-def probe_model(model: keras.Model, names: list[str], model_path: str | Path) -> keras.Model:
-    """A model from ``model``'s input to, for each tensor, its per-channel spatial mean after ReLU, in float32."""
+def position_dtype(map_shape) -> np.dtype:
+    """The smallest unsigned integer that holds every flat position of a map of ``map_shape`` (h, w)."""
+    return np.dtype(np.uint16) if map_shape[0] * map_shape[1] <= 2**16 else np.dtype(np.uint32)
+
+
+def _peak_position_layer():
+    import keras
+    import tensorflow as tf
+
+    class PeakPosition(keras.layers.Layer):
+        """Where each channel's map peaks: the flat position ``y * w + x`` of its largest value, per image; on ties
+        (a map of zeros) the first in row-major order, as numpy's ``argmax`` of the flattened map.
+
+        TensorFlow's ``argmax`` over a map's units reduces a non-last axis, which is slow on large maps (94 ms for
+        32 maps of 112 x 112 x 64 on this project's 2-core machine). Maps of :data:`ROW_FIRST_UNITS` units or more
+        are read once, row by row: each row's maximum (a plain reduction), the row holding the map's maximum,
+        then the argmax along that one row, gathered per image and channel (17 ms for the same maps). Smaller
+        maps, where the gather costs more than it saves, use ``argmax`` directly.
+        """
+
+        def call(self, maps):
+            _, h, w, c = maps.shape
+            if h * w < ROW_FIRST_UNITS:
+                where = tf.argmax(tf.reshape(maps, (-1, h * w, c)), axis=1, output_type=tf.int32)
+            else:
+                b = tf.shape(maps)[0]
+                rows = tf.transpose(tf.reduce_max(maps, axis=2), (0, 2, 1))  # (b, c, h): each row's maximum
+                y = tf.argmax(rows, axis=-1, output_type=tf.int32)  # (b, c): the row holding the map's maximum
+                start = (tf.range(b)[:, None] * h + y) * (w * c) + tf.range(c)[None, :]  # unit (y, 0), flat
+                row = tf.gather(tf.reshape(maps, [-1]), start[:, :, None] + tf.range(w)[None, None, :] * c)
+                where = y * w + tf.argmax(row, axis=-1, output_type=tf.int32)
+            return tf.cast(where, position_dtype((h, w)).name)
+
+        def compute_output_spec(self, maps):
+            _, h, w, c = maps.shape
+            return keras.KerasTensor((maps.shape[0], c), dtype=position_dtype((h, w)).name)
+
+    return PeakPosition
+
+
+def probe_model(model: keras.Model, names: list[str], model_path: str | Path, positions: bool = True) -> keras.Model:
+    """A model from ``model``'s input to, for each tensor, its per-channel spatial mean after ReLU, in float32;
+    with ``positions``, then for each tensor the flat position (``y * w + x``) of each channel's maximum."""
     import keras
 
-    outputs = []
+    PeakPosition = _peak_position_layer()
+    means, peaks = [], []
     for name in names:
         try:
             feature_map = model.get_layer(name).output
         except ValueError:
             raise UserError(f"{model_path} has no layer {name}; is it an InceptionV1 of this project?") from None
         # float32 before averaging: a mixed-precision model's maps are float16, whose sum over a map loses digits
-        outputs.append(keras.layers.GlobalAveragePooling2D(dtype="float32", name=f"{name}_mean")(feature_map))
-    wrong = [f"{n} ({o.dtype})" for n, o in zip(names, outputs, strict=True) if o.dtype != "float32"]
+        means.append(keras.layers.GlobalAveragePooling2D(dtype="float32", name=f"{name}_mean")(feature_map))
+        if positions:
+            peaks.append(PeakPosition(name=f"{name}_peak")(feature_map))
+    wrong = [f"{n} ({o.dtype})" for n, o in zip(names, means, strict=True) if o.dtype != "float32"]
     if wrong:
         raise RuntimeError(f"channel means are not float32: {', '.join(wrong)}")
-    return keras.Model(model.input, outputs, name="activation_probe")
+    return keras.Model(model.input, means + peaks, name="activation_probe")
+
+
+def map_shapes(model: keras.Model, names: list[str]) -> dict[str, list[int]]:
+    """Each tensor's map side (h, w) in ``model``."""
+    return {name: [int(d) for d in model.get_layer(name).output.shape[1:3]] for name in names}
 
 
 class ChunkRowWriter:
@@ -202,6 +260,7 @@ def extract_splits(
     check_input_size(model, image_size, model_path)
     probe = probe_model(model, names, model_path)
     predict = probe_function(probe, image_size)
+    shapes = map_shapes(model, names)
     common = {
         "model": model_name,
         "model_file": str(model_path),
@@ -210,11 +269,16 @@ def extract_splits(
         "image_size": image_size,
         "crop": CROP,
         "tensors": json.dumps(names),
+        "map_shapes": json.dumps(shapes),
     }
-    return [_write_split(probe, predict, names, store, readers[split], out, common) for split, out in outs.items()]
+    return [
+        _write_split(probe, predict, names, shapes, store, readers[split], out, common) for split, out in outs.items()
+    ]
 
 
-def _write_split(probe, predict, names: list[str], store, reader: StoreReader, out: str | Path, common: dict) -> Path:
+def _write_split(
+    probe, predict, names: list[str], shapes: dict, store, reader: StoreReader, out: str | Path, common: dict
+) -> Path:
     """One split's forward pass through ``probe`` (``predict``: its traced function) into ``out``, renamed into
     place once complete."""
     split = reader.split
@@ -238,10 +302,12 @@ def _write_split(probe, predict, names: list[str], store, reader: StoreReader, o
     )
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         datasets = []
-        for name, output in zip(names, probe.outputs, strict=True):
-            c = output.shape[-1]
-            chunks = (min(n, CHUNK_ROWS), min(c, CHUNK_CHANNELS))
-            datasets.append(f.create_dataset(f"layers/{name}", shape=(n, c), dtype=np.float32, chunks=chunks))
+        for group in ("layers", "argmax"):  # the probe's outputs: every tensor's means, then its positions
+            for name, output in zip(names, probe.outputs[: len(names)], strict=True):
+                c = output.shape[-1]
+                chunks = (min(n, CHUNK_ROWS), min(c, CHUNK_CHANNELS))
+                dtype = np.float32 if group == "layers" else position_dtype(shapes[name])
+                datasets.append(f.create_dataset(f"{group}/{name}", shape=(n, c), dtype=dtype, chunks=chunks))
         f.create_dataset("store_index", data=reader.indices.astype(np.int64))
         f.create_dataset("ids", data=rows["ids"].astype(object), dtype=h5py.string_dtype())
         f.create_dataset("labels", data=rows["labels"])

@@ -12,6 +12,8 @@ from artfinetune.errors import UserError
 from artfinetune.io import open_hdf5
 from artfinetune.model.layers import post_relu
 
+JSON_ATTRS = ("classes", "tensors", "map_shapes")
+
 
 def open_activations(path: str | Path) -> h5py.File:
     """Open an activations file for reading; a missing or foreign file is an error naming it."""
@@ -28,10 +30,21 @@ def read_activations(path: str | Path, tensor: str) -> np.ndarray:
         return f["layers"][name][:]
 
 
+def read_positions(path: str | Path, tensor: str) -> tuple[np.ndarray, tuple[int, int]] | None:
+    """Where each channel of ``tensor`` peaks on each image: an (n, c) array of flat positions ``y * w + x`` and
+    the map's (h, w); None for a file written before positions were recorded."""
+    name = post_relu(tensor)
+    with open_activations(path) as f:
+        if "argmax" not in f or name not in f["argmax"]:
+            return None
+        shape = json.loads(f.attrs["map_shapes"])[name]
+        return f["argmax"][name][:], (int(shape[0]), int(shape[1]))
+
+
 def activation_info(path: str | Path) -> dict:
     """Attributes of an activations file (JSON decoded), with n, tensors, store_index, ids and labels."""
     with open_activations(path) as f:
-        info = {k: (json.loads(v) if k in ("classes", "tensors") else _python(v)) for k, v in f.attrs.items()}
+        info = {k: (json.loads(v) if k in JSON_ATTRS else _python(v)) for k, v in f.attrs.items()}
         info["store_index"] = f["store_index"][:]
         info["ids"] = f["ids"].asstr()[:]
         info["labels"] = f["labels"][:]
