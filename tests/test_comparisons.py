@@ -16,12 +16,17 @@ from artfinetune.model.inception import build_inception_v1
 from artfinetune.model.layers import TRUNK_CONVS
 
 
-def write_activations(path, model, layers, labels, task="single_label", classes=("a", "b"), store_index=None):
-    """An activations file in extract_activations' layout, from given arrays."""
+def write_activations(
+    path, model, layers, labels, task="single_label", classes=("a", "b"), store_index=None, peaks=None
+):
+    """An activations file in extract_activations' layout, from given arrays (``peaks``: tensor -> positions)."""
     n = len(labels)
     with h5py.File(path, "w") as f:
         for name, values in layers.items():
             f.create_dataset(f"layers/{name}", data=np.asarray(values, np.float32))
+        for name, values in (peaks or {}).items():
+            f.create_dataset(f"argmax/{name}", data=np.asarray(values, np.uint16))
+            f.attrs["map_shapes"] = json.dumps({name: [4, 4]})
         f.create_dataset("store_index", data=np.arange(n) if store_index is None else store_index)
         f.create_dataset("ids", data=np.array([f"i{i}" for i in range(n)], dtype=object), dtype=h5py.string_dtype())
         f.create_dataset("labels", data=np.asarray(labels))
@@ -162,11 +167,20 @@ def two_topk(tmp_path):
     labels = np.array([0, 0, 0, 1, 1, 1])
     a = {"mixed3a": [[9, 0], [8, 0], [7, 0], [0, 0], [0, 0], [0, 0]]}
     b = {"mixed3a": [[0, 1], [0, 1], [7, 1], [8, 1], [9, 0], [0, 0]]}
+    peaks = {"mixed3a": [[10 + i, 15 - i] for i in range(6)]}  # image i peaks at unit 10 + i of channel 0, 15 - i of 1
     files = []
     for name, layers in (("m0", a), ("m1", b)):
-        acts = write_activations(tmp_path / f"{name}.h5", name, layers, labels)
+        acts = write_activations(tmp_path / f"{name}.h5", name, layers, labels, peaks=peaks if name == "m1" else None)
         files.append(topk_file(acts, [2, 3], tmp_path / f"{name}.topk.h5"))
     return files
+
+
+def test_topk_files_keep_where_each_top_image_peaks(two_topk, caplog):
+    a, b = two_topk
+    info = read_topk_file(b)
+    assert [p.tolist() for p in info["peaks"]["mixed3a"]] == [[14, 13, 12], [15, 14, 13]]  # images 4, 3, 2; 0, 1, 2
+    assert info["map_shapes"] == {"mixed3a": [4, 4]}
+    assert read_topk_file(a)["peaks"] == {}  # activations written before positions were recorded: none
 
 
 def test_topk_sets_overlap_entropy_and_chance_by_hand(two_topk, tmp_path):

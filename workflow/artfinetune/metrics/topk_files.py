@@ -1,8 +1,10 @@
 """A model's top-k sets on file: the top-k stage (``topk.h5``), its reader, and each set's class composition.
 
 Layout of a top-k file: ``topk/<tensor>`` (channels x k_max) int32 rows into the activations, padded with -1 where
-a channel has fewer positive images; ``labels`` and ``store_index`` copied from the activations; attributes model,
-dataset, split, store_sha256, task, classes, n, k_max, ks, tensors.
+a channel has fewer positive images; ``peaks/<tensor>`` (same shape) where the channel's map peaks on each of those
+images (flat ``y * w + x``, -1 as padding), when the activations recorded it; ``labels`` and ``store_index`` copied
+from the activations; attributes model, dataset, split, store_sha256, task, classes, n, k_max, ks, tensors,
+image_size and map_shapes (JSON: tensor -> [h, w]).
 """
 
 from __future__ import annotations
@@ -21,15 +23,12 @@ from artfinetune.metrics.table import write_csv
 from artfinetune.metrics.topk import composition, topk_images
 
 log = logging.getLogger(__name__)
+JSON_ATTRS = ("classes", "ks", "tensors", "map_shapes")
 
 
 def topk_file(activations: str | Path, ks: list[int], out: str | Path, tensors: list[str] | None = None) -> Path:
-    """Top-k images of every channel, for the largest of ``ks``, saved as indices into the activation rows.
-
-    Layout: ``topk/<tensor>`` (channels x k_max) int32, padded with -1 where a channel has fewer positive images;
-    ``labels``, ``store_index`` copied from the activations; attributes model, dataset, split, task, classes, n,
-    k_max, ks, tensors.
-    """
+    """Top-k images of every channel, for the largest of ``ks``, saved as indices into the activation rows, with
+    where the channel peaks on each (layout in the module's docstring)."""
     info = activation_info(activations)
     names = stored_tensors(info, activations, tensors)
     k_max = max(ks)
@@ -42,6 +41,8 @@ def topk_file(activations: str | Path, ks: list[int], out: str | Path, tensors: 
             for channel, top in enumerate(tops):
                 table[channel, : len(top)] = top
             f.create_dataset(f"topk/{name}", data=table)
+            if "argmax" in acts and name in acts["argmax"]:
+                f.create_dataset(f"peaks/{name}", data=_peaks_of(acts[f"argmax/{name}"][:], table))
             short = sum(len(t) < min(k_max, info["n"]) for t in tops)
             log.info("%s: top-%d of %d channels (%d with fewer positive images)", name, k_max, len(tops), short)
         f.create_dataset("labels", data=info["labels"])
@@ -58,9 +59,24 @@ def topk_file(activations: str | Path, ks: list[int], out: str | Path, tensors: 
                 "k_max": k_max,
                 "ks": json.dumps(sorted(ks)),
                 "tensors": json.dumps(names),
+                "image_size": info.get("image_size", 0),
+                "map_shapes": json.dumps(info.get("map_shapes", {})),
             }
         )
+        if "argmax" not in acts:
+            log.warning(
+                "%s records no peak positions (written before they were); its top-k images have no patches: "
+                "extract it again to have them (snakemake --forcerun activations)",
+                activations,
+            )
     return Path(out)
+
+
+def _peaks_of(positions: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Each top-k image's peak position for its channel (table: channels x k rows, -1 padding), -1 as padding."""
+    channels = np.arange(table.shape[0])[:, None]
+    peaks = positions[np.maximum(table, 0), channels].astype(np.int32)
+    return np.where(table >= 0, peaks, -1)
 
 
 def read_topk_file(path: str | Path) -> dict:
@@ -69,9 +85,11 @@ def read_topk_file(path: str | Path) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"top-k file {path} does not exist; build it first (snakemake {path})")
     with h5py.File(path, "r") as f:
-        info = {k: (json.loads(v) if k in ("classes", "ks", "tensors") else v) for k, v in f.attrs.items()}
+        info = {k: (json.loads(v) if k in JSON_ATTRS else v) for k, v in f.attrs.items()}
         info["labels"], info["store_index"] = f["labels"][:], f["store_index"][:]
         info["sets"] = {name: [row[row >= 0] for row in f[f"topk/{name}"][:]] for name in info["tensors"]}
+        peaks = f.get("peaks", {})
+        info["peaks"] = {name: [row[row >= 0] for row in peaks[name][:]] for name in info["tensors"] if name in peaks}
     return info
 
 
