@@ -217,3 +217,48 @@ def test_write_mosaic_errors_name_the_thing(files, tmp_path, tensor, channel, k,
     with pytest.raises(UserError, match=named):
         write_mosaic(a, b, tensor, channel, k, store, image_size, tmp_path / "x.png", tmp_path / "x.json")
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "x.json").exists()
+
+
+def test_patches_are_the_receptive_fields_of_each_images_peak(tmp_path):
+    """conv2d0 on a 12 px window (by hand: kernel 7, stride 2, SAME padding of 5, 2 before): the unit (y, x) sees
+    rows -2 + 2y .. 4 + 2y and the same columns. Each window pixel (r, c) of image i is coloured (10 i, 20 r, 20 c),
+    so a tile's colours say which image and which pixels it shows."""
+    with h5py.File(tmp_path / "store.h5", "w") as f:
+        writer = ImageWriter(f)
+        for i in range(3):
+            h, w = stored_shape(i)
+            image = np.zeros((h, w, 3), np.uint8)
+            top, left = (h - IMAGE_SIZE) // 2, (w - IMAGE_SIZE) // 2
+            r, c = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE]
+            image[top : top + IMAGE_SIZE, left : left + IMAGE_SIZE] = np.stack(
+                [np.full_like(r, 10 * i), 20 * r, 20 * c], -1
+            )
+            writer.add(image)
+        writer.close()
+        f.create_dataset("labels", data=np.zeros(3, np.int64))
+        f.create_dataset("split", data=np.zeros(3, np.uint8))
+        f.create_dataset("ids", data=np.array(["i0", "i1", "i2"], dtype=object), dtype=h5py.string_dtype())
+        f.attrs.update(dataset="toy", task="single_label", classes=json.dumps(CLASSES), splits='["train","val","test"]')
+        f.attrs.update(format=2, store_size=STORE_SIZE)
+    topk = {}
+    for name, rows in (("a", [0, 1, 2]), ("b", [])):  # nothing in common: no frame over the patches
+        path = write_topk(tmp_path / f"{name}.h5", name, {"conv2d0": [rows]}, [0, 0, 0], [0, 1, 2], 3)
+        with h5py.File(path, "a") as f:
+            f.create_dataset("peaks/conv2d0", data=np.array([[0 * 6 + 0, 2 * 6 + 3, 5 * 6 + 5]], np.int32))
+            f.attrs["map_shapes"] = json.dumps({"conv2d0": [6, 6]})
+        topk[name] = path
+    summary = write_mosaic(topk["a"], topk["b"], "conv2d0", 0, 3, tmp_path / "store.h5", IMAGE_SIZE, tmp_path / "m.png")
+    assert summary["patches"]["png"] == "patches_m.png"
+    assert summary["patches"]["boxes"] == [[-2, -2, 5, 5], [2, 4, 9, 11], [8, 8, 15, 15]]
+    grid = np.asarray(Image.open(tmp_path / "patches_m.png").convert("RGB"))
+    whole = np.asarray(Image.open(tmp_path / "m.png").convert("RGB"))
+    assert grid.shape == whole.shape  # the same grid: patches sit where their images do
+    clipped = [(0, 5, 0, 5), (2, 9, 4, 11), (8, 12, 8, 12)]  # rows, then columns, inside the 12 px window
+    for rank, (r0, r1, c0, c1) in enumerate(clipped):
+        pixels = tile(grid, rank, IMAGE_SIZE, grid_columns(3)).reshape(-1, 3)
+        shown = {tuple(p) for p in pixels if tuple(p) != (255, 255, 255)}
+        expected = {(10 * rank, 20 * r, 20 * c) for r in range(r0, r1) for c in range(c0, c1)}
+        assert shown == expected, rank  # exactly the field's pixels, enlarged pixel by pixel (7 px -> 12 px tile)
+    # the whole patch of rank 1 fills its tile (the largest, 7 px); rank 2's, clipped to 4 x 4, is smaller
+    assert (tile(grid, 1, IMAGE_SIZE, 2) != 255).all(axis=-1).sum() == IMAGE_SIZE**2
+    assert (tile(grid, 2, IMAGE_SIZE, 2) != 255).all(axis=-1).sum() < IMAGE_SIZE**2 / 2

@@ -8,6 +8,12 @@ top-k set are framed in green, as in the paper. The PNG is the grid alone: its t
 and galleries set beside the grid, with the common images' store indices and each image's id and labels.
 For a gallery's pair, every image shown is also written on its own (``images/<store index>.jpg``), so that a click
 on a thumbnail opens it.
+
+Beside each mosaic of whole images, when the activations recorded where each map peaks, a mosaic of the patches
+that fired the channel (``patches_<side>_<channel>.png``, the same grid and frames): on each image, the receptive
+field (:mod:`artfinetune.model.receptive`) of the unit where the channel's map is largest, cut from the image the
+network saw and clipped to it. All patches of a mosaic share one scale, at which the largest fills a tile, so a
+patch clipped by the border shows smaller, centred in its tile (a field wider than the image is the whole image).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from artfinetune.errors import UserError
 from artfinetune.io import atomic_dir, atomic_path
 from artfinetune.metrics.topk import composition, overlap_ratio
 from artfinetune.metrics.topk_files import read_topk_file
+from artfinetune.model.receptive import channel_field
 from artfinetune.render.channels import changed_choice, pair_channels, topk_channel
 from artfinetune.study.paths import MOSAIC_IMAGES, channel_file
 
@@ -41,6 +48,7 @@ TOP_CLASSES = 3
 # still shows each painting at ~100 dpi; smaller images (the demo's 64 px) are shown at their own size.
 TILE = 112
 JPEG_QUALITY = 90
+PATCHES = "patches_"  # the prefix of a mosaic of patches beside its mosaic of whole images
 
 
 def grid_columns(k: int) -> int:
@@ -99,12 +107,14 @@ def mosaic_image(
     columns: int = 10,
     tile: int | None = None,
     frame: int = 3,
+    boxes=None,
 ) -> Image.Image:
     """The images at ``store_indices`` (rank order) in rows of ``columns``; those in ``highlight`` framed green.
 
     ``store`` is an image store path or an open store; each image is its centre ``image_size`` window, shown
-    ``tile`` pixels wide (default: unscaled). The grid is always ``columns`` wide so that mosaics of one k align,
-    and has at least one row (an empty set gives a blank row).
+    ``tile`` pixels wide (default: unscaled); with ``boxes`` (one (top, left, bottom, right) per image, in the
+    window's pixels), the patch in each box instead (:func:`patch_tiles`). The grid is always ``columns`` wide so
+    that mosaics of one k align, and has at least one row (an empty set gives a blank row).
     """
     if isinstance(store, h5py.File):
         images = store_images(store, store_indices, image_size)
@@ -114,16 +124,59 @@ def mosaic_image(
     size = tile or image_size
     if 2 * frame >= size:
         raise UserError(f"a {frame} px frame leaves nothing of a {size} px tile; use a larger tile or a thinner frame")
+    tiles = [_tile(image, tile) for image in images] if boxes is None else patch_tiles(images, boxes, size)
     highlight = {int(i) for i in highlight or ()}
     rows = max(1, math.ceil(len(images) / columns))
     grid = np.full((GUTTER + rows * (size + GUTTER), GUTTER + columns * (size + GUTTER), 3), BACKGROUND, np.uint8)
-    for rank, (index, image) in enumerate(zip(store_indices, images, strict=True)):
-        tile_pixels = _tile(image, tile).copy()
+    for rank, (index, tile_pixels) in enumerate(zip(store_indices, tiles, strict=True)):
+        tile_pixels = tile_pixels.copy()
         if int(index) in highlight:
             _frame(tile_pixels, frame)
         top, left = tile_origin(rank, size, columns)
         grid[top : top + size, left : left + size] = tile_pixels
     return Image.fromarray(grid)
+
+
+def patch_tiles(images: list[np.ndarray], boxes, size: int) -> list[np.ndarray]:
+    """Each image's patch in its box (clipped to the image) on a ``size`` px tile, every patch at the scale at which
+    the largest box (clipped to the image) fills a tile: enlarged pixel by pixel, reduced by Lanczos filtering."""
+    clipped = [_clip(box, image.shape) for image, box in zip(images, boxes, strict=True)]
+    largest = max([max(bottom - top, right - left) for top, left, bottom, right in clipped], default=1)
+    scale = size / max(largest, 1)
+    tiles = []
+    for image, (top, left, bottom, right) in zip(images, clipped, strict=True):
+        tile = np.full((size, size, 3), BACKGROUND, np.uint8)
+        patch = image[top:bottom, left:right]
+        h, w = max(1, round(patch.shape[0] * scale)), max(1, round(patch.shape[1] * scale))
+        if patch.size:
+            resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.LANCZOS
+            patch = np.asarray(Image.fromarray(patch).resize((min(w, size), min(h, size)), resample))
+            y, x = (size - patch.shape[0]) // 2, (size - patch.shape[1]) // 2
+            tile[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+        tiles.append(tile)
+    return tiles
+
+
+def _clip(box, shape) -> tuple[int, int, int, int]:
+    top, left, bottom, right = box
+    return max(top, 0), max(left, 0), min(bottom, shape[0]), min(right, shape[1])
+
+
+def patch_boxes(info: dict, path, tensor: str, channel: int, k: int, image_size: int) -> list[list[int]] | None:
+    """The receptive field, as (top, left, bottom, right) in the network's input window, of the unit where
+    ``tensor:channel`` peaks on each of its first k top images; None when the file has no positions."""
+    name = tensor if tensor in info["sets"] else tensor.removesuffix("_pre_relu")
+    peaks = info.get("peaks", {}).get(name)
+    if peaks is None:
+        return None
+    h, w = info["map_shapes"][name]
+    field = channel_field(name, channel, image_size)
+    if field.side != h:
+        raise UserError(
+            f"{path} says {name}'s map is {h} x {w} units, but InceptionV1 at {image_size} px has {field.side}; "
+            f"give the image size the activations were computed at"
+        )
+    return [list(field.box(*divmod(int(p), w))) for p in peaks[channel][:k]]
 
 
 # --- One channel's mosaic from two top-k files ----------------------------------------------------------------
@@ -203,7 +256,8 @@ def write_mosaic(
 ) -> dict:
     """The mosaic of model A's (``side="a"``) or B's top-k set of ``tensor:channel``, images common to both framed,
     in a near-square grid (``columns`` default: :func:`grid_columns`); the summary (returned) also goes to
-    ``out_json`` if given. Both files are written atomically."""
+    ``out_json`` if given. When the top-k file has peak positions, the mosaic of patches too
+    (``patches_<out_png's name>``; named in the summary with each patch's box). Files are written atomically."""
     if side not in ("a", "b"):
         raise UserError(f"side must be 'a' or 'b' (whose top-k set the mosaic shows), not {side!r}")
     a, b = read_topk_file(topk_a), read_topk_file(topk_b)
@@ -213,16 +267,23 @@ def write_mosaic(
     if side == "b":
         a, b, rows_a, rows_b = b, a, rows_b, rows_a
     summary = mosaic_summary(a, b, rows_a, rows_b, tensor, channel, k)
+    boxes = patch_boxes(a, topk_a if side == "a" else topk_b, tensor, channel, k, image_size)
+    out_png = Path(out_png)
+    patches_png = out_png.with_name(f"{PATCHES}{out_png.name}")
     with open_store(store) as f:
         _check_store(a, f, topk_a if side == "a" else topk_b)
         ids = f["ids"].asstr()
         summary["ids"] = [ids[i] for i in summary["store_indices"]]
-        grid = mosaic_image(
-            f, summary["store_indices"], image_size, set(summary["common_store_indices"]),
-            columns or grid_columns(k), tile, frame,
-        )  # fmt: skip
-    with atomic_path(out_png) as tmp:
-        grid.save(tmp, format="PNG")
+        grids = {out_png: None, patches_png: boxes} if boxes is not None else {out_png: None}
+        for png, grid_boxes in grids.items():
+            grid = mosaic_image(
+                f, summary["store_indices"], image_size, set(summary["common_store_indices"]),
+                columns or grid_columns(k), tile, frame, grid_boxes,
+            )  # fmt: skip
+            with atomic_path(png) as tmp:
+                grid.save(tmp, format="PNG")
+    if boxes is not None:
+        summary["patches"] = {"png": patches_png.name, "boxes": boxes}
     if out_json is not None:
         with atomic_path(out_json) as tmp:
             Path(tmp).write_text(json.dumps(summary, indent=1) + "\n")
