@@ -176,6 +176,21 @@ def read_image(path) -> np.ndarray:
         return np.asarray(image.convert("RGB"))
 
 
+def cell_image(cell: dict | None, summary: dict | None):
+    """A cell's picture: a render, or a mosaic of whole images with, when recorded, its mosaic of the patches that
+    fired the channel to its right (a white gutter between)."""
+    if cell is None:
+        return None
+    image = read_image(cell["image"])
+    if summary is None or "patches" not in summary:
+        return image
+    import numpy as np
+
+    patches = read_image(Path(cell["image"]).with_name(summary["patches"]["png"]))
+    gutter = np.full((image.shape[0], max(8, image.shape[1] // 30), 3), 255, np.uint8)
+    return np.concatenate([image, gutter, patches], axis=1)
+
+
 def read_summary(cell: dict) -> dict:
     path = Path(cell["summary"])
     if not path.exists():
@@ -248,12 +263,15 @@ def draw_panel_grid(spec: dict) -> Figure:
     """The grid of a spec (:func:`panel_spec`): images, and beside each mosaic its text."""
     check_grid(spec)
     rows = spec["rows"]
-    images = [[None if c is None else read_image(c["image"]) for c in row] for row in rows]
     summaries = [[read_summary(c) if c and c["kind"] == "topk" else None for c in row] for row in rows]
+    images = [
+        [cell_image(c, m) for c, m in zip(row, sums, strict=True)] for row, sums in zip(rows, summaries, strict=True)
+    ]
     n_columns = len(spec["column_labels"])
     has_topk = [any(r[j] is not None and r[j]["kind"] == "topk" for r in rows) for j in range(n_columns)]
     aspects = [max([im.shape[0] / im.shape[1] for im in row if im is not None and im.size] or [1.0]) for row in images]
-    width = MOSAIC_WIDTH if any(has_topk) else RENDER_WIDTH
+    patches = any(m is not None and "patches" in m for row in summaries for m in row)
+    width = (2 * MOSAIC_WIDTH if patches else MOSAIC_WIDTH) if any(has_topk) else RENDER_WIDTH
     widths = []
     for j in range(n_columns):
         widths += [width, TEXT_WIDTH if has_topk[j] else 0.05]
@@ -283,7 +301,10 @@ def draw_panel_grid(spec: dict) -> Figure:
                 else:
                     show_image(ax, images[r][j], aspects[r])
                 if summary is not None:
-                    text_ax.text(0.04, 1.0, cell_text(cell, summary), va="top", ha="left", transform=text_ax.transAxes)
+                    text = cell_text(cell, summary)
+                    if "patches" in summary and summary["size"]:
+                        text += "\n\nright: the patch of\neach image that\nfires the channel"
+                    text_ax.text(0.04, 1.0, text, va="top", ha="left", transform=text_ax.transAxes)
             axes[r, 0].set_ylabel(spec["row_labels"][r])
         for j, label in enumerate(spec["column_labels"]):
             axes[0, 2 * j].set_title(label)
