@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from artfinetune.errors import UserError
+from artfinetune.render.gallery import patch_view
 from artfinetune.render.gallery_html import IMAGE_KEYS, write_gallery
 from tests.browser import chromium
 
@@ -267,6 +268,31 @@ def test_a_link_to_a_thumbnail_opens_the_image_with_its_id_and_labels(gallery, t
     assert '<b id="viewer-id">painting_6</b>' in dialog.group(2)
     assert '<span id="viewer-labels">(Cubism)</span>' in dialog.group(2)
     assert "rank 2 in the top-k of B; also in A's" in dialog.group(2)
+
+
+def test_patches_are_drawn_from_each_images_own_file_at_one_scale():
+    # boxes by hand (conv2d0 on a 12 px window: test_mosaics): clipped to (0,0,5,5), (2,4,9,11), (8,8,12,12); the
+    # largest, 7 px, fills a thumbnail, so the image (12 px) is drawn 12/7 thumbnails wide and shifted by -left/7
+    boxes = [[-2, -2, 5, 5], [2, 4, 9, 11], [8, 8, 15, 15]]
+    got = patch_view({"boxes": boxes, "image_size": 12})
+    expected = [(5, 5, 0, 0), (7, 7, 4, 2), (4, 4, 8, 8)]  # w, h, x, y in px; / 7 for thumbnails
+    for view, (w, h, x, y) in zip(got, expected, strict=True):
+        assert view == pytest.approx({"w": w / 7, "h": h / 7, "s": 12 / 7, "x": x / 7, "y": y / 7})
+
+
+def test_a_gallery_with_patches_toggles_to_them(tmp_path):
+    row = entry(tmp_path, *CHANNELS[0])
+    for image in row["set_a"]:
+        image["patch"] = {"w": 0.5, "h": 1.0, "s": 2.0, "x": 1.0, "y": 0.0}  # the right half of each image
+    page = write_gallery([row], tmp_path / "site" / "g")
+    text = page.read_text()
+    assert Page(text).options["show"] == ["images", "patches"]
+    assert text.count('class="patch"') == SET_SIZE and "--w:0.5;--h:1;--s:2;--x:1;--y:0" in text
+    assert "url(&quot;images/set/52.jpg&quot;)" in text  # the image's own copy: no file per patch
+    plain = write_gallery([entry(tmp_path, *CHANNELS[1])], tmp_path / "site" / "h").read_text()
+    assert "show" not in Page(plain).options and 'class="patch"' not in plain  # nothing to toggle
+    assert 'class="patches"' in chromium(page, "?show=patches", tmp_path / "profile", "--dump-dom")
+    assert 'class="patches"' not in chromium(page, "", tmp_path / "profile2", "--dump-dom")
 
 
 def test_screenshot(gallery, tmp_path):

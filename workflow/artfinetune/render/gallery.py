@@ -65,9 +65,10 @@ def _composition_text(composition: list[dict]) -> str:
 
 def set_images(info: dict, mosaics) -> list[dict]:
     """A top-k set as the gallery shows it: per image in rank order its single image (``images/<index>.jpg`` of
-    the pair's mosaics), store index, id, labels and whether the other model's set has it too."""
+    the pair's mosaics), store index, id, labels, whether the other model's set has it too and, when recorded, its
+    patch (:func:`patch_view`)."""
     common = set(info["common_store_indices"])
-    return [
+    images = [
         {
             "src": str(Path(mosaics) / MOSAIC_IMAGES / f"{index}.jpg"),
             "index": int(index),
@@ -76,6 +77,23 @@ def set_images(info: dict, mosaics) -> list[dict]:
             "common": int(index) in common,
         }
         for index, image_id, image_labels in zip(info["store_indices"], info["ids"], info["labels"], strict=True)
+    ]
+    if "patches" in info:
+        for image, patch in zip(images, patch_view(info["patches"]), strict=True):
+            image["patch"] = patch
+    return images
+
+
+def patch_view(patches: dict) -> list[dict]:
+    """Each patch of a mosaic summary as the gallery draws it from the whole image, in units of a thumbnail: the
+    patch's width and height, the image's side, and the patch's left and top in the image. As in the mosaic, the
+    largest patch of the set (clipped to the image) fills a thumbnail."""
+    size = patches["image_size"]
+    clipped = [(max(t, 0), max(l, 0), min(b, size), min(r, size)) for t, l, b, r in patches["boxes"]]  # noqa: E741
+    largest = max([max(b - t, r - l, 1) for t, l, b, r in clipped], default=1)  # noqa: E741
+    return [
+        {"w": (r - l) / largest, "h": (b - t) / largest, "s": size / largest, "x": l / largest, "y": t / largest}
+        for t, l, b, r in clipped  # noqa: E741
     ]
 
 

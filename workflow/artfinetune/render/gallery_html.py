@@ -7,7 +7,9 @@ a copy of every image it shows, linked by relative paths. It opens from the file
 its own, and is what the report embeds (Snakemake's ``htmlindex``).
 
 Shareable links: the controls' state lives in the address, e.g. ``index.html?sort=overlap&order=asc&layer=mixed4d``
-(``sort``: layer, overlap, entropy_a or entropy_b; ``order``: asc or desc; ``layer``: a tensor name, absent for all).
+(``sort``: layer, overlap, entropy_a or entropy_b; ``order``: asc or desc; ``layer``: a tensor name, absent for all;
+``show``: images or patches, when the sets have patches: the receptive field of the unit where the channel peaks on
+each image, drawn from the image's own file).
 The page applies it on load and rewrites it whenever a control changes. An opened image is in the address too
 (``#view=<n>``, the n-th thumbnail of the page in its first order), so a link can show one image.
 
@@ -110,9 +112,20 @@ def layers_in_order(entries: Sequence[dict]) -> list[str]:
     return sorted(first, key=lambda tensor: first[tensor])
 
 
+def has_patches(entries: Sequence[dict]) -> bool:
+    return any(image.get("patch") for e in entries for side in SET_KEYS for image in e.get(side) or [])
+
+
 def controls_html(entries: Sequence[dict]) -> str:
-    """Sort key, order and layer filter; their names are the link's query keys."""
+    """Sort key, order, layer filter and, when the sets have patches, whole images or patches; their names are the
+    link's query keys."""
     counts = {tensor: sum(e["tensor"] == tensor for e in entries) for tensor in layers_in_order(entries)}
+    show = (
+        '<label>Show <select id="show" name="show"><option value="images">whole images</option>'
+        '<option value="patches">patches that fire the channel</option></select></label>'
+        if has_patches(entries)
+        else ""
+    )
     layers = "".join(f'<option value="{esc(t)}">{esc(t)} ({n})</option>' for t, n in counts.items())
     sorts = "".join(f'<option value="{key}">{esc(name)}</option>' for key, name in SORTS.items())
     return (
@@ -120,7 +133,7 @@ def controls_html(entries: Sequence[dict]) -> str:
         '<label>Order <select id="order" name="order"><option value="asc">ascending</option>'
         '<option value="desc">descending</option></select></label>'
         f'<label>Layer <select id="layer" name="layer"><option value="">all layers</option>{layers}</select></label>'
-        '<span id="shown" class="shown"></span>'
+        f'{show}<span id="shown" class="shown"></span>'
     )
 
 
@@ -188,8 +201,20 @@ def thumb_html(image: dict, rank: int, model: str, other: str, number: int) -> s
         return f'<span class="thumb gone{frame}" title="{esc(title)}" {attrs}>?</span>'
     return (
         f'<a class="thumb{frame}" href="{esc(image["src"])}" title="{esc(title)}" {attrs}>'
-        f'<img src="{esc(image["src"])}" alt="{esc(title)}" loading="lazy" decoding="async"></a>'
+        f'<img src="{esc(image["src"])}" alt="{esc(title)}" loading="lazy" decoding="async">'
+        f"{patch_html(image)}</a>"
     )
+
+
+def patch_html(image: dict) -> str:
+    """The patch of an image that fires the channel, drawn from the image file itself (no file of its own): a box
+    of the patch's size showing the image scaled and shifted so that the patch fills it. Hidden until the page
+    shows patches; a background image loads only then."""
+    patch = image.get("patch")
+    if not patch:
+        return ""
+    style = ";".join(f"--{key}:{float(patch[key]):.6g}" for key in ("w", "h", "s", "x", "y"))
+    return f'<span class="patch" style="{style};background-image:url(&quot;{esc(image["src"])}&quot;)"></span>'
 
 
 def figure_html(src: str | None, caption: str) -> str:
@@ -303,6 +328,14 @@ main { display: grid; gap: 12px; padding: 12px 24px 24px; }
 .thumb.common { border-color: #00c000; }
 .thumb img { display: block; width: 100%; height: 100%; object-fit: cover; }
 .thumb.gone { color: var(--muted); text-align: center; font-size: 11px; line-height: 28px; }
+.thumb { --tile: 30px; }
+.patch { display: none; }
+body.patches .thumb { display: flex; align-items: center; justify-content: center; background: #fff; }
+body.patches .thumb img { display: none; }
+body.patches .patch { display: block; width: calc(var(--w) * var(--tile)); height: calc(var(--h) * var(--tile));
+  background-repeat: no-repeat; background-size: calc(var(--s) * var(--tile)) auto;
+  background-position: calc(var(--x) * -1 * var(--tile)) calc(var(--y) * -1 * var(--tile));
+  image-rendering: pixelated; }
 #viewer { border: 1px solid var(--line); border-radius: 6px; padding: 12px; max-width: 90vw; }
 #viewer img { display: block; width: min(448px, 80vw); height: auto; image-rendering: auto; background: #ecebe6; }
 #viewer figcaption { margin-top: 6px; font-size: 13px; }
@@ -328,8 +361,9 @@ JS = """
   "use strict";
   const list = document.getElementById("cards");
   const cards = Array.from(list.querySelectorAll(".card"));
-  const controls = ["sort", "order", "layer"].map((id) => document.getElementById(id));
+  const controls = ["sort", "order", "layer", "show"].map((id) => document.getElementById(id)).filter(Boolean);
   const [sort, order, layer] = controls;
+  const show = document.getElementById("show");
   const KEYS = { layer: "layerIndex", overlap: "overlap", entropy_a: "entropyA", entropy_b: "entropyB" };
 
   function value(card, key) {
@@ -356,6 +390,7 @@ JS = """
       list.appendChild(card);
     }
     document.getElementById("shown").textContent = shown + " of " + cards.length + " channels shown";
+    document.body.classList.toggle("patches", show !== null && show.value === "patches");
   }
 
   // Values the page does not offer are ignored, so an old or hand-edited link still opens.

@@ -283,7 +283,7 @@ def write_mosaic(
             with atomic_path(png) as tmp:
                 grid.save(tmp, format="PNG")
     if boxes is not None:
-        summary["patches"] = {"png": patches_png.name, "boxes": boxes}
+        summary["patches"] = {"png": patches_png.name, "boxes": boxes, "image_size": int(image_size)}
     if out_json is not None:
         with atomic_path(out_json) as tmp:
             Path(tmp).write_text(json.dumps(summary, indent=1) + "\n")
