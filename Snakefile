@@ -27,9 +27,9 @@ report: "workflow/report/workflow.rst"
 
 
 # Run on the submit host, not as cluster jobs: downloads need the internet, which compute
-# nodes often lack; ensembles, tables, figures, panels, galleries, the software record and
-# the findings read a few small files for seconds (no TensorFlow), less than a queue wait
-# (table 5 reads none: it is the config's modes).
+# nodes often lack; ensembles, tables, figures, panels, galleries, render-change tables, the
+# software record and the findings read a few small files for seconds (no TensorFlow), less
+# than a queue wait (table 5 reads none: it is the config's modes).
 localrules:
     download_dataset,
     download_lucid_weights,
@@ -40,6 +40,7 @@ localrules:
     figure,
     panel,
     gallery,
+    render_change,
     software,
     findings,
 

@@ -79,3 +79,41 @@ def test_render_layers_narrow_the_gallerys_choice_in_the_studys_order(demo_confi
     cfg["render"]["layers"] = ["mixed4d_3x3"]
     with pytest.raises(ConfigError, match=r"render\.layers has \['mixed4d_3x3'\], which are not in layers"):
         prepare_config(cfg)
+
+
+def test_the_random_sample_is_stratified_seeded_and_each_layers_own():
+    from artfinetune.render.channels import draw_sample
+
+    both = draw_sample(["conv2d0", "mixed4a"], 5, seed=3)
+    by_layer = {
+        layer: [int(c.split(":")[1]) for c in both if c.startswith(f"{layer}:")] for layer in ("conv2d0", "mixed4a")
+    }
+    assert [len(v) for v in by_layer.values()] == [5, 5]
+    assert all(v == sorted(set(v)) for v in by_layer.values())  # distinct, in increasing order
+    assert max(by_layer["conv2d0"]) < 64 and max(by_layer["mixed4a"]) < 508  # the layers' widths (study.md)
+    assert draw_sample(["conv2d0", "mixed4a"], 5, seed=3) == both  # the seed fixes it
+    assert draw_sample(["mixed4a"], 5, seed=3) == [c for c in both if c.startswith("mixed4a:")]  # each layer its own
+    assert draw_sample(["conv2d0", "mixed4a"], 5, seed=4) != both
+    assert len(draw_sample(["conv2d0"], 100, seed=0)) == 64  # a narrower layer: every channel, once
+    # uniform: over many seeds each of conv2d0's 64 channels is drawn about 5/64 of the time
+    counts = np.bincount(
+        [int(c.split(":")[1]) for s in range(400) for c in draw_sample(["conv2d0"], 5, s)], minlength=64
+    )
+    expected = 400 * 5 / 64  # 31.25, binomial sd 5.4
+    assert counts.min() > expected - 5 * 5.4 and counts.max() < expected + 5 * 5.4
+
+
+def test_a_gallery_pair_renders_the_sample_and_no_other_pair_does(demo_config_dict):
+    import copy
+
+    from artfinetune.render.channels import model_channels, named_channels, sample_channels
+    from artfinetune.study.config import prepare_config
+
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["render"]["sample"] = 2
+    config = prepare_config(cfg)
+    sample = sample_channels(config)
+    assert len(sample) == 2 * len(config["render"]["layers"])
+    assert set(sample) <= set(named_channels(config, ["imagenet", "styles_A/1"]))  # the demo's gallery pair
+    assert not set(sample) & set(named_channels(config, ["styles_A/1", "styles_B/1"]))  # no gallery: no sample
+    assert set(sample) <= set(model_channels(config, "styles_A/1"))

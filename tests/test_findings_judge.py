@@ -556,3 +556,87 @@ def test_the_pretrained_models_entropy_is_reported_never_judged(tmp_path):
     f = judge(depth_spec(tmp_path, overlap=layers_with([[0.5, 0.5]] * 6, a, b)), "entropy_depth")
     assert f.verdict == HOLDS, f.statement
     assert "imagenet: not reported (" in f.statement and "NaN at layer(s) mixed4a" in f.statement
+
+
+# --- render change against overlap (the paper's open question) --------------------------------------------------
+
+
+def test_the_spearman_interval_by_hand():
+    from artfinetune.report.findings.correlation import spearman_interval
+
+    # y's ranks: 1, 2, 3.5, 5, 3.5 (a tie); against 1..5: sum of products of deviations 8, of squares 10 and 9.5
+    c = spearman_interval([1, 2, 3, 4, 5], [5, 6, 7, 8, 7])
+    rho = 8 / math.sqrt(10 * 9.5)
+    assert c.rho == pytest.approx(rho) and c.n == 5
+    z, se = math.atanh(rho), math.sqrt(1.06 / 2)  # Fisher, with Fieller's 1.06 for ranks, n - 3 = 2
+    assert (c.low, c.high) == (pytest.approx(math.tanh(z - 1.959964 * se)), pytest.approx(math.tanh(z + 1.959964 * se)))
+    assert (round(c.low, 3), round(c.high, 3)) == (-0.261, 0.989)
+    nan = spearman_interval([1, 2, float("nan"), 4, 5, 6], [1, 1, 1, 1, 1, 1])  # constant: no correlation
+    assert math.isnan(nan.rho) and nan.n == 5
+
+
+def test_the_spearman_interval_covers_a_known_correlation():
+    """Coverage on bivariate normal samples with rho_s = (6 / pi) asin(r / 2) (Pearson r = 0.5 -> 0.4826)."""
+    import numpy as np
+
+    from artfinetune.report.findings.correlation import spearman_interval
+
+    rng = np.random.default_rng(0)
+    truth = 6 / math.pi * math.asin(0.25)
+    cover = []
+    for _ in range(400):
+        x = rng.normal(size=40)
+        y = 0.5 * x + math.sqrt(0.75) * rng.normal(size=40)
+        c = spearman_interval(x, y)
+        cover.append(c.low <= truth <= c.high)
+    assert 0.92 <= np.mean(cover) <= 0.98  # 95 % nominal; 400 draws: binomial sd 1.1 %
+
+
+def write_render_change(path, overlaps, changes, sampled=None):
+    import pandas as pd
+
+    n = len(overlaps)
+    sampled = [True] * n if sampled is None else sampled
+    rows = {
+        "layer": [SIX[i % 6] for i in range(n)],
+        "channel": list(range(n)),
+        "label": [f"{SIX[i % 6]}:{i}" for i in range(n)],
+        "sampled": sampled,
+        "overlap": overlaps,
+        "render_change": changes,
+    }
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return str(path)
+
+
+def render_change_spec(csv, minimum=10):
+    return {"render_change": {"pair": ["imagenet", "a/1"], "csv": csv, "k": 10, "min_channels": minimum}}
+
+
+def test_render_change_holds_when_lower_overlap_goes_with_more_change(tmp_path):
+    overlaps = [i / 20 for i in range(20)]
+    changes = [1 - o + (0.05 if i % 2 else -0.05) for i, o in enumerate(overlaps)]  # falls with overlap, noisy
+    f = judge(render_change_spec(write_render_change(tmp_path / "c.csv", overlaps, changes)), "render_change_overlap")
+    assert f.verdict == HOLDS and "over 20 channels drawn at random in 6 layers" in f.statement
+    # each pair of neighbours swapped against a perfect fall: sum of squared rank differences 2640 (by hand), so
+    # rho = 1 - 6 * 2640 / (20 * 399) = -0.985
+    assert "Spearman rho between top-10 overlap and render change = -0.98 (95 % CI" in f.statement
+
+
+def test_render_change_does_not_hold_when_unrelated_or_opposite(tmp_path):
+    overlaps = [i / 20 for i in range(20)]
+    flat = [0.5 + (0.1 if i % 2 else -0.1) for i in range(20)]  # alternates: rho near 0
+    f = judge(render_change_spec(write_render_change(tmp_path / "a.csv", overlaps, flat)), "render_change_overlap")
+    assert f.verdict == FAILS and "includes 0" in f.statement
+    f = judge(render_change_spec(write_render_change(tmp_path / "b.csv", overlaps, overlaps)), "render_change_overlap")
+    assert f.verdict == FAILS and "opposite sign" in f.statement
+
+
+def test_render_change_cannot_be_judged_on_too_few_sampled_channels(tmp_path):
+    overlaps = [i / 20 for i in range(20)]
+    sampled = [i < 8 for i in range(20)]  # the 12 others are the gallery's chosen channels: not counted
+    path = write_render_change(tmp_path / "c.csv", overlaps, [1 - o for o in overlaps], sampled)
+    f = judge(render_change_spec(path, minimum=10), "render_change_overlap")
+    assert f.verdict == UNJUDGED and "8 randomly sampled channels" in f.statement and "render.sample" in f.statement
+    f = judge({}, "render_change_overlap")
+    assert f.verdict == UNJUDGED and "findings.render_change" in f.statement

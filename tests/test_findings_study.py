@@ -56,7 +56,7 @@ def test_the_findings_section_is_optional_and_gets_its_default(demo_config_dict)
     cfg.pop("findings", None)
     assert prepare_config(cfg)["findings"] == {"min_drop": 0.02}
     spec = findings_spec(prepare_config(cfg))
-    assert [f.verdict for f in evaluate_findings(spec)] == [UNJUDGED] * 7
+    assert [f.verdict for f in evaluate_findings(spec)] == [UNJUDGED] * 8
 
 
 def test_the_findings_pairs_are_measured(demo_config_dict):
@@ -182,6 +182,10 @@ def test_the_demo_study_compares_its_pairs_over_the_layers_no_model_kept_frozen(
         ),
         (lambda f: f.update(min_dorp=0.1), r"unknown key 'min_dorp' in findings; remove it"),
         (lambda f: f["depth"].pop("pair"), r"findings\.depth is missing a required key: 'pair'"),
+        (
+            lambda f: f.update(render_change={"pair": ["styles_A/1", "styles_B/1"]}),
+            r"findings\.render_change\.pair \['styles_A/1', 'styles_B/1'\] has no gallery, whose renders it compares",
+        ),
     ],
 )
 def test_a_bad_findings_section_is_one_clear_error(demo_config_dict, change, message):
@@ -189,6 +193,18 @@ def test_a_bad_findings_section_is_one_clear_error(demo_config_dict, change, mes
     change(findings)
     with pytest.raises(ConfigError, match=message):
         prepare_config(with_findings(demo_config_dict, findings))
+
+
+def test_the_render_change_finding_needs_a_random_sample(demo_config_dict):
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["render"]["sample"] = 0
+    with pytest.raises(
+        ConfigError, match=r"findings\.render_change needs channels drawn at random: set render\.sample"
+    ):
+        prepare_config(cfg)
+    spec = findings_spec(prepare_config(demo_config_dict))  # the demo: its gallery pair, its min_channels
+    change = paths.render_change_path(prepare_config(demo_config_dict), ["imagenet", "styles_A/1"])
+    assert spec["render_change"] == {"pair": ["imagenet", "styles_A/1"], "csv": change, "k": 10, "min_channels": 16}
 
 
 def test_rows_without_a_common_dataset_are_refused(demo_config_dict):
@@ -254,7 +270,7 @@ def test_write_findings_writes_markdown_and_csv(study, tmp_path):
     _, cfg = study
     md, out_csv = tmp_path / "out" / "findings.md", tmp_path / "out" / "findings.csv"
     findings = write_findings(findings_spec(cfg), md, out_csv)
-    assert [f.verdict for f in findings] == [HOLDS] * 6 + [FAILS]
+    assert [f.verdict for f in findings] == [HOLDS] * 6 + [FAILS, UNJUDGED]  # no findings.render_change here
     lines = md.read_text().splitlines()
     assert lines[0] == "# Findings: the paper's claims checked on this study's outputs"
     assert lines[2].startswith("- **holds** — Linear CKA between styles_B/1 and styles_B/2 falls with depth (fig. 5): ")
@@ -270,6 +286,7 @@ def test_write_findings_writes_markdown_and_csv(study, tmp_path):
         "init_distance_l2",
         "fine_tuning_beats_off_the_shelf",
         "double_beats_direct",
+        "render_change_overlap",
     ]
     assert rows[6]["verdict"] == FAILS and "21.00 <= FT from ImageNet (mode A) 22.10" in rows[6]["statement"]
     assert sorted(p.name for p in md.parent.iterdir()) == ["findings.csv", "findings.md"]  # no temporary left
@@ -285,7 +302,7 @@ def test_the_cli_judges_a_study_and_survives_a_missing_file(study, tmp_path, cap
     Path(overlap).unlink()
     assert main(["findings", str(config_file), "--out", str(md)]) == 0
     text = md.read_text()
-    assert text.count("- **cannot be judged**") == 2 and f"{overlap} does not exist" in text
+    assert text.count("- **cannot be judged**") == 3 and f"{overlap} does not exist" in text
     spec = json.dumps(findings_spec(cfg))
     assert main(["findings", "--spec-json", spec, "--out", str(tmp_path / "again.md")]) == 0
     assert (tmp_path / "again.md").read_text() == text

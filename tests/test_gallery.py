@@ -26,6 +26,16 @@ CHANNELS = [
     ("mixed4d_3x3", 8, 5, 0.20, None, 0.30),
     ("mixed3b", 4, 1, 0.30, 0.55, 0.45),
 ]
+# render change per channel, in an order of its own (neither layer, overlap nor entropy)
+RENDER_CHANGE = {
+    ("mixed4d_3x3", 52): 0.15,
+    ("conv2d2", 11): 0.95,
+    ("mixed3b", 7): 0.05,
+    ("conv2d2", 3): 0.40,
+    ("mixed4d_3x3", 5): 0.70,
+    ("mixed3b", 1): 1.20,
+}
+BY_RENDER_CHANGE_DESC = sorted(RENDER_CHANGE, key=RENDER_CHANGE.get, reverse=True)
 BY_LAYER = [("conv2d2", 3), ("conv2d2", 11), ("mixed3b", 1), ("mixed3b", 7), ("mixed4d_3x3", 5), ("mixed4d_3x3", 52)]
 BY_OVERLAP = [(t, c) for t, _, c, *_ in sorted(CHANNELS, key=lambda row: row[3])]
 # A's entropies descending; the channel without one stays last in either order.
@@ -78,6 +88,7 @@ def entry(root: Path, tensor: str, layer_index: int, channel: int, overlap: floa
         "overlap": overlap,
         "entropy_a": entropy_a,
         "entropy_b": entropy_b,
+        "render_change": RENDER_CHANGE[(tensor, channel)],
         "composition_a": "Baroque 40 %, Rococo 20 %, Realism 10 %",
         "composition_b": "Cubism 50 %, Baroque 30 %, Ukiyo-e 10 %",
     }
@@ -210,7 +221,7 @@ def test_no_entropy_and_layers_in_network_order(gallery):
     page = Page(gallery.read_text())
     assert [c["data-entropy-a"] for c in page.cards if c["data-channel"] == "5"] == [""]  # sorts last, shows a dash
     assert page.options["layer"] == ["", "conv2d2", "mixed3b", "mixed4d_3x3"]
-    assert page.options["sort"] == ["layer", "overlap", "entropy_a", "entropy_b"]
+    assert page.options["sort"] == ["layer", "overlap", "render_change", "entropy_a", "entropy_b"]
 
 
 def test_bad_entry_is_one_sentence_and_no_file(tmp_path):
@@ -238,8 +249,9 @@ def shown_page(page: Path, query: str, profile: Path) -> Page:
         ("?sort=layer&order=asc", BY_LAYER),
         ("?sort=overlap&order=asc&layer=mixed4d_3x3", [("mixed4d_3x3", 5), ("mixed4d_3x3", 52)]),
         ("?sort=entropy_a&order=desc", BY_ENTROPY_A_DESC),
+        ("?sort=render_change&order=desc", BY_RENDER_CHANGE_DESC),
     ],
-    ids=["overlap-asc", "overlap-desc", "layer", "layer-filter", "entropy-desc"],
+    ids=["overlap-asc", "overlap-desc", "layer", "layer-filter", "entropy-desc", "render-change-desc"],
 )
 def test_page_sorts_filters_and_loads_images_from_file(gallery, tmp_path, query, expected):
     dom = shown_page(gallery, query, tmp_path / "profile")

@@ -85,6 +85,23 @@ rule mosaics:
         " {params.images} --out-dir {output} 2> {log}"
 
 
+rule render_change:
+    input:
+        unpack(lambda w: render_change_inputs(config, PAIRS[w.pair])),
+    output:
+        out("render_change"),
+    log:
+        f"{R}/logs/render_change/{{dataset}}/{{pair}}.log",
+    wildcard_constraints:
+        pair=PAIR_PATTERN,
+    conda:
+        ENV
+    params:
+        spec=lambda w: params_json(gallery_spec(config, PAIRS[w.pair])),
+    shell:
+        "artfinetune render-change --spec-json {params.spec:q} --out {output} 2> {log}"
+
+
 rule gallery:
     input:
         unpack(lambda w: gallery_inputs(config, PAIRS[w.pair])),

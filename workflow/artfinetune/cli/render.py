@@ -54,6 +54,14 @@ def cmd_gallery(args) -> None:
     print(write_pair_gallery(json_arg(args.spec_json, "--spec-json"), args.out))
 
 
+def cmd_render_change(args) -> None:
+    from artfinetune.render.change import render_change_table
+
+    table = render_change_table(json_arg(args.spec_json, "--spec-json"), args.out)
+    sampled = int(table["sampled"].sum())
+    print(f"{args.out}: render change of {len(table)} channels ({sampled} of the random sample)")
+
+
 def add_commands(sub) -> None:
     p = sub.add_parser(
         "render",
@@ -96,6 +104,13 @@ def add_commands(sub) -> None:
     )
     add_changed_args(p, k_required=True)
     p.set_defaults(func=cmd_mosaics)
+
+    p = sub.add_parser(
+        "render-change", help="a gallery pair's channels with their top-k overlap and render-change score (CSV)"
+    )
+    p.add_argument("--spec-json", required=True, help="the gallery's spec, as the render_change rule writes it")
+    p.add_argument("--out", required=True, help="output CSV: layer, channel, label, sampled, overlap, render_change")
+    p.set_defaults(func=cmd_render_change)
 
     p = sub.add_parser("gallery", help="a static HTML page of a pair's rendered channels (sortable, filterable)")
     p.add_argument("--spec-json", required=True, help="pair, channels and folders as the gallery rule writes them")

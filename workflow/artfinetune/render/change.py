@@ -21,6 +21,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+
+from artfinetune.errors import UserError
+from artfinetune.metrics.table import write_csv
 
 
 def render_change(a, b) -> float:
@@ -42,3 +46,43 @@ def render_change_of_files(path_a: str | Path, path_b: str | Path) -> float:
 
     with Image.open(path_a) as image_a, Image.open(path_b) as image_b:
         return render_change(np.asarray(image_a.convert("RGB")), np.asarray(image_b.convert("RGB")))
+
+
+COLUMNS = ("layer", "channel", "label", "sampled", "overlap", "render_change")
+
+
+def render_change_table(spec: dict, out) -> pd.DataFrame:
+    """A gallery pair's channels (:func:`artfinetune.render.gallery.gallery_spec`), each with its top-k overlap at
+    the gallery's k and its render-change score, and whether it is one of the random sample (``sampled``: the
+    channels the render-change finding correlates, drawn without looking at their overlap). Written to ``out``
+    (CSV, atomically); a render missing from either model's folder is an error naming it."""
+    from artfinetune.render.channels import pair_channels, topk_channel
+    from artfinetune.study.paths import channel_file
+
+    channels = pair_channels(spec["channels"], spec.get("changed"))
+    named, sample = set(spec["channels"]), set(spec.get("sample") or [])
+    table = pd.read_csv(spec["overlap_csv"])
+    overlap = table[(table["k"] == spec["k"]) & (table["metric"] == "overlap")].set_index(["layer", "channel"])
+    rows = []
+    for channel in channels:
+        tensor, index = topk_channel(channel)
+        folders = [spec[f"renders_{side}"][0 if channel in named else 1] for side in ("a", "b")]
+        files = [Path(folder) / channel_file(channel) for folder in folders]
+        for path in files:
+            if not path.is_file():
+                raise UserError(f"the render {path} of {channel} does not exist; render the pair's channels first")
+        if (tensor, index) not in overlap.index:
+            raise UserError(f"{spec['overlap_csv']} has no overlap of {tensor} channel {index} at k = {spec['k']}")
+        rows.append(
+            {
+                "layer": tensor,
+                "channel": index,
+                "label": channel,
+                "sampled": channel in sample,
+                "overlap": float(overlap.loc[(tensor, index), "value"]),
+                "render_change": render_change_of_files(*files),
+            }
+        )
+    frame = pd.DataFrame(rows, columns=list(COLUMNS))
+    write_csv(frame, out)
+    return frame

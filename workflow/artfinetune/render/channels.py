@@ -1,6 +1,7 @@
-"""Which channels to render and show: the config's named channels (a gallery's, a panel's), and per layer the
-channels whose top-k sets changed most and least between the two models of a pair. One home for the choice: the
-rules' params, the render and mosaic jobs and the galleries all take it from here.
+"""Which channels to render and show: the config's named channels (a gallery's, a panel's), a random sample per
+layer (a gallery's, drawn without looking at any result: what the render-change finding measures on), and per
+layer the channels whose top-k sets changed most and least between the two models of a pair. One home for the
+choice: the rules' params, the render and mosaic jobs and the galleries all take it from here.
 
 A channel is written ``tensor:index`` as Lucid names tensors (``mixed4d_3x3_pre_relu:52``, ``mixed4a:10``); its
 top-k set is that of the tensor after ReLU (``mixed4d_3x3`` channel 52).
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from artfinetune.errors import UserError
-from artfinetune.model.layers import parse_channel, post_relu
+from artfinetune.model.layers import WIDTHS, layer_index, parse_channel, post_relu
 from artfinetune.study.names import pair_dataset
 
 
@@ -26,9 +27,32 @@ def panel_dataset(config: dict, panel: dict, pair) -> str:
 
 
 def named_channels(config: dict, pair) -> list[str]:
-    """The named channels a pair's gallery shows: render.channels and its panel columns' channels on its dataset."""
-    names = list(config["render"]["channels"]) if _is_gallery(config, pair) else []
-    return list(dict.fromkeys(names + _panel_channels(config, pair, pair_dataset(config, pair))))
+    """The channels a pair's gallery shows whatever its overlaps: render.channels, its panel columns' channels on
+    its dataset, and the random sample (:func:`sample_channels`)."""
+    gallery = _is_gallery(config, pair)
+    names = list(config["render"]["channels"]) if gallery else []
+    names += _panel_channels(config, pair, pair_dataset(config, pair))
+    return list(dict.fromkeys(names + (sample_channels(config) if gallery else [])))
+
+
+def sample_channels(config: dict) -> list[str]:
+    """``render.sample`` channels drawn at random in each layer of :func:`changed_settings` (``render.layers``,
+    default the study's), as ``layer:index``; each layer's draw is seeded by ``render.seed`` and the layer alone,
+    so adding a layer or changing the count elsewhere leaves the other layers' draws as they were."""
+    per_layer = config["render"].get("sample", 0)
+    return draw_sample(changed_settings(config)["layers"], per_layer, config["render"].get("seed", 0))
+
+
+def draw_sample(layers: list[str], per_layer: int, seed: int) -> list[str]:
+    """:func:`sample_channels` from plain values: per layer, ``per_layer`` distinct channels (all of a narrower
+    layer), in increasing order, drawn uniformly without replacement."""
+    chosen = []
+    for layer in layers:
+        rng = np.random.default_rng([seed, layer_index(layer)])
+        width = WIDTHS[layer]
+        picked = np.sort(rng.choice(width, size=min(per_layer, width), replace=False))
+        chosen += [f"{layer}:{int(c)}" for c in picked]
+    return chosen
 
 
 def _panel_channels(config: dict, pair, dataset: str | None = None, show: str | None = None) -> list[str]:

@@ -1,9 +1,11 @@
 """A model pair's channel gallery, the stage: which channels it shows, what each card holds, and the page.
 
 The gallery rule passes :func:`gallery_spec` as JSON and the command calls :func:`write_pair_gallery`. A pair
-shows its named channels (the config's ``render.channels``, its panels' channels) and, with ``render.per_layer``
-> 0, per layer the channels whose top-k sets changed most and least (the same choice as its render and mosaic
-jobs). The page itself is :mod:`artfinetune.render.gallery_html`.
+shows its named channels (the config's ``render.channels``, its panels' channels, ``render.sample`` random ones per
+layer) and, with ``render.per_layer`` > 0, per layer the channels whose top-k sets changed most and least (the same
+choice as its render and mosaic jobs); each card gives the channel's render-change score
+(:mod:`artfinetune.render.change`), and the page sorts by it. The page itself is
+:mod:`artfinetune.render.gallery_html`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from artfinetune.render.channels import (
     gallery_has_changed,
     named_channels,
     pair_channels,
+    sample_channels,
     topk_channel,
 )
 from artfinetune.render.gallery_html import write_gallery
@@ -29,18 +32,26 @@ from artfinetune.study.paths import (
     channel_file,
     mosaic_dir,
     pair_files,
+    render_change_path,
     render_dir,
 )
 
 
-def gallery_inputs(config: dict, pair) -> dict[str, str]:
-    """A gallery's renders (named and chosen, both models), its pair's mosaics and overlap table."""
-    inputs = {"mosaics": mosaic_dir(config, pair), "overlap": pair_files(config, pair)["overlap"]}
+def render_change_inputs(config: dict, pair) -> dict[str, str]:
+    """A gallery's renders (named and chosen, both models) and its pair's overlap table: what the render-change
+    table reads."""
+    inputs = {"overlap": pair_files(config, pair)["overlap"]}
     for side, model in zip("ab", pair, strict=True):
         inputs[f"named_{side}"] = render_dir(config, model)
         if gallery_has_changed(config, pair):
             inputs[f"changed_{side}"] = changed_render_dir(config, model, pair)
     return inputs
+
+
+def gallery_inputs(config: dict, pair) -> dict[str, str]:
+    """A gallery's renders, overlap table and render-change table, and its pair's mosaics."""
+    inputs = render_change_inputs(config, pair)
+    return {"mosaics": mosaic_dir(config, pair), "render_change": render_change_path(config, pair), **inputs}
 
 
 def gallery_spec(config: dict, pair) -> dict:
@@ -50,6 +61,8 @@ def gallery_spec(config: dict, pair) -> dict:
     return {
         "pair": list(pair),
         "channels": named_channels(config, pair),
+        "sample": sample_channels(config),
+        "render_change_csv": inputs["render_change"],
         "changed": {**changed_settings(config), "overlap_csv": inputs["overlap"]} if changed else None,
         "renders_a": [inputs["named_a"], inputs["changed_a"] if changed else None],
         "renders_b": [inputs["named_b"], inputs["changed_b"] if changed else None],
@@ -97,8 +110,15 @@ def patch_view(patches: dict) -> list[dict]:
     ]
 
 
-def gallery_entries(channels: list[str], renders_a, renders_b, mosaics, overlap_csv, k: int) -> list[dict]:
-    """One entry per channel: both renders and top-k sets, overlap, both entropies and compositions at ``k``."""
+def gallery_entries(
+    channels: list[str], renders_a, renders_b, mosaics, overlap_csv, k: int, render_change_csv=None
+) -> list[dict]:
+    """One entry per channel: both renders and top-k sets, overlap, both entropies and compositions at ``k``, and
+    the render-change score (from ``render_change_csv``) where given."""
+    change = {}
+    if render_change_csv:
+        scores = pd.read_csv(render_change_csv)
+        change = dict(zip(scores["label"], scores["render_change"], strict=True))
     table = pd.read_csv(overlap_csv)
     at_k = table[table["k"] == k].set_index(["layer", "channel", "metric"])["value"]
     entries = []
@@ -123,6 +143,7 @@ def gallery_entries(channels: list[str], renders_a, renders_b, mosaics, overlap_
                 "overlap": float(infos["a"]["overlap"]),
                 "entropy_a": None if np.isnan(entropy["a"]) else float(entropy["a"]),
                 "entropy_b": None if np.isnan(entropy["b"]) else float(entropy["b"]),
+                "render_change": change.get(channel),
                 "composition_a": _composition_text(infos["a"]["composition"]),
                 "composition_b": _composition_text(infos["b"]["composition"]),
             }
@@ -136,6 +157,9 @@ def write_pair_gallery(spec: dict, out_dir) -> Path:
     channels = pair_channels(spec["channels"], spec.get("changed"))
     named = set(spec["channels"])
     renders = {side: {c: spec[f"renders_{side}"][0 if c in named else 1] for c in channels} for side in ("a", "b")}
-    entries = gallery_entries(channels, renders["a"], renders["b"], spec["mosaics"], spec["overlap_csv"], spec["k"])
+    entries = gallery_entries(
+        channels, renders["a"], renders["b"], spec["mosaics"], spec["overlap_csv"], spec["k"],
+        spec.get("render_change_csv"),
+    )  # fmt: skip
     a, b = spec["pair"]
     return write_gallery(entries, out_dir, title=f"{a} -> {b}: {len(entries)} channels", models=(a, b))

@@ -7,9 +7,9 @@ a copy of every image it shows, linked by relative paths. It opens from the file
 its own, and is what the report embeds (Snakemake's ``htmlindex``).
 
 Shareable links: the controls' state lives in the address, e.g. ``index.html?sort=overlap&order=asc&layer=mixed4d``
-(``sort``: layer, overlap, entropy_a or entropy_b; ``order``: asc or desc; ``layer``: a tensor name, absent for all;
-``show``: images or patches, when the sets have patches: the receptive field of the unit where the channel peaks on
-each image, drawn from the image's own file).
+(``sort``: layer, overlap, render_change, entropy_a or entropy_b; ``order``: asc or desc; ``layer``: a tensor name,
+absent for all; ``show``: images or patches, when the sets have patches: the receptive field of the unit where the
+channel peaks on each image, drawn from the image's own file).
 The page applies it on load and rewrites it whenever a control changes. An opened image is in the address too
 (``#view=<n>``, the n-th thumbnail of the page in its first order), so a link can show one image.
 
@@ -30,7 +30,13 @@ from artfinetune.errors import UserError
 from artfinetune.io import atomic_dir
 
 REQUIRED = ("tensor", "channel", "label", "layer_index", "overlap")
-SORTS = {"layer": "layer", "overlap": "overlap", "entropy_a": "entropy of A", "entropy_b": "entropy of B"}
+SORTS = {
+    "layer": "layer",
+    "overlap": "overlap",
+    "render_change": "render change",
+    "entropy_a": "entropy of A",
+    "entropy_b": "entropy of B",
+}
 
 
 IMAGE_KEYS = ("render_a", "render_b")
@@ -147,6 +153,7 @@ def card_html(entry: dict, counter: Iterator[int], models: Sequence[str]) -> str
         "overlap": overlap,
         "entropy-a": number(entry.get("entropy_a")),
         "entropy-b": number(entry.get("entropy_b")),
+        "render-change": number(entry.get("render_change")),
     }
     data = " ".join(f'data-{key}="{esc(data_value(value))}"' for key, value in attrs.items())
     width = 0 if overlap is None else round(100 * min(max(overlap, 0.0), 1.0))
@@ -155,9 +162,18 @@ def card_html(entry: dict, counter: Iterator[int], models: Sequence[str]) -> str
         f'<header class="info"><h2>{esc(entry["label"])}</h2>'
         f'<p class="layer">{esc(entry["tensor"])} · channel {esc(entry["channel"])}</p>'
         f'<p class="overlap">overlap <b>{keep_percent(esc(percent(overlap)))}</b></p>'
-        f'<div class="bar" title="overlap"><span style="width:{width}%"></span></div></header>'
+        f'<div class="bar" title="overlap"><span style="width:{width}%"></span></div>'
+        f"{change_html(entry.get('render_change'))}</header>"
         f"{panel_html(entry, 'a', counter, models)}{panel_html(entry, 'b', counter, models)}</article>"
     )
+
+
+def change_html(value) -> str:
+    """The render-change score under the overlap (nothing when the gallery has none)."""
+    value = number(value)
+    if value is None:
+        return ""
+    return f'<p class="change" title="1 - correlation of the two renders\' pixels">render change <b>{value:.2f}</b></p>'
 
 
 def panel_html(entry: dict, side: str, counter: Iterator[int], models: Sequence[str]) -> str:
@@ -272,6 +288,8 @@ PAGE = """<!DOCTYPE html>
 <dt>top-k</dt><dd>the channel's top-k maximal activation images in each model, in rank order; framed in green: also
 in the other model's set; click one to open it with its id and labels</dd>
 <dt>overlap</dt><dd>|top-k(A) &cap; top-k(B)| / k: the share of top-k images the two models agree on</dd>
+<dt>render change</dt><dd>1 &minus; the correlation of the two renders' pixels: 0 = the same pattern (contrast
+aside), about 1 = unrelated patterns</dd>
 <dt>entropy</dt><dd>class entropy of the top-k set, normalised: 0 = one class, 1 = all classes alike;
 &mdash; for a set with no labelled image</dd>
 <dt>composition</dt><dd>the three most frequent classes, each with the percentage of the set having it</dd>
@@ -364,7 +382,8 @@ JS = """
   const controls = ["sort", "order", "layer", "show"].map((id) => document.getElementById(id)).filter(Boolean);
   const [sort, order, layer] = controls;
   const show = document.getElementById("show");
-  const KEYS = { layer: "layerIndex", overlap: "overlap", entropy_a: "entropyA", entropy_b: "entropyB" };
+  const KEYS = { layer: "layerIndex", overlap: "overlap", render_change: "renderChange", entropy_a: "entropyA",
+    entropy_b: "entropyB" };
 
   function value(card, key) {
     const text = card.dataset[key];

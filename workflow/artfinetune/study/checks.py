@@ -266,6 +266,14 @@ def _check_findings(config: dict, fail) -> None:
         k = (findings.get("depth") or {}).get(key)
         if k is not None and k not in ks:
             fail(f"findings.depth.{key} is {k}, which is not in topk {ks}; add it to topk or change it")
+    change = findings.get("render_change")
+    if change and list(change["pair"]) not in [list(p) for p in config["galleries"]]:
+        fail(
+            f"findings.render_change.pair {list(change['pair'])} has no gallery, whose renders it compares; add it "
+            f"to galleries (now {[list(p) for p in config['galleries']]})"
+        )
+    if change and not config["render"].get("sample"):
+        fail("findings.render_change needs channels drawn at random: set render.sample (channels per layer), e.g. 5")
     for section, better, worse in (
         ("fine_tuning", "fine_tuned", "off_the_shelf"),
         ("double_fine_tuning", "double", "direct"),

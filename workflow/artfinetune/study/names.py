@@ -142,6 +142,8 @@ def named_pairs(config: dict):
     for group, pairs in (findings.get("init_distance") or {}).items():
         for i, pair in enumerate(pairs):
             yield f"findings.init_distance.{group}[{i}]", pair
+    if "render_change" in findings:
+        yield "findings.render_change.pair", findings["render_change"]["pair"]
 
 
 def pairs_by_id(config: dict) -> dict[str, tuple[str, str]]:

@@ -26,6 +26,7 @@ PATTERNS = {
     "pair": "comparisons/{dataset}/{pair}",  # a model pair's metric tables and mosaics
     "pair_metric": "comparisons/{dataset}/{pair}/{metric}.csv",
     "mosaics": "comparisons/{dataset}/{pair}/mosaics",
+    "render_change": "comparisons/{dataset}/{pair}/render_change.csv",  # a gallery pair's renders compared
     "renders": "renders/{model}/named",
     "changed_renders": "renders/{model}/changed/{pair}",
     "gallery": "galleries/{pair}",
@@ -130,6 +131,11 @@ def render_dir(config: dict, model: str) -> str:
 def changed_render_dir(config: dict, model: str, pair) -> str:
     """A model's renders of the channels chosen for a gallery pair (most and least changed per layer)."""
     return pattern(config, "changed_renders", model=model, pair=pair_id(pair))
+
+
+def render_change_path(config: dict, pair) -> str:
+    """A gallery pair's channels with their overlap and render-change score (:mod:`artfinetune.render.change`)."""
+    return pattern(config, "render_change", dataset=pair_dataset(config, pair), pair=pair_id(pair))
 
 
 def mosaic_dir(config: dict, pair, dataset: str | None = None) -> str:

@@ -42,6 +42,14 @@ The findings (``findings`` section of the config; the pair and k default as stat
    single-label dataset, mAP for a multi-label one) is strictly greater than the off-the-shelf row's (tables 1, 3).
 7. ``double_beats_direct``: the same for the comparisons of ``findings.double_fine_tuning``: the double fine-tuned
    row against the directly fine-tuned row (table 3).
+8. ``render_change_overlap`` (the paper's open question, sec. 4.2: "channels with low overlapping ratio seem to
+   correspond to optimized images that are more modified by the fine-tuning"): over the channels of the gallery
+   pair ``findings.render_change.pair`` drawn at random (``render.sample`` per layer, chosen without looking at any
+   result), Spearman's rho between the top-k overlap at ``render.k`` and the render-change score (1 - the
+   correlation of the two renders' pixels, :mod:`artfinetune.render.change`) is negative with its 95 % interval
+   (Fisher's, :mod:`artfinetune.report.findings.correlation`) entirely below 0: ``holds``; an interval that
+   includes 0 or lies above it: ``does not hold`` (the statement says which); fewer usable channels than
+   ``findings.render_change.min_channels`` (default 20): ``cannot be judged``.
 
 Findings 4 to 7 compare several values: one comparison that fails makes the finding ``does not hold`` (even if
 others cannot be read, since a counterexample settles it); otherwise it ``holds`` only if every comparison

@@ -13,6 +13,7 @@ from artfinetune.errors import UserError
 from artfinetune.metrics.summaries import mean_cka, mean_l2
 from artfinetune.metrics.table import OVERLAP_COLUMNS, OVERLAP_METRICS, read_tidy, rows_at_k
 from artfinetune.model.layers import STUDY_LAYERS, network_order, trunk_convs
+from artfinetune.report.findings.correlation import spearman_interval
 from artfinetune.report.findings.trend import MIN_VALUES, Trend, trend
 from artfinetune.report.findings.verdicts import FAILS, HOLDS, UNJUDGED, CannotJudge
 from artfinetune.study.names import pair_label
@@ -357,3 +358,31 @@ def fine_tuning_beats_off_the_shelf(spec: dict) -> tuple[str, str]:
 def double_beats_direct(spec: dict) -> tuple[str, str]:
     example = "[{table: table3, double: FT from ImageNet then RASTA, direct: FT from ImageNet (mode A)}]"
     return _rows_finding(spec, "double_fine_tuning", example)
+
+
+def render_change_overlap(spec: dict) -> tuple[str, str]:
+    """Over the gallery pair's randomly sampled channels, the Spearman correlation between top-k overlap and render
+    change is negative: its 95 % interval lies below 0."""
+    entry = _need(spec, "render_change", "render_change: {pair: [imagenet, rasta_A/1]}")
+    frame = pd.read_csv(_need_file(entry["csv"]))
+    sampled = frame[frame["sampled"].astype(bool)]
+    usable = sampled[sampled["overlap"].notna() & sampled["render_change"].notna()]
+    minimum = entry["min_channels"]
+    if len(usable) < minimum:
+        raise CannotJudge(
+            f"{len(usable)} randomly sampled channels have a render change and an overlap in {entry['csv']}, fewer "
+            f"than findings.render_change.min_channels = {minimum}; raise render.sample (channels per layer)"
+        )
+    c = spearman_interval(usable["overlap"], usable["render_change"])
+    if math.isnan(c.rho):
+        raise CannotJudge(f"the overlap or the render change is the same on every sampled channel of {entry['csv']}")
+    layers = usable["layer"].nunique()
+    said = (
+        f"Spearman rho between top-{entry['k']} overlap and render change = {c.rho:.2f} (95 % CI {c.low:.2f} to "
+        f"{c.high:.2f}) over {c.n} channels drawn at random in {layers} layers, {pair_label(entry['pair'])}"
+    )
+    if c.high < 0:
+        return HOLDS, f"{said}: channels whose top-k sets changed more have more changed renders"
+    if c.low > 0:
+        return FAILS, f"{said}: the opposite sign, channels whose top-k sets changed more have less changed renders"
+    return FAILS, f"{said}: the interval includes 0, so no link is shown at this sample size"

@@ -7,7 +7,9 @@ from artfinetune.model.layers import network_order
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
 from artfinetune.report.findings.verdicts import TITLE
 from artfinetune.study.names import dataset_of, frozen_layers, metrics_of
-from artfinetune.study.paths import pair_files, table_path
+from artfinetune.study.paths import pair_files, render_change_path, table_path
+
+DEFAULT_MIN_CHANNELS = 20
 
 
 def _pair_entry(config: dict, pair) -> dict:
@@ -77,13 +79,21 @@ def findings_spec(config: dict) -> dict:
         spec["fine_tuning"] = _row_comparisons(config, section["fine_tuning"], "fine_tuned", "off_the_shelf")
     if "double_fine_tuning" in section:
         spec["double_fine_tuning"] = _row_comparisons(config, section["double_fine_tuning"], "double", "direct")
+    if "render_change" in section:
+        pair = section["render_change"]["pair"]
+        spec["render_change"] = {
+            "pair": list(pair),
+            "csv": render_change_path(config, pair),
+            "k": config["render"]["k"],
+            "min_channels": section["render_change"].get("min_channels", DEFAULT_MIN_CHANNELS),
+        }
     return spec
 
 
 def findings_inputs(config: dict) -> dict[str, list[str]]:
     """The files the findings read, by kind (cka, overlap, l2, tables): the findings rule's inputs."""
     spec = findings_spec(config)
-    files: dict[str, list[str]] = {"cka": [], "overlap": [], "l2": [], "tables": []}
+    files: dict[str, list[str]] = {"cka": [], "overlap": [], "l2": [], "tables": [], "render_change": []}
     if "depth" in spec:
         files["cka"].append(spec["depth"]["cka"])
         files["overlap"].append(spec["depth"]["overlap"])
@@ -92,4 +102,6 @@ def findings_inputs(config: dict) -> dict[str, list[str]]:
         files["l2"].append(entry["l2"])
     for entry in [*spec.get("fine_tuning", []), *spec.get("double_fine_tuning", [])]:
         files["tables"].append(entry["csv"])
+    if "render_change" in spec:
+        files["render_change"].append(spec["render_change"]["csv"])
     return {kind: list(dict.fromkeys(found)) for kind, found in files.items()}

@@ -17,6 +17,7 @@ from artfinetune.report.findings.judge import (
     init_distance_cka,
     init_distance_l2,
     overlap_depth,
+    render_change_overlap,
 )
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
 from artfinetune.report.findings.verdicts import TITLE, UNJUDGED, CannotJudge, Finding
@@ -61,6 +62,10 @@ def _claims(spec: dict) -> dict[str, str]:
             "fine-tuning on RASTA first, then on the small dataset, beats fine-tuning on the small dataset "
             "directly (table 3)"
         ),
+        "render_change_overlap": (
+            "channels whose top-k sets changed more (lower overlap) have optimised images that changed more: "
+            "a negative rank correlation between overlap and render change (the paper's open question, sec. 4.2)"
+        ),
     }
 
 
@@ -72,6 +77,7 @@ FINDINGS: dict[str, Callable[[dict], tuple[str, str]]] = {
     "init_distance_l2": init_distance_l2,
     "fine_tuning_beats_off_the_shelf": fine_tuning_beats_off_the_shelf,
     "double_beats_direct": double_beats_direct,
+    "render_change_overlap": render_change_overlap,
 }
 
 
