@@ -273,8 +273,10 @@ def test_write_findings_writes_markdown_and_csv(study, tmp_path):
     assert [f.verdict for f in findings] == [HOLDS] * 6 + [FAILS, UNJUDGED]  # no findings.render_change here
     lines = md.read_text().splitlines()
     assert lines[0] == "# Findings: the paper's claims checked on this study's outputs"
-    assert lines[2].startswith("- **holds** — Linear CKA between styles_B/1 and styles_B/2 falls with depth (fig. 5): ")
-    assert lines[8].startswith("- **does not hold** — Fine-tuning on RASTA first")
+    assert lines[2].startswith("**Summary.** Of the paper's 7 claims checked on this study, 6 hold (CKA falls with ")
+    assert "; 1 does not (double fine-tuning beats direct fine-tuning). On the paper's open question" in lines[2]
+    assert lines[4].startswith("- **holds** — Linear CKA between styles_B/1 and styles_B/2 falls with depth (fig. 5): ")
+    assert lines[10].startswith("- **does not hold** — Fine-tuning on RASTA first")
     assert "report/findings/__init__.py" in lines[-1]
     with open(out_csv, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -332,4 +334,26 @@ def test_the_readme_quotes_the_definitions_of_the_module():
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     assert definitions in readme, (
         "README.md's 'Findings: how each verdict is decided' differs from report/findings/__init__.py"
+    )
+
+
+def test_the_summary_paragraph_names_each_verdicts_claims_then_answers_the_open_question():
+    from artfinetune.report.findings import Finding
+    from artfinetune.report.findings.write import summary_paragraph
+
+    findings = [
+        Finding("cka_depth", "c", HOLDS, "s"),
+        Finding("overlap_depth", "c", FAILS, "s"),
+        Finding("init_distance_cka", "c", HOLDS, "s"),
+        Finding("init_distance_l2", "c", HOLDS, "s"),
+        Finding("double_beats_direct", "c", UNJUDGED, "s"),
+        Finding("render_change_overlap", "c", HOLDS, "Spearman rho = -0.41 (95 % CI -0.70 to -0.02)"),
+    ]
+    assert summary_paragraph(findings) == (
+        "Of the paper's 5 claims checked on this study, 3 hold (CKA falls with depth, fine-tuning moves the network "
+        "less than training from scratch (CKA) and fine-tuning moves the kernels less than training from scratch "
+        "(l2)); 1 does not (the top-k overlap falls with depth); "
+        "1 cannot be judged (double fine-tuning beats direct fine-tuning). On the paper's open question (sec. 4.2), "
+        "channels whose top-k sets changed more also have more changed optimised images: Spearman rho = -0.41 "
+        "(95 % CI -0.70 to -0.02)."
     )

@@ -8,15 +8,18 @@ from pathlib import Path
 from artfinetune.io import atomic_path
 
 
-def findings_page(findings, title: str, definitions: str, out_html: str | Path) -> Path:
-    """The findings as a standalone HTML page for the report, written atomically."""
+def findings_page(findings, title: str, definitions: str, out_html: str | Path, summary: str = "") -> Path:
+    """The findings as a standalone HTML page for the report, the summary paragraph first, written atomically."""
     rows = "\n".join(
         f'<tr class="{html.escape(f.verdict.replace(" ", "-"))}"><td class="verdict">{html.escape(f.verdict)}</td>'
         f"<td><b>{html.escape(f.claim)}</b><br>{html.escape(f.statement)}</td><td><code>{html.escape(f.id)}</code>"
         "</td></tr>"
         for f in findings
     )
-    page = FINDINGS_PAGE.format(title=html.escape(title), rows=rows, definitions=html.escape(definitions))
+    summary = f'<p class="summary"><b>Summary.</b> {html.escape(summary)}</p>' if summary else ""
+    page = FINDINGS_PAGE.format(
+        title=html.escape(title), summary=summary, rows=rows, definitions=html.escape(definitions)
+    )
     with atomic_path(out_html) as tmp:
         tmp.write_text(page, encoding="utf-8")
     return Path(out_html)
@@ -32,8 +35,10 @@ td.verdict {{ font-weight: bold; white-space: nowrap; }}
 tr.holds td.verdict {{ color: #17803d; }}
 tr.does-not-hold td.verdict {{ color: #b91c1c; }}
 tr.cannot-be-judged td.verdict {{ color: #6b7280; }}
+p.summary {{ font-size: 15px; max-width: 60em; }}
 </style></head>
 <body><h1>{title}</h1>
+{summary}
 <table>
 {rows}
 </table>

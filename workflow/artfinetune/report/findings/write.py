@@ -20,7 +20,7 @@ from artfinetune.report.findings.judge import (
     render_change_overlap,
 )
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
-from artfinetune.report.findings.verdicts import TITLE, UNJUDGED, CannotJudge, Finding
+from artfinetune.report.findings.verdicts import FAILS, HOLDS, TITLE, UNJUDGED, CannotJudge, Finding
 from artfinetune.report.pages import findings_page
 
 DEFINITIONS = (
@@ -31,6 +31,18 @@ DEFINITIONS = (
 
 
 CSV_COLUMNS = ("id", "verdict", "claim", "statement")
+
+# Each finding in a few words, for the summary paragraph; the open question is told apart from the paper's claims.
+SHORT = {
+    "cka_depth": "CKA falls with depth",
+    "overlap_depth": "the top-k overlap falls with depth",
+    "entropy_depth": "the class entropy falls from the middle of the network on",
+    "init_distance_cka": "fine-tuning moves the network less than training from scratch (CKA)",
+    "init_distance_l2": "fine-tuning moves the kernels less than training from scratch (l2)",
+    "fine_tuning_beats_off_the_shelf": "fine-tuning beats the off-the-shelf classifier",
+    "double_beats_direct": "double fine-tuning beats direct fine-tuning",
+}
+OPEN_QUESTION = "render_change_overlap"
 
 
 def _claims(spec: dict) -> dict[str, str]:
@@ -97,9 +109,43 @@ def evaluate_findings(spec: dict) -> list[Finding]:
     return out
 
 
+def _listed(findings: Sequence[Finding]) -> str:
+    names = [SHORT.get(f.id, f.id) for f in findings]
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def summary_paragraph(findings: Sequence[Finding]) -> str:
+    """What the study says, in one paragraph made from the verdicts: how many of the paper's claims hold, do not
+    hold or cannot be judged (each named), then the answer to the open question, with its numbers."""
+    claims = [f for f in findings if f.id != OPEN_QUESTION]
+    by = {v: [f for f in claims if f.verdict == v] for v in (HOLDS, FAILS, UNJUDGED)}
+    parts = []
+    if by[HOLDS]:
+        parts.append(f"{len(by[HOLDS])} hold ({_listed(by[HOLDS])})")
+    if by[FAILS]:
+        parts.append(f"{len(by[FAILS])} do{'es' if len(by[FAILS]) == 1 else ''} not ({_listed(by[FAILS])})")
+    if by[UNJUDGED]:
+        parts.append(f"{len(by[UNJUDGED])} cannot be judged ({_listed(by[UNJUDGED])})")
+    text = f"Of the paper's {len(claims)} claims checked on this study, " + "; ".join(parts) + "."
+    question = next((f for f in findings if f.id == OPEN_QUESTION), None)
+    if question is not None:
+        answer = {
+            HOLDS: "channels whose top-k sets changed more also have more changed optimised images",
+            FAILS: "the study does not show that channels whose top-k sets changed more have more changed "
+            "optimised images",
+            UNJUDGED: "the study cannot answer whether channels whose top-k sets changed more have more changed "
+            "optimised images",
+        }[question.verdict]
+        text += f" On the paper's open question (sec. 4.2), {answer}: {question.statement}"
+        text += "" if text.endswith(".") else "."
+    return text
+
+
 def to_markdown(findings: Sequence[Finding], title: str = TITLE) -> str:
-    lines = [f"# {title}", "", *(f.markdown() for f in findings), "", DEFINITIONS]
-    return "\n".join(lines) + "\n"
+    lines = [f"# {title}", "", f"**Summary.** {summary_paragraph(findings)}", "", *(f.markdown() for f in findings)]
+    return "\n".join([*lines, "", DEFINITIONS]) + "\n"
 
 
 def write_findings(
@@ -109,7 +155,7 @@ def write_findings(
     HTML page), atomically."""
     findings = evaluate_findings(spec)
     if out_html:
-        findings_page(findings, spec.get("title", TITLE), DEFINITIONS, out_html)
+        findings_page(findings, spec.get("title", TITLE), DEFINITIONS, out_html, summary_paragraph(findings))
     with atomic_path(out_md) as tmp:
         tmp.write_text(to_markdown(findings, spec.get("title", TITLE)), encoding="utf-8")
     if out_csv:
