@@ -382,7 +382,7 @@ def render_change_overlap(spec: dict) -> tuple[str, str]:
         f"{c.high:.2f}) over {c.n} channels drawn at random in {layers} layers, {pair_label(entry['pair'])}"
     )
     if c.high < 0:
-        return HOLDS, f"{said}: channels whose top-k sets changed more have more changed renders"
+        return HOLDS, f"{said}: channels whose top-k sets changed more have more changed renders."
     if c.low > 0:
-        return FAILS, f"{said}: the opposite sign, channels whose top-k sets changed more have less changed renders"
-    return FAILS, f"{said}: the interval includes 0, so no link is shown at this sample size"
+        return FAILS, f"{said}: the opposite sign, channels whose top-k sets changed more have less changed renders."
+    return FAILS, f"{said}: the interval includes 0, so no link is shown at this sample size."

@@ -139,7 +139,7 @@ def summary_paragraph(findings: Sequence[Finding]) -> str:
             "optimised images",
         }[question.verdict]
         text += f" On the paper's open question (sec. 4.2), {answer}: {question.statement}"
-        text += "" if text.endswith(".") else "."
+        text += "" if text.endswith(".") else "."  # a statement ends with a full stop; a hand-made one may not
     return text
 
 
