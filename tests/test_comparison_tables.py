@@ -216,3 +216,31 @@ def test_the_mean_ckas_interval_is_the_jackknife_of_the_mean_over_the_layers(tmp
     line = build_comparison_table(spec).iloc[0]
     assert (line["mean_cka low"], line["mean_cka high"]) == pytest.approx((0.6625 - half, 0.6625 + half))
     assert all(np.isnan(mean_cka_interval(write_cka(tmp_path / "old.csv", {"conv2d0": 0.9}), ["conv2d0"])))
+
+
+def test_a_pairs_seed_spread_is_the_range_over_it_and_its_seed_variants(tmp_path):
+    spec = {
+        "title": "Table 2",
+        "metrics": ["mean_l2"],
+        "rows": [
+            {
+                "label": "Pretrained vs FT mode A",
+                "pairs": [
+                    {
+                        **l2_pair(tmp_path / "a.csv", "imagenet vs rasta_A/1", 1.3),
+                        "variants": [
+                            l2_pair(tmp_path / "a2.csv", "imagenet vs rasta_A/2", 1.1),
+                            l2_pair(tmp_path / "a3.csv", "imagenet vs rasta_A/3", 1.25),
+                        ],
+                    }
+                ],
+            },
+            {"label": "two trainings", "pairs": [{**l2_pair(tmp_path / "b.csv", "rasta_A/1 vs rasta_A/2", 1.2)}]},
+        ],
+    }
+    table = build_comparison_table(spec)
+    assert list(table.columns) == ["model pair", "dataset", "pair", "mean_l2", "mean_l2 seed spread"]
+    assert table["mean_l2"].tolist() == [1.3, 1.2]  # the pair's own value, not a mean over seeds
+    assert table["mean_l2 seed spread"].iloc[0] == pytest.approx(1.3 - 1.1)
+    assert pd.isna(table["mean_l2 seed spread"].iloc[1])  # no variant: no spread
+    assert "mean_l2 seed spread" not in build_comparison_table(table4_spec(tmp_path)).columns  # none anywhere

@@ -105,7 +105,25 @@ def test_a_run_with_fewer_seeds_leaves_their_cells_empty_and_averages_its_own(tm
     assert table[columns].values.tolist()[0] == [50.0, 56.0, 59.0, 55.0]
     assert table[columns].values.tolist()[1][0] == 40.0 and np.isnan(table[columns].values.tolist()[1][1])
     assert table[columns].values.tolist()[1][2:] == [45.0, 42.5]  # the mean of the seeds it has, 1 and 3
-    assert "| From scratch | rasta | top1 | r_S | 40.00 |  | 45.00 | 42.50 |" in (tmp_path / "t.md").read_text()
+    assert table["spread"].tolist() == [59.0 - 50.0, 45.0 - 40.0]  # largest minus smallest over its seeds
+    assert "| From scratch | rasta | top1 | r_S | 40.00 |  | 45.00 | 42.50 | 5.00 |" in (tmp_path / "t.md").read_text()
+
+
+def test_seed_variants_are_the_same_comparison_with_the_other_seeds(demo_config_dict):
+    from artfinetune.study.names import analysis_pairs, seed_variants
+
+    config = prepare_config(demo_config_dict)  # seeds 1 and 2; styles_A and styles_B trained with both, others 1
+    assert seed_variants(config, ["imagenet", "styles_A/1"]) == [("imagenet", "styles_A/2")]
+    assert seed_variants(config, ["styles_A/1", "styles_B/1"]) == [("styles_A/2", "styles_B/2")]
+    assert seed_variants(config, ["styles_A/1", "styles_A/2"]) == []  # two trainings: itself the spread's estimate
+    assert seed_variants(config, ["styles_from_scratch/1/init", "styles_from_scratch/1"]) == []  # one seed only
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["runs"]["styles_from_scratch"].pop("seeds", None)
+    both = prepare_config(cfg)
+    assert seed_variants(both, ["styles_from_scratch/1/init", "styles_from_scratch/1"]) == [
+        ("styles_from_scratch/2/init", "styles_from_scratch/2")
+    ]
+    assert ("styles_A/2", "styles_B/2") in analysis_pairs(config)  # table 2's pair with seed 2: measured too
 
 
 def test_a_runs_own_seeds_decide_its_models_targets_and_table_inputs(demo_config_dict):

@@ -271,3 +271,19 @@ def test_a_figure_can_keep_to_the_configs_layers():
     frame = pd.DataFrame({"layer": ["conv2d0", "mixed4d_3x3", "mixed5b"], "value": [1.0, 2.0, 3.0]})
     assert only_layers(frame, ["conv2d0", "mixed5b"])["value"].tolist() == [1.0, 3.0]
     assert only_layers(frame, None)["value"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_cka_figure_draws_each_pairs_seed_variants_thin_and_dashed_in_its_colour(tmp_path, two_pairs):
+    from artfinetune.figures.cka import read_variants
+
+    layers = ["mixed5b", "conv2d0", "mixed3a"]
+    other = write_cka(tmp_path / "p1_seed2.csv", dict(zip(layers, [0.5, 0.98, 0.85], strict=True)))
+    variants = read_variants({"imagenet vs rasta_A/1": [str(other)]})
+    fig = draw_cka(read_cka(two_pairs), variants=variants)
+    linear_ax, _ = fig.axes
+    first, variant, second, legend_only = linear_ax.get_lines()
+    assert variant.get_ydata().tolist() == [0.98, 0.85, 0.5]  # network order, the variant's own values
+    assert variant.get_linestyle() == "--" and variant.get_color() == first.get_color()
+    assert variant.get_linewidth() < first.get_linewidth() and variant.get_marker() in ("None", "", None)
+    assert legend_only.get_label() == "same pair, other seeds" and len(legend_only.get_xdata()) == 0
+    assert second.get_ydata().tolist() == [0.99, 0.95, 0.8]  # the other pair has no variant

@@ -640,3 +640,59 @@ def test_render_change_cannot_be_judged_on_too_few_sampled_channels(tmp_path):
     assert f.verdict == UNJUDGED and "8 randomly sampled channels" in f.statement and "render.sample" in f.statement
     f = judge({}, "render_change_overlap")
     assert f.verdict == UNJUDGED and "findings.render_change" in f.statement
+
+
+# --- each verdict against the spread across seeds ------------------------------------------------------------------
+
+
+def test_a_depth_findings_drop_is_compared_with_its_seed_variants(tmp_path):
+    cka = dict(zip(SIX, [1.0, 0.9, 0.8, 0.7, 0.6, 0.5], strict=True))  # drop 0.95 - 0.55 = 0.40
+    spec = depth_spec(tmp_path, cka=cka)
+    seed2 = write_cka(tmp_path / "seed2.csv", dict(zip(SIX, [1.0, 0.95, 0.9, 0.85, 0.8, 0.75], strict=True)))
+    spec["depth"]["variants"] = [{"pair": ["imagenet", "rasta_A/2"], "cka": seed2, "overlap": "none"}]
+    f = judge(spec, "cka_depth")  # seed 2 drops 0.975 - 0.775 = 0.200: spread 0.200 < 0.400
+    assert f.verdict == HOLDS
+    assert f.statement.endswith(
+        "; the drop over seeds 0.400, 0.200: seed spread 0.200, the effect (0.400) is larger than the seed spread."
+    )
+    flat = write_cka(tmp_path / "flat.csv", dict.fromkeys(SIX, 0.9))  # drop 0: spread 0.400, not larger
+    spec["depth"]["variants"][0]["cka"] = flat
+    assert "seed spread 0.400, the effect (0.400) is within the seed spread" in judge(spec, "cka_depth").statement
+    spec["depth"]["variants"][0]["cka"] = str(tmp_path / "absent.csv")
+    f = judge(spec, "cka_depth")
+    assert f.verdict == HOLDS and "seed variants not read: imagenet vs rasta_A/2:" in f.statement
+
+
+def test_an_init_distance_gap_is_compared_with_the_largest_seed_spread_of_a_pair(tmp_path):
+    spec = init_spec(tmp_path, ft=[(0.9, 1.2), (0.8, 1.3)], scratch=[(0.5, 6.5), (0.7, 8.1)])
+    (tmp_path / "seed2").mkdir()
+    other = init_spec(tmp_path / "seed2", ft=[(0.75, 1.0)], scratch=[(0.4, 6.0)])["init_distance"]  # seed 2's
+    spec["init_distance"]["fine_tuned"][0]["variants"] = other["fine_tuned"]  # 0.900 vs 0.750: spread 0.150
+    spec["init_distance"]["from_scratch"][0]["variants"] = other["from_scratch"]  # 0.500 vs 0.400: spread 0.100
+    f = judge(spec, "init_distance_cka")  # gap: lowest fine-tuned 0.800 - highest from scratch 0.700 = 0.100
+    assert f.verdict == HOLDS
+    assert (
+        "; the gap between the groups (0.100) is within the largest seed spread of a pair (fine_tuned0_a vs "
+        "fine_tuned0_b: 0.150 over its seeds)." in f.statement
+    )
+    l2 = judge(spec, "init_distance_l2")  # gap 6.5 - 1.3 = 5.2; spreads 1.2 - 1.0 = 0.2 and 6.5 - 6.0 = 0.5
+    assert "gap between the groups (5.200) is larger than the largest seed spread of a pair" in l2.statement
+    assert "(from_scratch0_a vs from_scratch0_b: 0.500 over its seeds)" in l2.statement
+
+
+def test_a_table_findings_difference_is_compared_with_the_rows_seed_spread(tmp_path):
+    import pandas as pd
+
+    spec = tables_spec(tmp_path, TABLE1, TABLE3)
+    frame = pd.read_csv(spec["fine_tuning"][0]["csv"])
+    frame["spread"] = [2.0, 1.0, 30.0, 1.0]  # FT's top1 spread 30 against a difference of 55 - 31 = 24
+    frame.to_csv(spec["fine_tuning"][0]["csv"], index=False)
+    f = judge(spec, "fine_tuning_beats_off_the_shelf")
+    assert f.verdict == HOLDS  # the verdict is the means'; the spread is said beside
+    assert "FT 55.00 > Off 31.00 (difference 24.00 within the rows' largest seed spread 30.00)" in f.statement
+    frame["spread"] = [2.0, 1.0, 5.0, 1.0]
+    frame.to_csv(spec["fine_tuning"][0]["csv"], index=False)
+    assert (
+        "(difference 24.00 larger than the rows' largest seed spread 5.00)"
+        in judge(spec, "fine_tuning_beats_off_the_shelf").statement
+    )

@@ -76,13 +76,16 @@ def test_findings_spec_and_inputs_from_the_demo_config(demo_config_dict):
         "overlap": f"{folder}/overlap.csv",
         "overlap_k": 10,
         "entropy_k": 40,  # the largest topk
+        "variants": [],  # two trainings of one run: no seed variant
     }
     assert spec["fine_tuning"][0]["main_metrics"] == {"demo_styles": "top1"}
     assert spec["double_fine_tuning"][0]["main_metrics"] == {"demo_objects": "mAP"}
     inputs = findings_inputs(cfg)
     assert inputs["overlap"] == [f"{folder}/overlap.csv"]
-    assert inputs["cka"][0] == f"{folder}/cka.csv" and len(inputs["cka"]) == 3
-    assert len(inputs["l2"]) == 2
+    # the depth pair, the two init-distance pairs and imagenet vs styles_A/2, the fine-tuned pair's seed variant
+    assert inputs["cka"][0] == f"{folder}/cka.csv" and len(inputs["cka"]) == 4
+    assert paths.pair_files(cfg, ["imagenet", "styles_A/2"])["cka"] in inputs["cka"]
+    assert len(inputs["l2"]) == 3
     assert inputs["tables"] == [paths.table_path(cfg, "table1"), paths.table_path(cfg, "table3")]
     assert json.loads(json.dumps(spec)) == spec  # plain values: the rule can pass it as JSON
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
 from artfinetune.model.layers import STUDY_LAYERS, network_order
-from artfinetune.study.names import pair_label, pairs_text
+from artfinetune.study.names import pair_label, pairs_text, seed_variants
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import SIMILARITY, rst_escape, values_text
 
@@ -31,6 +31,11 @@ CKA_HOW = (
     "freedom)."
 )
 DEBIASED = " Panel (b) is debiased CKA (unbiased HSIC), which has no floor at small n."
+SEEDS = (
+    " Thin dashed lines, in a pair's colour: the same comparison with its models' other seeds (each trained model's "
+    "seed replaced, e.g. imagenet vs run/2 beside imagenet vs run/1), the spread across trainings."
+)
+VARIANT_STYLE = {"linestyle": "--", "linewidth": 0.9, "alpha": 0.8}
 
 
 def spec(config: dict, name: str) -> dict:
@@ -38,18 +43,25 @@ def spec(config: dict, name: str) -> dict:
     figure = config["figures"][name]
     out = {"kind": figure["kind"], "title": figure["title"], "layers": config["layers"]}  # as in the paper
     out["pairs"] = [[pair_label(p), pair_files(config, p)["cka"]] for p in figure["pairs"]]
+    variants = {
+        pair_label(p): [pair_files(config, v)["cka"] for v in seed_variants(config, p)] for p in figure["pairs"]
+    }
+    if any(variants.values()):
+        out["variants"] = {label: paths for label, paths in variants.items() if paths}
     if "reference" in figure:
         out["reference"] = figure["reference"]
     return out
 
 
 def inputs(spec: dict) -> list[str]:
-    return [path for _, path in spec["pairs"]]
+    return [path for _, path in spec["pairs"]] + [p for paths in spec.get("variants", {}).values() for p in paths]
 
 
 def caption(config: dict, name: str) -> str:
     figure = config["figures"][name]
     text = f"{figure['title'] or name}. Pairs: {pairs_text(figure['pairs'])}. {CKA_HOW}{DEBIASED}"
+    if any(seed_variants(config, p) for p in figure["pairs"]):
+        text += SEEDS
     reference = figure.get("reference")
     if reference:
         text += f" Reference line ({reference['label']}), per layer: {values_text(reference['values'])}."
@@ -60,7 +72,7 @@ def draw(spec: dict, out_png, out_pdf) -> tuple[Path, Path]:
     """The figure of a spec (:func:`spec`), saved as PNG and PDF."""
     return cka_figure(
         spec["pairs"], out_png, out_pdf, title=spec.get("title", ""), reference=spec.get("reference"),
-        layers=spec.get("layers"),
+        layers=spec.get("layers"), variants=spec.get("variants"),
     )  # fmt: skip
 
 
@@ -102,7 +114,23 @@ def reference_series(reference: dict, layers: Sequence[str]) -> pd.Series:
     return pd.Series(values, index=list(STUDY_LAYERS)).reindex(layers)
 
 
-def draw_cka(cka: pd.DataFrame, title: str = "", reference: dict | None = None) -> Figure:
+def read_variants(variants: dict[str, list] | None) -> pd.DataFrame | None:
+    """The seed variants' CKA rows (:func:`read_cka`), with the label of the pair each varies in column ``of``."""
+    if not variants:
+        return None
+    import pandas as pd
+
+    frames = [
+        read_cka([(f"{label} (seed variant {i})", path)]).assign(of=label)
+        for label, paths in variants.items()
+        for i, path in enumerate(paths, 1)
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def draw_cka(
+    cka: pd.DataFrame, title: str = "", reference: dict | None = None, variants: pd.DataFrame | None = None
+) -> Figure:
     """Figure 5: linear CKA (left, the paper's figure) and debiased CKA (right) per layer, one line per pair.
 
     Two panels rather than dashed twins: with the paper's six pairs one panel would hold twelve crossing lines;
@@ -126,6 +154,10 @@ def draw_cka(cka: pd.DataFrame, title: str = "", reference: dict | None = None) 
                 ax.plot(x, values["value"].to_numpy(), **style)
                 if values["low"].notna().any():  # the 95 % jackknife interval over images, as a band
                     ax.fill_between(x, values["low"], values["high"], color=style["color"], alpha=0.18, linewidth=0)
+                if variants is not None:  # the same comparison with other seeds: thin dashed lines, no markers
+                    for _, other in variants[(variants["of"] == pair) & (variants["metric"] == metric)].groupby("pair"):
+                        ys = other.set_index("layer").reindex(layers)["value"].to_numpy()
+                        ax.plot(x, ys, color=style["color"], **VARIANT_STYLE)
         if reference is not None:
             series = reference_series(reference, layers)
             label = f"{reference['label']} ({reference['pair']})" if reference.get("pair") else reference["label"]
@@ -136,6 +168,8 @@ def draw_cka(cka: pd.DataFrame, title: str = "", reference: dict | None = None) 
             ax.set_title(name)
             ax.set_ylim(low, 1.02)
         linear_ax.set_ylabel("CKA")
+        if variants is not None and len(variants):
+            linear_ax.plot([], [], color="0.3", label="same pair, other seeds", **VARIANT_STYLE)
         handles, labels = linear_ax.get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 2), frameon=False)
         if title:
@@ -144,10 +178,19 @@ def draw_cka(cka: pd.DataFrame, title: str = "", reference: dict | None = None) 
 
 
 def cka_figure(
-    pairs, out_png, out_pdf, title: str = "", reference: dict | None = None, layers: Sequence[str] | None = None
+    pairs,
+    out_png,
+    out_pdf,
+    title: str = "",
+    reference: dict | None = None,
+    layers: Sequence[str] | None = None,
+    variants: dict[str, list] | None = None,
 ) -> tuple[Path, Path]:
     """Figure 5 from ``pairs`` = [(label, cka_csv), ...]; ``reference`` = {label, values (12), pair} or None;
-    ``layers`` picks the tensors drawn (default: all in the files)."""
+    ``layers`` picks the tensors drawn (default: all in the files); ``variants`` = {label: [cka_csv of the same
+    comparison with other seeds, ...]} drawn thin and dashed in the pair's colour."""
     from artfinetune.figures.style import only_layers, save_figure
 
-    return save_figure(draw_cka(only_layers(read_cka(pairs), layers), title, reference), out_png, out_pdf)
+    frame = read_variants(variants)
+    frame = None if frame is None else only_layers(frame, layers)
+    return save_figure(draw_cka(only_layers(read_cka(pairs), layers), title, reference, frame), out_png, out_pdf)

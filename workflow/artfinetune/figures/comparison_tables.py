@@ -16,7 +16,7 @@ from artfinetune.errors import UserError
 from artfinetune.figures.cka import CKA_HOW
 from artfinetune.figures.tables import save_table, trainings_text
 from artfinetune.metrics.summaries import SUMMARIES, mean_cka_interval
-from artfinetune.study.names import pair_dataset, pair_label
+from artfinetune.study.names import pair_dataset, pair_label, seed_variants
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import rst_escape
 
@@ -25,25 +25,29 @@ def comparison_table_spec(config: dict, name: str) -> dict:
     """A comparison table's rows with, for each pair, its dataset and the metric files its metrics need."""
     table = config["comparison_tables"][name]
     rows = []
+
+    def entry(pair) -> dict:
+        files = pair_files(config, pair)
+        return {
+            "pair": pair_label(pair),
+            "dataset": pair_dataset(config, pair),
+            "cka": files["cka"] if "mean_cka" in table["metrics"] else None,
+            "l2": files["l2"] if "mean_l2" in table["metrics"] else None,
+        }
+
     for row in table["rows"]:
         pairs = []
         for pair in row["pairs"]:
-            files = pair_files(config, pair)
-            pairs.append(
-                {
-                    "pair": pair_label(pair),
-                    "dataset": pair_dataset(config, pair),
-                    "cka": files["cka"] if "mean_cka" in table["metrics"] else None,
-                    "l2": files["l2"] if "mean_l2" in table["metrics"] else None,
-                }
-            )
+            # the same comparison with the models' other seeds: the spread across trainings
+            pairs.append({**entry(pair), "variants": [entry(v) for v in seed_variants(config, pair)]})
         rows.append({"label": row["label"], "pairs": pairs, **({"paper": row["paper"]} if "paper" in row else {})})
     return {"title": table["title"], "metrics": table["metrics"], "rows": rows, "layers": config["layers"]}
 
 
 def comparison_table_inputs(config: dict, name: str) -> list[str]:
     spec = comparison_table_spec(config, name)
-    return [p[k] for row in spec["rows"] for p in row["pairs"] for k in ("cka", "l2") if p[k]]
+    pairs = [q for row in spec["rows"] for p in row["pairs"] for q in [p, *p.get("variants", [])]]
+    return list(dict.fromkeys(q[k] for q in pairs for k in ("cka", "l2") if q[k]))
 
 
 def comparison_table_caption(config: dict, name: str) -> str:
@@ -63,6 +67,12 @@ def comparison_table_caption(config: dict, name: str) -> str:
         )
     if pair_seeds(table):
         parts.append(seeds_text(table, config["seeds"]))
+        parts.append(
+            "seed spread: the largest minus the smallest value of the same comparison over the seeds its models' "
+            "runs were all trained with (each model's seed replaced by the other's, e.g. imagenet vs run/2 beside "
+            "imagenet vs run/1); empty where there is no other seed, or for a pair of two seeds of one run, itself "
+            "the paper's estimate of that spread."
+        )
     paper = [row for row in table["rows"] if row.get("paper")]
     parts.append("The paper's values are in the columns named paper." if paper else "The config gives no paper values.")
     return rst_escape(" ".join(parts))
@@ -109,6 +119,16 @@ def measure(pair: dict, metric: str, layers: Iterable[str] | None = None) -> flo
     return summary(path, layers) if metric == "mean_cka" else summary(path)
 
 
+def seed_spread(value: float, pair: dict, metric: str, layers) -> float | None:
+    """The largest minus the smallest of ``metric`` over the pair and its seed variants (the same comparison with
+    the models' other seeds); None for a pair without variants."""
+    variants = pair.get("variants") or []
+    if not variants:
+        return None
+    values = [value, *(measure(v, metric, layers) for v in variants)]
+    return max(values) - min(values)
+
+
 def build_comparison_table(spec: dict) -> pd.DataFrame:
     """``spec``: ``title``, ``metrics`` (mean_cka, mean_l2), ``rows`` (label, pairs, optional paper values)."""
     missing = [k for k in ("metrics", "rows") if k not in spec]
@@ -119,6 +139,7 @@ def build_comparison_table(spec: dict) -> pd.DataFrame:
     if unknown:
         raise UserError(f"unknown comparison metric(s) {', '.join(unknown)}; choose from {', '.join(SUMMARIES)}")
     with_paper = any(row.get("paper") is not None for row in spec["rows"])
+    with_spread = any(pair.get("variants") for row in spec["rows"] for pair in row["pairs"])
     lines = []
     for row in spec["rows"]:
         paper = paper_values(row, metrics)
@@ -128,6 +149,8 @@ def build_comparison_table(spec: dict) -> pd.DataFrame:
                 line[metric] = measure(pair, metric, spec.get("layers"))
                 if metric == "mean_cka":
                     line["mean_cka low"], line["mean_cka high"] = mean_cka_interval(pair["cka"], spec.get("layers"))
+                if with_spread:
+                    line[f"{metric} seed spread"] = seed_spread(line[metric], pair, metric, spec.get("layers"))
                 if with_paper:
                     line[f"paper {metric}"] = paper[i][j] if paper else None
             lines.append(line)

@@ -1,4 +1,5 @@
-"""Result tables (the paper's tables 1 and 3): one line per row, dataset and metric; a column per seed and the mean.
+"""Result tables (the paper's tables 1 and 3): one line per row, dataset and metric; a column per seed, the mean and
+the spread across seeds (largest minus smallest; empty for a run with one seed).
 
 The paper reports one training per row (its "training 1"); our first seed stands for it, and its column is named so
 (:func:`seed_column`): that column, not the mean, is the one that compares with the paper's value.
@@ -70,7 +71,8 @@ def table_caption(config: dict, name: str) -> str:
     marked = seed_column(paper_seed(config["seeds"]), config["seeds"])
     text = (
         f"{table['title'] or name}. Test metrics in % of each row's run (or ensemble) per seed ({seeds}) and "
-        "their mean over the seeds the run was trained with (an empty cell: the run has no such seed): "
+        "their mean over the seeds the run was trained with (an empty cell: the run has no such seed), and their "
+        "spread (the largest minus the smallest, how much another training moves the number; empty for one seed): "
         "top-1/3/5 accuracy for a single-label dataset, mean average precision over classes "
         "(scikit-learn's average precision per class) for a multi-label one. "
         f"The paper reports a single training per row; our first seed stands for it, so the column {marked} is "
@@ -103,6 +105,8 @@ def build_table(spec: dict) -> pd.DataFrame:
                 for seed in spec["seeds"]:  # a run trained with fewer seeds leaves the others' cells empty
                     line[seed_column(seed, spec["seeds"])] = values[seed][metric] if seed in values else None
                 line["mean"] = sum(v[metric] for v in values.values()) / len(values)
+                seeds = [v[metric] for v in values.values()]
+                line["spread"] = max(seeds) - min(seeds) if len(seeds) > 1 else None
                 line["paper"] = paper.pop(0) if paper else None
                 lines.append(line)
     return pd.DataFrame(lines)

@@ -48,8 +48,45 @@ def pair_dataset(config: dict, pair) -> str | None:
 
 
 def analysis_pairs(config: dict) -> list[tuple[str, str]]:
-    """Every pair to measure, once each, in the order the config names them."""
-    return list(dict.fromkeys(tuple(pair) for _, pair in named_pairs(config)))
+    """Every pair to measure, once each: the pairs the config names, in its order, then the seed variants
+    (:func:`seed_variants`) of those whose spread across seeds a figure, table or finding shows."""
+    named = [tuple(pair) for _, pair in named_pairs(config)]
+    variants = [v for pair in spread_pairs(config) for v in seed_variants(config, pair)]
+    return list(dict.fromkeys(named + variants))
+
+
+def seed_variants(config: dict, pair) -> list[tuple[str, str]]:
+    """The same comparison with other trainings: the pair with the seed of each of its trained models (``run/seed``,
+    ``run/seed/init``) replaced by each other seed that all of its runs were trained with, in the study's order.
+
+    None for a pair of inits, and none for a pair whose trained models have different seeds (``A/1`` vs ``A/2``:
+    two trainings compared, itself the paper's estimate of the seed-to-seed spread).
+    """
+    trained = [model.split("/") for model in pair if "/" in model]
+    seeds = {int(parts[1]) for parts in trained}
+    if len(seeds) != 1:
+        return []
+    (own,) = seeds
+    runs = {parts[0] for parts in trained}
+    others = [s for s in config["seeds"] if s != own and all(s in run_seeds(config, run) for run in runs)]
+
+    def with_seed(model: str, seed: int) -> str:
+        parts = model.split("/")
+        return "/".join([parts[0], str(seed), *parts[2:]]) if len(parts) > 1 else model
+
+    return [tuple(with_seed(model, s) for model in pair) for s in others]
+
+
+def spread_pairs(config: dict) -> list[tuple[str, str]]:
+    """The pairs whose spread across seeds is shown: figure 5's (cka figures), tables 2 and 4's (comparison tables)
+    and those of the depth and init-distance findings."""
+    pairs = [p for figure in config["figures"].values() if figure["kind"] == "cka" for p in figure["pairs"]]
+    pairs += [p for table in config["comparison_tables"].values() for row in table["rows"] for p in row["pairs"]]
+    findings = config.get("findings") or {}
+    if "depth" in findings:
+        pairs.append(findings["depth"]["pair"])
+    pairs += [p for group in (findings.get("init_distance") or {}).values() for p in group]
+    return list(dict.fromkeys(tuple(p) for p in pairs))
 
 
 def analysis_tensors(config: dict) -> list[str]:

@@ -63,6 +63,40 @@ def _judge_trend(series: pd.Series, min_drop: float, extra: str = "") -> tuple[s
     return (HOLDS if t.falls else FAILS), text + extra + "."
 
 
+def spread_text(effect: float, others: Sequence[float], what: str) -> str:
+    """How an effect compares with the spread across seeds: ``others`` are the same effect measured on the same
+    comparison with other seeds; '' without any."""
+    if not others:
+        return ""
+    values = [effect, *others]
+    spread = max(values) - min(values)
+    larger = abs(effect) > spread
+    return (
+        f"; {what} over seeds {', '.join(f'{v:.3f}' for v in values)}: seed spread {spread:.3f}, the effect "
+        f"({effect:.3f}) is {'larger than' if larger else 'within'} the seed spread"
+    )
+
+
+def _variant_drops(depth: dict, series_of: Callable[[dict], pd.Series], min_drop: float) -> tuple[list[float], str]:
+    """The drop (shallow minus deep third) of each seed variant of the depth pair, and a note of those unread."""
+    drops, unread = [], []
+    for variant in depth.get("variants", []):
+        try:
+            drops.append(trend(series_of(variant).to_numpy(dtype=float), min_drop).drop)
+        except (CannotJudge, ValueError) as err:
+            unread.append(f"{pair_label(variant['pair'])}: {err}")
+    return drops, (f"; seed variants not read: {'; '.join(unread)}" if unread else "")
+
+
+def _judge_depth(series: pd.Series, spec: dict, series_of, extra: str = "") -> tuple[str, str]:
+    """A depth trend judged, and its drop compared with the drops of the depth pair's seed variants."""
+    depth = spec["depth"]
+    verdict, text = _judge_trend(series, spec["min_drop"], extra)
+    drops, unread = _variant_drops(depth, series_of, spec["min_drop"])
+    drop = trend(series.to_numpy(dtype=float), spec["min_drop"]).drop
+    return verdict, text.removesuffix(".") + spread_text(drop, drops, "the drop") + unread + "."
+
+
 def _rows_at_k(frame: pd.DataFrame, metric: str, k: int, path: str) -> pd.DataFrame:
     try:
         return rows_at_k(frame, [metric], k, path)
@@ -80,12 +114,15 @@ def _read(path: str, metrics: Sequence[str], columns=None) -> pd.DataFrame:
 
 def cka_depth(spec: dict) -> tuple[str, str]:
     depth = _need(spec, "depth", "{pair: [imagenet, rasta_A/1]}")
-    frame = _read(depth["cka"], ["linear_cka"])
-    linear = frame[frame["metric"] == "linear_cka"]
-    if linear["layer"].duplicated().any():
-        raise CannotJudge(f"{depth['cka']} has several linear_cka rows for one layer")
-    series = _per_layer(linear.set_index("layer")["value"], spec["layers"], f"the linear CKA of {depth['cka']}")
-    return _judge_trend(series, spec["min_drop"])
+
+    def series_of(entry: dict) -> pd.Series:
+        frame = _read(entry["cka"], ["linear_cka"])
+        linear = frame[frame["metric"] == "linear_cka"]
+        if linear["layer"].duplicated().any():
+            raise CannotJudge(f"{entry['cka']} has several linear_cka rows for one layer")
+        return _per_layer(linear.set_index("layer")["value"], spec["layers"], f"the linear CKA of {entry['cka']}")
+
+    return _judge_depth(series_of(depth), spec, series_of)
 
 
 def _topk_frame(depth: dict) -> pd.DataFrame:
@@ -94,13 +131,17 @@ def _topk_frame(depth: dict) -> pd.DataFrame:
 
 def overlap_depth(spec: dict) -> tuple[str, str]:
     depth = _need(spec, "depth", "{pair: [imagenet, rasta_A/1], overlap_k: 100}")
-    rows = _rows_at_k(_topk_frame(depth), "overlap", depth["overlap_k"], depth["overlap"])
-    means = rows.groupby("layer")["value"].agg(lambda v: v.mean(skipna=False))
-    what = f"the mean overlap at k = {depth['overlap_k']} in {depth['overlap']}"
-    series = _per_layer(means, spec["layers"], what)
+    k = depth["overlap_k"]
+
+    def series_of(entry: dict) -> pd.Series:
+        rows = _rows_at_k(_topk_frame(entry), "overlap", k, entry["overlap"])
+        means = rows.groupby("layer")["value"].agg(lambda v: v.mean(skipna=False))
+        return _per_layer(means, spec["layers"], f"the mean overlap at k = {k} in {entry['overlap']}")
+
+    rows = _rows_at_k(_topk_frame(depth), "overlap", k, depth["overlap"])
     chance = rows.loc[rows["layer"].isin(spec["layers"]), "chance"].dropna().unique()
     extra = f" (chance level k/n = {chance[0]:.3g})" if len(chance) == 1 else ""
-    return _judge_trend(series, spec["min_drop"], extra)
+    return _judge_depth(series_of(depth), spec, series_of, extra)
 
 
 def entropy_layers(layers: Sequence[str]) -> list[str]:
@@ -119,15 +160,18 @@ def entropy_depth(spec: dict) -> tuple[str, str]:
             f"than {MIN_VALUES} "
             "layers; list more layers"
         )
-    frame = _topk_frame(depth)
-    k, path = depth["entropy_k"], depth["overlap"]
+    k = depth["entropy_k"]
+
+    def series_of(entry: dict, metric: str = "entropy_b") -> pd.Series:
+        rows = _rows_at_k(_topk_frame(entry), metric, k, entry["overlap"])
+        means = rows.groupby("layer")["value"].mean()  # NaN sets (no positive image) left out
+        model = entry["pair"][0 if metric == "entropy_a" else 1]
+        return _per_layer(means, layers, f"the mean entropy of {model} at k = {k} in {entry['overlap']}")
+
     series = {}
     for metric in ("entropy_b", "entropy_a"):
-        rows = _rows_at_k(frame, metric, k, path)
-        means = rows.groupby("layer")["value"].mean()  # NaN sets (no positive image) left out
-        model = depth["pair"][0 if metric == "entropy_a" else 1]
         try:
-            series[metric] = _per_layer(means, layers, f"the mean entropy of {model} at k = {k} in {path}")
+            series[metric] = series_of(depth, metric)
         except CannotJudge as err:
             if metric == "entropy_b":
                 raise
@@ -137,7 +181,7 @@ def entropy_depth(spec: dict) -> tuple[str, str]:
     else:
         before = trend(series["entropy_a"].to_numpy(dtype=float), spec["min_drop"])
         extra = f"; {depth['pair'][0]}: {_series_text(series['entropy_a'])}, {_trend_text(before)}"
-    return _judge_trend(series["entropy_b"], spec["min_drop"], extra)
+    return _judge_depth(series["entropy_b"], spec, series_of, extra)
 
 
 def _measure_pairs(entries: list[dict], measure: Callable[[dict], float]) -> tuple[dict[str, float], list[str]]:
@@ -267,11 +311,42 @@ def _init_distance(spec: dict, metric: str) -> tuple[str, str]:
             text += f"; lowest fine-tuned {min(ft.values()):.3f} vs highest from scratch {max(scratch.values()):.3f}"
         else:
             text += f"; highest fine-tuned {max(ft.values()):.3f} vs lowest from scratch {min(scratch.values()):.3f}"
+    if ft and scratch:
+        gap = min(ft.values()) - max(scratch.values()) if higher else min(scratch.values()) - max(ft.values())
+        text += _pairs_spread_text(gap, [*groups["fine_tuned"], *groups["from_scratch"]], measure)
     if failures:
         text += f"; fails: {'; '.join(failures)}"
     missing = ft_missing + scratch_missing
     judged = len(ft) * len(scratch)
     return _verdict(failures, missing, judged), text + _missing_text(missing) + "."
+
+
+def _pairs_spread_text(gap: float, entries: list[dict], measure: Callable[[dict], float]) -> str:
+    """How the gap between the groups compares with the largest seed spread of a compared pair (the pair measured
+    with its models' other seeds); '' when no pair has a seed variant that can be read."""
+    spreads = {}
+    for entry in entries:
+        values = []
+        for variant in entry.get("variants", []):
+            try:
+                values.append(measure(variant))
+            except CannotJudge:
+                continue
+        values = [v for v in values if not math.isnan(v)]
+        if values:
+            try:
+                values.append(measure(entry))
+            except CannotJudge:
+                continue
+            spreads[pair_label(entry["pair"])] = max(values) - min(values)
+    if not spreads:
+        return ""
+    widest = max(spreads, key=spreads.get)
+    larger = gap > spreads[widest]
+    return (
+        f"; the gap between the groups ({gap:.3f}) is {'larger than' if larger else 'within'} the largest seed "
+        f"spread of a pair ({widest}: {spreads[widest]:.3f} over its seeds)"
+    )
 
 
 def init_distance_cka(spec: dict) -> tuple[str, str]:
@@ -311,23 +386,34 @@ def _compare_rows(entry: dict) -> tuple[list[str], list[str], list[str]]:
     held, failed, missing = [], [], []
     for dataset in shared:
         metric = entry.get("main_metrics", {}).get(dataset) or str(better[dataset]["metric"].iloc[0])
-        values, problems = [], []
+        values, spreads, problems = [], [], []
         for label, rows in ((entry["better"], better[dataset]), (entry["worse"], worse[dataset])):
-            mean = rows.loc[rows["metric"] == metric, "mean"]
-            if len(mean) != 1:
-                problems.append(f"{path}: row {label!r} has {len(mean)} {metric} line(s) for {dataset}, not one")
-            elif math.isnan(float(mean.iloc[0])):
+            line = rows[rows["metric"] == metric]
+            if len(line) != 1:
+                problems.append(f"{path}: row {label!r} has {len(line)} {metric} line(s) for {dataset}, not one")
+            elif math.isnan(float(line["mean"].iloc[0])):
                 problems.append(f"{path}: row {label!r} has a NaN {metric} mean for {dataset}")
             else:
-                values.append(float(mean.iloc[0]))
+                values.append(float(line["mean"].iloc[0]))
+                spread = float(line["spread"].iloc[0]) if "spread" in line else math.nan
+                if not math.isnan(spread):
+                    spreads.append(spread)
         if problems:
             missing += problems
             continue
         text = f"{entry['table']} {dataset} {metric}: {entry['better']} {values[0]:.2f}"
+        difference = values[0] - values[1]
+        beside = ""
+        if spreads:
+            larger = abs(difference) > max(spreads)
+            beside = (
+                f" (difference {difference:.2f} {'larger than' if larger else 'within'} the rows' largest seed "
+                f"spread {max(spreads):.2f})"
+            )
         if values[0] > values[1]:
-            held.append(f"{text} > {entry['worse']} {values[1]:.2f}")
+            held.append(f"{text} > {entry['worse']} {values[1]:.2f}{beside}")
         else:
-            failed.append(f"{text} <= {entry['worse']} {values[1]:.2f}")
+            failed.append(f"{text} <= {entry['worse']} {values[1]:.2f}{beside}")
     return held, failed, missing
 
 

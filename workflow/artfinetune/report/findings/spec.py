@@ -6,21 +6,24 @@ from __future__ import annotations
 from artfinetune.model.layers import network_order
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
 from artfinetune.report.findings.verdicts import TITLE
-from artfinetune.study.names import dataset_of, frozen_layers, metrics_of
+from artfinetune.study.names import dataset_of, frozen_layers, metrics_of, seed_variants
 from artfinetune.study.paths import pair_files, render_change_path, table_path
 
 DEFAULT_MIN_CHANNELS = 20
 
 
-def _pair_entry(config: dict, pair) -> dict:
+def _pair_entry(config: dict, pair, variants: bool = True) -> dict:
     files = pair_files(config, pair)
     frozen = {model: frozen_layers(config, model) for model in pair}
-    return {
+    entry = {
         "pair": list(pair),
         "cka": files["cka"],
         "l2": files["l2"],
         "frozen": {model: kept for model, kept in frozen.items() if kept},
     }
+    if variants:  # the same comparison with the models' other seeds: the spread across trainings
+        entry["variants"] = [_pair_entry(config, v, False) for v in seed_variants(config, pair)]
+    return entry
 
 
 def _row_comparisons(config: dict, entries: list[dict], better: str, worse: str) -> list[dict]:
@@ -69,6 +72,10 @@ def findings_spec(config: dict) -> dict:
             "overlap": files["overlap"],
             "overlap_k": depth["overlap_k"],
             "entropy_k": depth["entropy_k"],
+            "variants": [
+                {"pair": list(v), "cka": pair_files(config, v)["cka"], "overlap": pair_files(config, v)["overlap"]}
+                for v in seed_variants(config, depth["pair"])
+            ],
         }
     if "init_distance" in section:
         spec["init_distance"] = {
@@ -95,11 +102,13 @@ def findings_inputs(config: dict) -> dict[str, list[str]]:
     spec = findings_spec(config)
     files: dict[str, list[str]] = {"cka": [], "overlap": [], "l2": [], "tables": [], "render_change": []}
     if "depth" in spec:
-        files["cka"].append(spec["depth"]["cka"])
-        files["overlap"].append(spec["depth"]["overlap"])
+        for entry in [spec["depth"], *spec["depth"]["variants"]]:
+            files["cka"].append(entry["cka"])
+            files["overlap"].append(entry["overlap"])
     for entry in [p for group in spec.get("init_distance", {}).values() for p in group]:
-        files["cka"].append(entry["cka"])
-        files["l2"].append(entry["l2"])
+        for one in [entry, *entry.get("variants", [])]:
+            files["cka"].append(one["cka"])
+            files["l2"].append(one["l2"])
     for entry in [*spec.get("fine_tuning", []), *spec.get("double_fine_tuning", [])]:
         files["tables"].append(entry["csv"])
     if "render_change" in spec:
