@@ -678,6 +678,10 @@ def test_an_init_distance_gap_is_compared_with_the_largest_seed_spread_of_a_pair
     l2 = judge(spec, "init_distance_l2")  # gap 6.5 - 1.3 = 5.2; spreads 1.2 - 1.0 = 0.2 and 6.5 - 6.0 = 0.5
     assert "gap between the groups (5.200) is larger than the largest seed spread of a pair" in l2.statement
     assert "(from_scratch0_a vs from_scratch0_b: 0.500 over its seeds)" in l2.statement
+    # the claim contradicted: the gap's size, not its sign, is what a second training could or could not undo
+    spec["init_distance"]["from_scratch"][1]["cka"] = write_cka(tmp_path / "high.csv", dict.fromkeys(SIX[:3], 0.99))
+    f = judge(spec, "init_distance_cka")  # gap 0.800 - 0.990 = -0.190
+    assert f.verdict == FAILS and "the gap between the groups (-0.190, against the claim) is larger than" in f.statement
 
 
 def test_a_table_findings_difference_is_compared_with_the_rows_seed_spread(tmp_path):

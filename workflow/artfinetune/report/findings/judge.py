@@ -342,10 +342,11 @@ def _pairs_spread_text(gap: float, entries: list[dict], measure: Callable[[dict]
     if not spreads:
         return ""
     widest = max(spreads, key=spreads.get)
-    larger = gap > spreads[widest]
+    larger = abs(gap) > spreads[widest]
+    against = ", against the claim" if gap < 0 else ""
     return (
-        f"; the gap between the groups ({gap:.3f}) is {'larger than' if larger else 'within'} the largest seed "
-        f"spread of a pair ({widest}: {spreads[widest]:.3f} over its seeds)"
+        f"; the gap between the groups ({gap:.3f}{against}) is {'larger than' if larger else 'within'} the largest "
+        f"seed spread of a pair ({widest}: {spreads[widest]:.3f} over its seeds)"
     )
 
 
