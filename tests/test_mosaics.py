@@ -262,3 +262,18 @@ def test_patches_are_the_receptive_fields_of_each_images_peak(tmp_path):
     # the whole patch of rank 1 fills its tile (the largest, 7 px); rank 2's, clipped to 4 x 4, is smaller
     assert (tile(grid, 1, IMAGE_SIZE, 2) != 255).all(axis=-1).sum() == IMAGE_SIZE**2
     assert (tile(grid, 2, IMAGE_SIZE, 2) != 255).all(axis=-1).sum() < IMAGE_SIZE**2 / 2
+
+
+def test_a_set_whose_every_patch_is_the_whole_image_gets_no_mosaic_of_patches(tmp_path):
+    """mixed5b on a 12 px window: a 1 x 1 map whose one unit sees far more than the image."""
+    store = write_store(tmp_path / "store.h5")
+    topk = {}
+    for name, rows in (("a", [0, 1]), ("b", [])):
+        path = write_topk(tmp_path / f"{name}.h5", name, {"mixed5b": [rows]}, LABELS, STORE_INDEX, 2)
+        with h5py.File(path, "a") as f:
+            f.create_dataset("peaks/mixed5b", data=np.array([[0, 0]], np.int32))
+            f.attrs["map_shapes"] = json.dumps({"mixed5b": [1, 1]})
+        topk[name] = path
+    summary = write_mosaic(topk["a"], topk["b"], "mixed5b", 0, 2, store, IMAGE_SIZE, tmp_path / "m.png")
+    assert "patches" not in summary and not (tmp_path / "patches_m.png").exists()
+    assert (tmp_path / "m.png").exists()

@@ -165,7 +165,7 @@ def test_a_drawn_panel_sets_each_text_beside_its_mosaic(tmp_path):
     assert sum("overlap 40 % (paper 1 %)" in text for text in expected) == 2  # mixed5b_pool_reduce:92, before, after
 
 
-def test_a_mosaic_with_patches_shows_them_to_its_right(tmp_path):
+def test_a_mosaic_with_patches_shows_them_below_it(tmp_path):
     config = in_tmp(DEMO, tmp_path)
     spec = panel_spec(config, "fig11_mixed5b_topk")
     fake_pieces(spec)
@@ -175,9 +175,9 @@ def test_a_mosaic_with_patches_shows_them_to_its_right(tmp_path):
     write_png(Path(cell["image"]).with_name("patches_x.png"), (200, 10, 10), (24, 18))
     summary["patches"] = {"png": "patches_x.png", "boxes": []}
     shown = cell_image(cell, summary)
-    assert shown.shape == (18, 24 + 8 + 24, 3)
-    assert (shown[:, :24] == (30, 90, 160)).all() and (shown[:, 24:32] == 255).all()
-    assert (shown[:, 32:] == (200, 10, 10)).all()
+    assert shown.shape == (18 + 8 + 18, 24, 3)  # below: the column keeps its width
+    assert (shown[:18] == (30, 90, 160)).all() and (shown[18:26] == 255).all()
+    assert (shown[26:] == (200, 10, 10)).all()
     Path(cell["summary"]).write_text(json.dumps(summary))
     assert any("fires the channel" in t for t in texts(draw_panel_grid(spec)))
 

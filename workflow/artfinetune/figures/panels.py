@@ -10,7 +10,8 @@ show: the renders, the top-k mosaics or both. Two layouts cover the paper:
 
 Beside each mosaic, not in it, its text: whose set, the overlapping ratio as "ours % (paper %)" and the three most
 frequent classes, ours and the paper's, where the config gives the paper's. A set no image fires is a grey box
-that says so. The images common to both models of a pair are framed in the mosaics.
+that says so. The images common to both models of a pair are framed in the mosaics. Below a mosaic, when the
+activations recorded where each map peaks, the mosaic of the patches that fired the channel.
 """
 
 from __future__ import annotations
@@ -178,7 +179,7 @@ def read_image(path) -> np.ndarray:
 
 def cell_image(cell: dict | None, summary: dict | None):
     """A cell's picture: a render, or a mosaic of whole images with, when recorded, its mosaic of the patches that
-    fired the channel to its right (a white gutter between)."""
+    fired the channel below it (a white gutter between): the column keeps its width, so the thumbnails keep theirs."""
     if cell is None:
         return None
     image = read_image(cell["image"])
@@ -187,8 +188,8 @@ def cell_image(cell: dict | None, summary: dict | None):
     import numpy as np
 
     patches = read_image(Path(cell["image"]).with_name(summary["patches"]["png"]))
-    gutter = np.full((image.shape[0], max(8, image.shape[1] // 30), 3), 255, np.uint8)
-    return np.concatenate([image, gutter, patches], axis=1)
+    gutter = np.full((max(8, image.shape[0] // 30), image.shape[1], 3), 255, np.uint8)
+    return np.concatenate([image, gutter, patches], axis=0)
 
 
 def read_summary(cell: dict) -> dict:
@@ -270,8 +271,7 @@ def draw_panel_grid(spec: dict) -> Figure:
     n_columns = len(spec["column_labels"])
     has_topk = [any(r[j] is not None and r[j]["kind"] == "topk" for r in rows) for j in range(n_columns)]
     aspects = [max([im.shape[0] / im.shape[1] for im in row if im is not None and im.size] or [1.0]) for row in images]
-    patches = any(m is not None and "patches" in m for row in summaries for m in row)
-    width = (2 * MOSAIC_WIDTH if patches else MOSAIC_WIDTH) if any(has_topk) else RENDER_WIDTH
+    width = MOSAIC_WIDTH if any(has_topk) else RENDER_WIDTH
     widths = []
     for j in range(n_columns):
         widths += [width, TEXT_WIDTH if has_topk[j] else 0.05]
@@ -303,7 +303,7 @@ def draw_panel_grid(spec: dict) -> Figure:
                 if summary is not None:
                     text = cell_text(cell, summary)
                     if "patches" in summary and summary["size"]:
-                        text += "\n\nright: the patch of\neach image that\nfires the channel"
+                        text += "\n\nbelow: the patch of\neach image that\nfires the channel"
                     text_ax.text(0.04, 1.0, text, va="top", ha="left", transform=text_ax.transAxes)
             axes[r, 0].set_ylabel(spec["row_labels"][r])
         for j, label in enumerate(spec["column_labels"]):

@@ -13,7 +13,8 @@ Beside each mosaic of whole images, when the activations recorded where each map
 that fired the channel (``patches_<side>_<channel>.png``, the same grid and frames): on each image, the receptive
 field (:mod:`artfinetune.model.receptive`) of the unit where the channel's map is largest, cut from the image the
 network saw and clipped to it. All patches of a mosaic share one scale, at which the largest fills a tile, so a
-patch clipped by the border shows smaller, centred in its tile (a field wider than the image is the whole image).
+patch clipped by the border shows smaller, centred in its tile. A set whose every patch is its whole image (a deep
+layer, whose fields are wider than the image) gets no mosaic of patches: it would repeat the mosaic.
 """
 
 from __future__ import annotations
@@ -268,6 +269,8 @@ def write_mosaic(
         a, b, rows_a, rows_b = b, a, rows_b, rows_a
     summary = mosaic_summary(a, b, rows_a, rows_b, tensor, channel, k)
     boxes = patch_boxes(a, topk_a if side == "a" else topk_b, tensor, channel, k, image_size)
+    if boxes is not None and all(_clip(b, (image_size, image_size)) == (0, 0, image_size, image_size) for b in boxes):
+        boxes = None  # every field covers the whole image: its patches would repeat the mosaic
     out_png = Path(out_png)
     patches_png = out_png.with_name(f"{PATCHES}{out_png.name}")
     with open_store(store) as f:
