@@ -37,7 +37,11 @@ try:
         model_channels,
         mosaic_channels,
     )
-    from artfinetune.render.gallery import gallery_inputs, gallery_spec, render_change_inputs
+    from artfinetune.render.gallery import (
+        gallery_inputs,
+        gallery_spec,
+        render_change_inputs,
+    )
     from artfinetune.report.findings import findings_inputs, findings_spec
     from artfinetune.report.software import software_versions
     from artfinetune.study import paths
