@@ -144,8 +144,9 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     assert '<td class="marked">1 (≠ paper)</td>' in seen["pages"][str(results / "tables/table5.html")]
     findings = seen["pages"][str(results / "findings.html")]
     assert "CKA between imagenet and mine_A/1" in findings  # judged on the run's own numbers
-    # Entropy: fewer than 3 layers from the middle on; no init_distance, fine_tuning or double_fine_tuning here.
-    assert findings.count('class="cannot-be-judged"') == 5
+    # Entropy: fewer than 3 layers from the middle on; no init_distance, fine_tuning, double_fine_tuning or
+    # render_change here.
+    assert findings.count('class="cannot-be-judged"') == 6
     assert re.search(r'<tr class="(holds|does-not-hold)"><td class="verdict">[^<]+</td><td><b>linear CKA', findings)
 
     # Reruns: nothing; a figure's style or pairs: that figure; the render steps: renders, panel, gallery; a mode's

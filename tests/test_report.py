@@ -114,12 +114,12 @@ def test_a_result_table_marks_the_first_seed_as_the_one_that_compares_with_the_p
         "columns": {"rasta_A": {"dataset": "rasta", "metrics": ["top1"], "evals": columns}},
     }
     write_table(spec, tmp_path / "t.csv", tmp_path / "t.md", tmp_path / "t.html")
-    header = ["model", "dataset", "metric", "run", "seed 1 (paper's run)", "seed 2", "mean", "paper"]
+    header = ["model", "dataset", "metric", "run", "seed 1 (paper's run)", "seed 2", "mean", "spread", "paper"]
     assert list(pd.read_csv(tmp_path / "t.csv").columns) == header
     assert "| " + " | ".join(header) + " |" in (tmp_path / "t.md").read_text()
     page = (tmp_path / "t.html").read_text()
     assert "<th>seed 1 (paper's run)</th>" in page and "<th>seed 2</th>" in page
-    assert [int(i) for i in re.findall(r"td:nth-child\((\d+)\)", page)] == [5, 8]  # seed 1's column and the paper's
+    assert [int(i) for i in re.findall(r"td:nth-child\((\d+)\)", page)] == [5, 9]  # seed 1's column and the paper's
     caption = html_of(table_caption(CONFIG, "table1"))
     assert "the column seed 1 (paper's run) is the one that compares with the paper's value" in caption
 

@@ -44,12 +44,16 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "ensemble": 2,
         "table": 2,
         # 25 pairs: 22 of the comparisons, tables and figures 5, 6, 14, 15, plus ImageNet vs end from scratch
-        # (figure 5) and vs modes C, D, E training 2 (figures 2, 9); ImageNet vs F 1 is no longer named.
-        "activations": 31,  # 31 (dataset, model) of those pairs, each job both splits
-        "topk": 31,
-        "cka": 25,
-        "l2": 25,
-        "overlap": 26,  # and ImageNet vs RASTA mode A 1 on IconArt's train set (figure 17)
+        # (figure 5) and vs modes C, D, E training 2 (figures 2, 9); ImageNet vs F 1 is no longer named. And 14
+        # seed variants (the same pairs with seed 2, for the seed spread): figure 5's A 1 vs B 1, from scratch and
+        # end from scratch vs their inits, ImageNet vs end from scratch; table 4's nine pairs of seed 1 (ImageNet
+        # vs A on IconArt, Paintings, and vs RASTA then each; RASTA A, end from scratch and from scratch vs
+        # then IconArt and then Paintings).
+        "activations": 49,  # 49 (dataset, model) of those 39 pairs, each job both splits
+        "topk": 49,
+        "cka": 39,
+        "l2": 39,
+        "overlap": 40,  # and ImageNet vs RASTA mode A 1 on IconArt's train set (figure 17)
         "figure": 5,  # 5, 6, 6 at top-1000, 14, 15
         "comparison_table": 2,
         "mode_table": 1,
@@ -60,7 +64,8 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         # ImageNet vs modes A-E x 2 (figure 9, A 1 for figures 1, 3, 8, 11 and the gallery too), the two
         # from-scratch pairs (figures 4, 12, 13) and figure 17's three pairs on IconArt
         "mosaics": 15,
-        "panel": 13,  # figures 1-4, 7-13, 16, 17
+        "panel": 14,  # figures 1-4, 7-13, 16, 17, and figure 7's channels with their patches
+        "render_change": 1,  # the gallery's pair
         "gallery": 1,
         "software": 1,
         "findings": 1,
@@ -82,16 +87,19 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "table": 2,
         "activations": 17,
         "topk": 17,
-        "cka": 14,  # 13 and the pretrained model vs end from scratch (figure 5)
-        "l2": 14,
-        "overlap": 15,  # and pretrained vs styles_A/1 on demo_objects (figure 17)
+        # 13, the pretrained model vs end from scratch (figure 5) and A 2 vs B 2 (figure 5's and table 2's A 1 vs B 1
+        # with seed 2, for the seed spread; the pretrained model vs A 2 is named anyway)
+        "cka": 15,
+        "l2": 15,
+        "overlap": 16,  # and pretrained vs styles_A/1 on demo_objects (figure 17)
         "figure": 5,
         "comparison_table": 2,
         "mode_table": 1,
         "render": 11,  # pretrained, A and B x 2, the from-scratch pairs, objects_A/1, objects_styles_A/1
         "render_changed": 2,
         "mosaics": 9,
-        "panel": 13,
+        "panel": 14,
+        "render_change": 1,
         "gallery": 1,
         "software": 1,
         "findings": 1,
@@ -117,16 +125,16 @@ def test_each_table_and_figure_is_a_target_of_its_own(tmp_path):
     results = tmp_path / "demo/results"
     code, out = snakemake("-n", str(results / "figures/fig5_cka.png"), configfile=cfg)
     assert code == 0, out[-3000:]
-    # 6 pairs of demo_styles models (the paper's six curves): 5 trained (A/1, B/1, A/2, from scratch/1, end from
-    # scratch/1), their 2 inits and the pretrained model make 8 models, one activations job each; no top-k, l2 or
-    # render.
+    # 6 pairs of demo_styles models (the paper's six curves) and 2 seed variants (imagenet vs A/2, A/2 vs B/2; the
+    # other runs have seed 1 only): 6 trained (A/1, B/1, A/2, B/2, from scratch/1, end from scratch/1), their 2
+    # inits and the pretrained model make 9 models, one activations job each; no top-k, l2 or render.
     assert jobs(out) == {
         "demo_dataset": 2,  # demo_source (for the pretrained model) and demo_styles
         "image_store": 2,
         "pretrain": 1,
-        "train": 5,
-        "activations": 8,  # each writes the train split too (one job per model)
-        "cka": 6,
+        "train": 6,
+        "activations": 9,  # each writes the train split too (one job per model)
+        "cka": 8,
         "figure": 1,
     }
     code, out = snakemake("-n", str(results / "tables/table1.html"), configfile=cfg)

@@ -40,6 +40,8 @@ def sample_channels(config: dict) -> list[str]:
     default the study's), as ``layer:index``; each layer's draw is seeded by ``render.seed`` and the layer alone,
     so adding a layer or changing the count elsewhere leaves the other layers' draws as they were."""
     per_layer = config["render"].get("sample", 0)
+    if not per_layer:
+        return []
     return draw_sample(changed_settings(config)["layers"], per_layer, config["render"].get("seed", 0))
 
 
