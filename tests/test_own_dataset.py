@@ -169,6 +169,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
         "render": 2,
         "render_changed": 2,
         "panel": 1,
+        "render_change": 1,  # the gallery pair's scores, from the new renders
         "gallery": 1,
         "all": 1,
     }
