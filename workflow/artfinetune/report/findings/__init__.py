@@ -54,6 +54,12 @@ The findings (``findings`` section of the config; the pair and k default as stat
 Findings 4 to 7 compare several values: one comparison that fails makes the finding ``does not hold`` (even if
 others cannot be read, since a counterexample settles it); otherwise it ``holds`` only if every comparison
 could be made, and ``cannot be judged`` if some could not (the statement names the missing file or row).
+
+Beside each verdict, not in it, the spread across seeds: findings 1 to 3 give the drop (shallowest third minus
+deepest third) of the pair and of its seed variants (the same pair with each trained model's seed replaced by
+another seed all its runs have), findings 4 and 5 the gap between the groups against the largest spread of a
+pair over its seeds, findings 6 and 7 each difference against the rows' largest spread over their seeds (tables
+1 and 3's ``spread``); each says whether the effect is larger than that spread or within it.
 """
 
 from artfinetune.report.findings.judge import entropy_layers
