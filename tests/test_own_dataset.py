@@ -187,6 +187,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
         "render_changed": 2,  # both models: which channels changed most is chosen anew
         "mosaics": 1,
         "panel": 1,
+        "render_change": 1,  # the new renders scored again
         "gallery": 1,
         "findings": 1,
         "all": 1,
