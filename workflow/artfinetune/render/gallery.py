@@ -26,6 +26,7 @@ from artfinetune.render.channels import (
     topk_channel,
 )
 from artfinetune.render.gallery_html import write_gallery
+from artfinetune.render.mosaics import clip_box
 from artfinetune.study.paths import (
     MOSAIC_IMAGES,
     changed_render_dir,
@@ -102,7 +103,7 @@ def patch_view(patches: dict) -> list[dict]:
     patch's width and height, the image's side, and the patch's left and top in the image. As in the mosaic, the
     largest patch of the set (clipped to the image) fills a thumbnail."""
     size = patches["image_size"]
-    clipped = [(max(t, 0), max(l, 0), min(b, size), min(r, size)) for t, l, b, r in patches["boxes"]]  # noqa: E741
+    clipped = [clip_box(box, (size, size)) for box in patches["boxes"]]
     largest = max([max(b - t, r - l, 1) for t, l, b, r in clipped], default=1)  # noqa: E741
     return [
         {"w": (r - l) / largest, "h": (b - t) / largest, "s": size / largest, "x": l / largest, "y": t / largest}

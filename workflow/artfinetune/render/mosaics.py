@@ -141,7 +141,7 @@ def mosaic_image(
 def patch_tiles(images: list[np.ndarray], boxes, size: int) -> list[np.ndarray]:
     """Each image's patch in its box (clipped to the image) on a ``size`` px tile, every patch at the scale at which
     the largest box (clipped to the image) fills a tile: enlarged pixel by pixel, reduced by Lanczos filtering."""
-    clipped = [_clip(box, image.shape) for image, box in zip(images, boxes, strict=True)]
+    clipped = [clip_box(box, image.shape) for image, box in zip(images, boxes, strict=True)]
     largest = max([max(bottom - top, right - left) for top, left, bottom, right in clipped], default=1)
     scale = size / max(largest, 1)
     tiles = []
@@ -158,7 +158,8 @@ def patch_tiles(images: list[np.ndarray], boxes, size: int) -> list[np.ndarray]:
     return tiles
 
 
-def _clip(box, shape) -> tuple[int, int, int, int]:
+def clip_box(box, shape) -> tuple[int, int, int, int]:
+    """A (top, left, bottom, right) box clipped to an image of ``shape`` (height, width, ...)."""
     top, left, bottom, right = box
     return max(top, 0), max(left, 0), min(bottom, shape[0]), min(right, shape[1])
 
@@ -269,7 +270,8 @@ def write_mosaic(
         a, b, rows_a, rows_b = b, a, rows_b, rows_a
     summary = mosaic_summary(a, b, rows_a, rows_b, tensor, channel, k)
     boxes = patch_boxes(a, topk_a if side == "a" else topk_b, tensor, channel, k, image_size)
-    if boxes is not None and all(_clip(b, (image_size, image_size)) == (0, 0, image_size, image_size) for b in boxes):
+    whole = (0, 0, image_size, image_size)
+    if boxes is not None and all(clip_box(b, whole[2:]) == whole for b in boxes):
         boxes = None  # every field covers the whole image: its patches would repeat the mosaic
     out_png = Path(out_png)
     patches_png = out_png.with_name(f"{PATCHES}{out_png.name}")
