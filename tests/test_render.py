@@ -13,6 +13,7 @@ from artfinetune.model.lucid_export import export_graph
 from artfinetune.model.lucid_import import load_graphdef
 from artfinetune.render.lucid_compat import lucid, rotate
 from artfinetune.render.renders import (
+    SharedWeights,
     build_render_graph,
     exported_model,
     render_channels,
@@ -190,6 +191,34 @@ def test_a_channel_renders_the_same_alone_as_in_a_batch_of_8(random_graph, batch
     alone = np.asarray(Image.open(_render_alone(random_graph[1], tmp_path, "alone.png")), np.int16)
     batched = np.asarray(Image.open(batch_render[ALONE][0]), np.int16)
     assert np.abs(alone - batched).max() <= 1  # within one 8-bit level; measured: identical
+
+
+def test_an_import_sharing_the_weights_computes_what_lucids_whole_import_does(random_graph):
+    L = lucid()
+    v1 = L.render.tf
+    image = np.random.default_rng(0).uniform(0, 1, (1, SIZE, SIZE, 3)).astype(np.float32)
+    model = exported_model(L, random_graph[1], SIZE)
+    weight_bytes = sum(w.nbytes for w in random_graph[0].get_weights())
+    with v1.Graph().as_default() as graph, v1.Session() as sess:
+        t_image = v1.constant(image)
+        whole = model.import_graph(t_image, scope="whole")  # Lucid's own import: every node, its own constants
+        shared = SharedWeights(v1, model)
+        values = {}
+        for spec in (BATCH[0], BATCH[3], "conv2d0:5"):
+            layer, index = spec.split(":")
+            part, weights = shared.layer_model(layer)
+            T = part.import_graph(t_image, scope=f"part_{layer}", input_map=weights)
+            for name, t in (("whole", whole), ("part", T)):
+                objective = v1.reduce_mean(t(layer)[..., int(index)])
+                values[spec, name] = sess.run([objective, v1.gradients(objective, t_image)[0]])
+            assert len(weights) < len(shared.tensors) or layer == "mixed4c_3x3_pre_relu"
+        constants = [op for op in graph.get_operations() if op.type == "Const" and op.name.startswith("part_")]
+        constant_bytes = sum(op.get_attr("value").ByteSize() for op in constants)
+    for spec in (BATCH[0], BATCH[3], "conv2d0:5"):
+        (a, grad_a), (b, grad_b) = values[spec, "whole"], values[spec, "part"]
+        assert a == b and np.array_equal(grad_a, grad_b), spec  # the same operations on the same values
+        assert np.abs(grad_a).max() > 0, spec
+    assert constant_bytes < weight_bytes / 100  # the imports hold no weights of their own
 
 
 def test_rerunning_a_render_gives_byte_identical_pngs(random_graph, tmp_path):

@@ -14,8 +14,12 @@ channel's render depends only on (model, channel, settings, seed), never on whic
   which changes with the image's position in the batch;
 - each image goes through its own import of the model: after per-image random scaling the transformed images
   differ in size and cannot share one batch tensor. Each image's loss reads only its own variable, and Adam
-  updates each variable on its own, so the batch adds no coupling either. The price is about 1 s of graph
-  building per image and one copy of the weights per image in the graph; on a CPU the per-step cost is the same.
+  updates each variable on its own, so the batch adds no coupling either. The price is about 0.5 s of graph
+  building per image (most of it the gradient's operations, built one by one in Python); on a CPU the per-step
+  cost is the same. The imports share one copy of the weights (:class:`SharedWeights`): each image's import
+  holds only the operations its channel's layer reads, their constants mapped to that copy, which gives the
+  same operations on the same values (the same renders, bit for bit) in a fraction of the memory (1.7 GB
+  instead of 5.3 for 32 channels of the demo) and about a fifth less time.
 
 TensorFlow's graph optimiser (grappler) rewrites the graph before its first step: about 1 s per channel on a CPU,
 once, for steps about a third faster after. Over the paper's 2,048 steps it pays for itself many times; over a few
@@ -29,6 +33,7 @@ The redirected-ReLU gradient is Lucid's (``lucid.misc.redirected_relu_grad``), a
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import tempfile
@@ -100,11 +105,45 @@ class RenderGraph:
     global_step: object  # counts steps; the redirected-ReLU gradient is off once it passes 16
 
 
-def build_render_graph(L, model, channels: list[str], size: int, lr: float, seed: int) -> RenderGraph:
-    """The optimisation graph of all ``channels``, in the current default graph."""
+class SharedWeights:
+    """A model's constants (its weights) imported once into the current graph, and the model's graph cut down to
+    what some layers read, without those constants, to import once per image with the constants mapped to the
+    shared copy (:meth:`layer_model`)."""
+
+    def __init__(self, tf, model, scope: str = "weights"):
+        self.tf, self.model = tf, model
+        graph_def = model.graph_def
+        constants = type(graph_def)()
+        constants.node.extend(node for node in graph_def.node if node.op == "Const")
+        self.names = {node.name for node in constants.node}
+        tf.import_graph_def(constants, name=scope)
+        graph = tf.get_default_graph()
+        self.tensors = {name: graph.get_tensor_by_name(f"{scope}/{name}:0") for name in self.names}
+        self._parts: dict[tuple[str, ...], tuple] = {}
+
+    def layer_model(self, *layers: str):
+        """A copy of the model whose graph holds only what ``layers`` read, minus the constants, and the input map
+        of the constants it uses (what ``import_graph`` / Lucid's ``import_model`` take as ``input_map``)."""
+        if layers not in self._parts:
+            sub = self.tf.graph_util.extract_sub_graph(self.model.graph_def, list(dict.fromkeys(layers)))
+            kept = type(sub)()
+            kept.node.extend(node for node in sub.node if node.name not in self.names)
+            used = {name.lstrip("^").split(":")[0] for node in kept.node for name in node.input}
+            part = copy.copy(self.model)
+            part._graph_def = kept  # Lucid's Model reads its graph from here (loaded lazily otherwise)
+            self._parts[layers] = (part, {f"{n}:0": self.tensors[n] for n in sorted(used & self.names)})
+        return self._parts[layers]
+
+
+def build_render_graph(
+    L, model, channels: list[str], size: int, lr: float, seed: int, shared: SharedWeights | None = None
+) -> RenderGraph:
+    """The optimisation graph of all ``channels``, in the current default graph (the model's weights imported
+    there once, or taken from ``shared``)."""
     tf = L.render.tf
     global_step = tf.train.get_or_create_global_step()  # read by the redirected-ReLU gradient
     images, objectives = [], []
+    shared = shared or SharedWeights(tf, model)
     with L.gradient_override.gradient_override_map(
         {"Relu": L.redirected_relu_grad.redirected_relu_grad, "Relu6": L.redirected_relu_grad.redirected_relu6_grad}
     ):
@@ -112,7 +151,8 @@ def build_render_graph(L, model, channels: list[str], size: int, lr: float, seed
             layer, index = parse_channel(channel)
             image = channel_image(L, size, channel_seed(seed, channel))
             transformed = L.transform.compose(seeded_standard_transforms(L, seed, channel))(image)
-            T = L.render.import_model(model, transformed, image, scope=f"image{i}")
+            part, weights = shared.layer_model(layer)
+            T = L.render.import_model(part, transformed, image, scope=f"image{i}", input_map=weights)
             images.append(image)
             objectives.append(L.objectives.channel(layer, index)(T))
     loss = tf.add_n(objectives)
@@ -120,11 +160,12 @@ def build_render_graph(L, model, channels: list[str], size: int, lr: float, seed
     return RenderGraph(tf.concat(images, 0), objectives, vis_op, global_step)
 
 
-def _activation_scores(L, model, channels: list[str], size: int):
+def _activation_scores(L, shared: SharedWeights, channels: list[str], size: int):
     """A placeholder for [N, size, size, 3] images and each channel's mean activation on its image, no transforms."""
     tf = L.render.tf
     t_plain = tf.placeholder(tf.float32, [None, size, size, 3])
-    T = model.import_graph(t_plain, scope="plain")
+    part, weights = shared.layer_model(*[parse_channel(c)[0] for c in channels])
+    T = part.import_graph(t_plain, scope="plain", input_map=weights)
     parsed = [parse_channel(c) for c in channels]
     return t_plain, [tf.reduce_mean(T(layer)[i, ..., index]) for i, (layer, index) in enumerate(parsed)]
 
@@ -144,8 +185,9 @@ def optimise(
     model = exported_model(L, graph_path, size)
     with tf.Graph().as_default(), tf.Session(config=session_config(tf, optimise_graph)) as sess:
         tf.set_random_seed(seed)  # the op-level seeds decide; this only keeps any unseeded op reproducible
-        render = build_render_graph(L, model, channels, size, lr, seed)
-        t_plain, t_scores = _activation_scores(L, model, channels, size)
+        shared = SharedWeights(tf, model)
+        render = build_render_graph(L, model, channels, size, lr, seed, shared)
+        t_plain, t_scores = _activation_scores(L, shared, channels, size)
         tf.global_variables_initializer().run()
         start = render.images.eval()
         every = max(1, steps // 10)
