@@ -13,9 +13,11 @@ export PATH := $(abspath $(BIN)):$(PATH)
 DEMO_REPORT := results/demo/report.zip
 # One thread per TensorFlow job, two jobs side by side: the demo's jobs are small, and their TensorFlow start-up
 # and graph building are single-threaded, so two one-thread jobs finish sooner than one two-thread job. The
-# pretraining runs alone (everything waits for it), so it gets both cores. Thread counts are part of the result:
-# TensorFlow's deterministic ops give the same weights for the same seed and the same number of threads.
-DEMO_THREADS := --set-threads train=1 pretrain=2 activations=1 render=1 render_changed=1
+# pretraining too: the from-scratch runs do not wait for it, and a two-thread pretraining could only start once
+# both cores were free, which left one idle for two minutes while they ran (docs/benchmarks.md). Thread counts are
+# part of the result: TensorFlow's deterministic ops give the same weights for the same seed and the same number of
+# threads.
+DEMO_THREADS := --set-threads train=1 pretrain=1 activations=1 render=1 render_changed=1
 
 .PHONY: setup demo report docs test lint bench preflight gpu-check clean-demo
 

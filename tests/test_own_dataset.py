@@ -93,7 +93,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     report = tmp_path / "report.zip"
     threads = [
         "--set-threads",
-        "pretrain=2",
+        "pretrain=1",
         "train=1",
         "activations=1",
         "render=1",
