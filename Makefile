@@ -11,13 +11,13 @@ DEMO := --configfile resources/demo/config.yaml
 export PATH := $(abspath $(BIN)):$(PATH)
 
 DEMO_REPORT := results/demo/report.zip
-# One thread per TensorFlow job, two jobs side by side: the demo's jobs are small, and their TensorFlow start-up
-# and graph building are single-threaded, so two one-thread jobs finish sooner than one two-thread job. The
-# pretraining too: the from-scratch runs do not wait for it, and a two-thread pretraining could only start once
-# both cores were free, which left one idle for two minutes while they ran (docs/benchmarks.md). Thread counts are
-# part of the result: TensorFlow's deterministic ops give the same weights for the same seed and the same number of
-# threads.
-DEMO_THREADS := --set-threads train=1 pretrain=1 activations=1 render=1 render_changed=1
+# One thread per job, two jobs side by side: the demo's jobs are small, and their TensorFlow start-up and graph
+# building are single-threaded, so two one-thread jobs finish sooner than one two-thread job. The data jobs and the
+# pretraining too: a job asking for both cores waits until both are free, and the from-scratch chain, which needs
+# neither, kept one busy: the pretraining started after two minutes of one idle core (docs/benchmarks.md). Thread
+# counts are part of the result for TensorFlow jobs (deterministic ops give the same weights for the same seed and
+# the same number of threads), not for the data jobs (the same store, byte for byte, with 1 or 2 workers).
+DEMO_THREADS := --set-threads demo_dataset=1 image_store=1 train=1 pretrain=1 activations=1 render=1 render_changed=1
 
 .PHONY: setup demo report docs test lint bench preflight gpu-check clean-demo
 

@@ -93,6 +93,8 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
     report = tmp_path / "report.zip"
     threads = [
         "--set-threads",
+        "demo_dataset=1",
+        "image_store=1",
         "pretrain=1",
         "train=1",
         "activations=1",
