@@ -95,7 +95,7 @@ def test_your_own_dataset_through_training_analysis_renders_figures_and_the_repo
         "--set-threads",
         "demo_dataset=1",
         "image_store=1",
-        "pretrain=1",
+        "pretrain=2",
         "train=1",
         "activations=1",
         "render=1",

@@ -26,7 +26,10 @@ rule render:
         " {params.settings} --threads {threads} 2> {log}"
 
 
+# The gallery's last renders, each as long as a training: started first among the jobs the scheduler can start,
+# so that they do not run alone at the end.
 rule render_changed:
+    priority: 5
     input:
         model=lambda w: paths.model_file(config, w.model),
         overlap=lambda w: paths.pair_files(config, PAIRS[w.pair])["overlap"],

@@ -1,6 +1,7 @@
 # Training: pretraining of demo inits, one job per run and seed, ensembles.
 
 
+# Most of a study waits for its pretrained init: the scheduler starts it first among the jobs it can start.
 rule pretrain:
     input:
         store=lambda w: paths.store_path(config, config["init"][w.init]["dataset"]),
@@ -11,6 +12,7 @@ rule pretrain:
         f"{R}/logs/pretrain/{{init}}.log",
     wildcard_constraints:
         init="|".join(PRETRAIN_INITS) or "(?!)",
+    priority: 10
     conda:
         ENV
     threads: 2
