@@ -29,7 +29,6 @@ rule render:
 # The gallery's last renders, each as long as a training: started first among the jobs the scheduler can start,
 # so that they do not run alone at the end.
 rule render_changed:
-    priority: 5
     input:
         model=lambda w: paths.model_file(config, w.model),
         overlap=lambda w: paths.pair_files(config, PAIRS[w.pair])["overlap"],
@@ -40,6 +39,7 @@ rule render_changed:
     wildcard_constraints:
         model=MODEL_PATTERN,
         pair=PAIR_PATTERN,
+    priority: 5
     conda:
         ENV
     threads: 2
