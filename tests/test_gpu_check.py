@@ -14,7 +14,7 @@ def test_a_gpu_is_measured_at_the_configs_sizes_a_cpu_at_small_ones():
     assert (gpu.image_size, gpu.train_batch, gpu.activation_batch) == (224, 32, 64)
     assert (gpu.render_size, gpu.render_channels, gpu.optimise_graph, gpu.mixed_precision) == (224, 8, True, True)
     demo = check_sizes(load_config(DEMO_CONFIG), gpu=True)  # modes A and B train in batches of 16, the rest of 32
-    assert (demo.image_size, demo.train_batch, demo.render_size, demo.render_channels) == (64, 32, 64, 32)
+    assert (demo.image_size, demo.train_batch, demo.render_size, demo.render_channels) == (64, 32, 64, 64)
     assert not demo.optimise_graph
     cpu = check_sizes(paper, gpu=False)
     assert (cpu.image_size, cpu.train_batch, cpu.render_channels, cpu.mixed_precision) == (96, 16, 2, False)

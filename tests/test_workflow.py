@@ -107,7 +107,7 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
     }
     demo_renders = render_commands(out)
     assert len(demo_renders) == 13
-    assert all(" --batch 32 --no-graph-optimiser --threads" in c for c in demo_renders)
+    assert all(" --batch 64 --no-graph-optimiser --threads" in c for c in demo_renders)
     # Reader workers change the speed only: no job's command (nor params) names them, so setting them reruns nothing.
     config = yaml.safe_load(_elsewhere(DEMO_CONFIG, tmp_path).read_text())
     config["reader_workers"] = 3
