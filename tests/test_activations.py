@@ -292,3 +292,30 @@ def test_a_mixed_precision_model_is_rebuilt_in_float32(tmp_path):
     assert {layer.dtype_policy.name for layer in rebuilt.layers} == {"float32"}
     x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
     np.testing.assert_array_equal(np.asarray(rebuilt(x)), np.asarray(reference(x)))
+
+
+@pytest.mark.parametrize("name", ["resnet50", "vgg16"])
+def test_another_architectures_layers_equal_a_direct_forward_pass(name, tiny, tmp_path):
+    """Any registered architecture's analysis layers, means and peaks, against numpy on a plain forward pass; a
+    name of another architecture is refused before any work, naming the model's layers."""
+    from artfinetune.model.architectures import architecture
+
+    store, _, _ = tiny
+    arch = architecture(name)
+    keras.utils.set_random_seed(7)
+    model_path = save_model(arch.build(9, input_size=SIZE), tmp_path / "model.keras")
+    layers = [arch.study_layers[0], arch.study_layers[len(arch.study_layers) // 2], arch.study_layers[-1]]
+    out = extract.extract_job(model_path, store, ["train"], [tmp_path / "acts.h5"], layers, SIZE, "m", BATCH)[0]
+    model = load_model(model_path)
+    _, images, _, _ = store_split(store, "train")
+    for layer in layers:
+        expected = direct_means(model, layer, images)
+        got = read_activations(out, layer)
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max(), err_msg=layer)
+        maps = np.maximum(np.asarray(keras.Model(model.input, model.get_layer(layer).output)(images.astype("f4"))), 0)
+        flat = maps.reshape(maps.shape[0], -1, maps.shape[-1])
+        at = np.take_along_axis(flat, read_positions(out, layer)[0].astype(np.int64)[:, None, :], axis=1)[:, 0, :]
+        np.testing.assert_allclose(at, flat.max(axis=1), rtol=1e-5, atol=1e-6, err_msg=layer)
+    with pytest.raises(UserError, match=rf"unknown layer 'mixed4a'; valid layers are: {next(iter(arch.widths))}"):
+        extract.extract_job(model_path, store, ["train"], [tmp_path / "x.h5"], ["mixed4a"], SIZE, "m", BATCH)
+    assert not (tmp_path / "x.h5").exists()

@@ -1,4 +1,5 @@
-"""Receptive fields: conv2d0's by hand, deep layers' against the footprint of one unit's gradient on the input."""
+"""Receptive fields: the stems by hand, deep layers' against the footprint of one unit's gradient on the input, for each
+architecture."""
 
 import keras
 import numpy as np
@@ -7,7 +8,7 @@ import tensorflow as tf
 
 from artfinetune.model.inception import build_inception_v1
 from artfinetune.model.layers import BRANCHES, CONCAT_BRANCHES, MIXED
-from artfinetune.model.receptive import channel_field, field_table, receptive_fields
+from artfinetune.model.receptive import Field, channel_field, field_table, receptive_fields
 
 SIZE = 224
 
@@ -92,3 +93,42 @@ def test_the_command_prints_the_readmes_table():
         assert main(["receptive-fields"]) == 0
     assert "| conv2d0 | 112 | 2 | 7 | -2 |  |" in out.getvalue()
     assert out.getvalue() in (REPO / "README.md").read_text()  # the README shows the 224 px table as printed
+
+
+def test_the_keras_applications_stems_by_hand():
+    # ResNet-50: 3 px of zeros, then 7x7 stride 2 VALID: (224 + 6 - 7) // 2 + 1 = 112 units, the first seeing
+    # pixels -3..3; then 1 px of zeros and a 3x3 stride 2 max-pool: (112 + 2 - 3) // 2 + 1 = 56 units of 7 + 2 * 2 px
+    resnet = receptive_fields(SIZE, "resnet50")
+    assert resnet["conv1_relu"] == Field(size=7, stride=2, offset=-3, side=112)
+    assert resnet["pool1_pool"] == Field(size=11, stride=4, offset=-5, side=56)
+    # VGG16: two 3x3 SAME convolutions (5 px, offset -2), then a 2x2 stride 2 VALID pool (6 px)
+    vgg = receptive_fields(SIZE, "vgg16")
+    assert vgg["block1_conv2"] == Field(size=5, stride=1, offset=-2, side=224)
+    assert vgg["block1_pool"] == Field(size=6, stride=2, offset=-2, side=112)
+    # The last layers' fields as published (Araujo, Norris and Sim 2019, "Computing receptive fields of convolutional
+    # neural networks", Distill, table of architectures): VGG16 212 px, ResNet-50 483 px
+    assert vgg["block5_pool"].size == 212 and resnet["conv5_block3_out"].size == 483
+
+
+@pytest.fixture(scope="module")
+def applications():
+    from artfinetune.model.architectures import architecture
+
+    keras.utils.set_random_seed(0)
+    return {name: architecture(name).build(10, input_size=SIZE) for name in ("resnet50", "vgg16")}
+
+
+@pytest.mark.parametrize(
+    ("name", "tensor", "unit"),
+    [
+        ("vgg16", "block3_conv3", (20, 30)),  # after two pools
+        ("vgg16", "block2_pool", (0, 55)),  # a corner: cut by the border
+        ("resnet50", "conv2_block3_out", (20, 30)),  # three residual blocks after the stem
+        ("resnet50", "conv3_block1_out", (0, 5)),  # through a strided block, at the border
+    ],
+)
+def test_another_architectures_field_is_its_gradients_footprint(applications, name, tensor, unit):
+    model = applications[name]
+    field = receptive_fields(SIZE, name)[tensor]
+    assert model.get_layer(tensor).output.shape[1] == field.side
+    assert gradient_footprint(model, tensor, *unit) == field.box(*unit, SIZE)

@@ -302,3 +302,44 @@ def test_local_response_norm_does_not_overflow_under_mixed_precision():
         keras.mixed_precision.set_global_policy("float32")
     assert np.isfinite(got).all() and np.abs(expected).max() > 1
     np.testing.assert_allclose(got, expected, rtol=1e-3)
+
+
+@pytest.mark.parametrize("name", ["resnet50", "vgg16"])
+def test_a_keras_application_trains_with_its_own_frozen_and_reinitialised_layers(name, tiny, tmp_path):
+    """Frozen and reinit name the architecture's own analysis layers; what each holds comes from its literal table,
+    so a range that picked the wrong weight layers (or a frozen batch normalisation that kept updating its moving
+    statistics) shows here."""
+    from artfinetune.model.architectures import architecture
+    from artfinetune.model.files import save_model
+
+    store, _ = tiny
+    arch = architecture(name)
+    keras.utils.set_random_seed(5)
+    init = arch.build(12, "single_label", input_size=SIZE)  # a 12-class "pretrained" model
+    rng = np.random.default_rng(5)
+    for layer in init.layers:  # away from any initialiser's values (a fresh batch normalisation is all ones and zeros)
+        layer.set_weights([w * (1 + 0.1 * rng.random(w.shape)) + 0.01 for w in layer.get_weights()])
+    init_path = save_model(init, tmp_path / "init.keras")
+    third = len(arch.study_layers) // 3
+    frozen, reinit = arch.study_layers[:third], arch.study_layers[-third:]
+    end = mode(frozen=[f"{frozen[0]}..{frozen[-1]}"], reinit=[f"{reinit[0]}..{reinit[-1]}"], optimizer="adam", epochs=1)
+    train_run(store, tmp_path / "run", end, seed=1, image_size=SIZE, init_model=init_path)
+    source = load_model(init_path)
+    start, trained = load_model(tmp_path / "run/init.keras"), load_model(tmp_path / "run/model.keras")
+    assert trained.name == name and trained.get_layer(f"{arch.head}_pre_activation").units == 9
+
+    def same(a, b, layer):
+        return all(
+            np.array_equal(x, y)
+            for x, y in zip(a.get_layer(layer).get_weights(), b.get_layer(layer).get_weights(), strict=True)
+        )
+
+    members = {part: [m for layer in layers for m in arch.members[layer]] for part, layers in
+               (("frozen", frozen), ("reinit", reinit), ("middle", arch.study_layers[third:-third]))}  # fmt: skip
+    assert members["frozen"] and members["reinit"] and members["middle"]
+    for layer in members["frozen"]:
+        assert same(source, trained, layer), layer  # weights and moving statistics
+    for layer in members["reinit"]:
+        assert not same(source, start, layer) and not same(start, trained, layer), layer
+    for layer in members["middle"]:
+        assert same(source, start, layer) and not same(start, trained, layer), layer

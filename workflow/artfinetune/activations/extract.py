@@ -125,7 +125,7 @@ def probe_model(model: keras.Model, names: list[str], model_path: str | Path, po
         try:
             feature_map = model.get_layer(name).output
         except ValueError:
-            raise UserError(f"{model_path} has no layer {name}; is it an InceptionV1 of this project?") from None
+            raise UserError(f"{model_path} ({model.name}) has no layer {name}; is it a model of this study?") from None
         # float32 before averaging: a mixed-precision model's maps are float16, whose sum over a map loses digits
         means.append(keras.layers.GlobalAveragePooling2D(dtype="float32", name=f"{name}_mean")(feature_map))
         if positions:
@@ -331,12 +331,14 @@ def extract_job(
     """The activations job: every tensor name and the splits' files checked, a device claimed, then one model load
     for all ``splits`` (``outs``: one file each, in the same order)."""
     from artfinetune.gpu import start_tensorflow_job
+    from artfinetune.model.architectures import model_architecture
     from artfinetune.model.layers import check_layer
 
-    for tensor in tensors:  # before any expensive work
-        check_layer(tensor)
     if len(splits) != len(outs):
         raise UserError(f"--split names {len(splits)} splits but --out {len(outs)} files; give one file each")
+    arch = model_architecture(model_path)
+    for tensor in tensors:  # before any expensive work
+        check_layer(tensor, arch.widths)
     start_tensorflow_job(threads)
     outs_by_split = dict(zip(splits, outs, strict=True))  # one model load and probe for every split
     return extract_splits(model_path, store, outs_by_split, tensors, image_size, model_name, batch_size, reader_workers)

@@ -29,8 +29,8 @@ from artfinetune.metrics.l2 import l2_distances, relative_changes
 from artfinetune.metrics.table import COLUMNS, write_csv
 from artfinetune.metrics.topk import layer_entropies, overlap_ratios
 from artfinetune.metrics.topk_files import read_topk_file
+from artfinetune.model.architectures import model_architecture
 from artfinetune.model.kernels import trunk_kernels
-from artfinetune.model.layers import TRUNK_CONVS
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +104,24 @@ def cka_table(
 def l2_table(
     model_a: str | Path, model_b: str | Path, out: str | Path, name_a: str = "", name_b: str = ""
 ) -> pd.DataFrame:
-    """l2 distance and relative change per trunk convolution, and their means (``layer`` = ``all``)."""
-    kernels_a, kernels_b = trunk_kernels(model_a), trunk_kernels(model_b)
-    distances = l2_distances(kernels_a, kernels_b, TRUNK_CONVS)
-    relative = relative_changes(kernels_a, kernels_b, TRUNK_CONVS)
+    """l2 distance and relative change per trunk convolution (those of the models' architecture), and their means
+    (``layer`` = ``all``); two models of different architectures are an error."""
     name_a, name_b = name_a or str(model_a), name_b or str(model_b)
-    rows = [[name_a, name_b, conv, None, "l2", distances[conv], None] for conv in TRUNK_CONVS]
-    rows += [[name_a, name_b, conv, None, "relative_l2", relative[conv], None] for conv in TRUNK_CONVS]
+    arch_a, arch_b = model_architecture(model_a), model_architecture(model_b)
+    if arch_a != arch_b:
+        raise UserError(
+            f"{name_a} is a {arch_a.name} and {name_b} a {arch_b.name}: l2 compares models of one architecture"
+        )
+    convs = arch_a.trunk_convs
+    kernels_a, kernels_b = trunk_kernels(model_a), trunk_kernels(model_b)
+    distances = l2_distances(kernels_a, kernels_b, convs)
+    relative = relative_changes(kernels_a, kernels_b, convs)
+    rows = [[name_a, name_b, conv, None, "l2", distances[conv], None] for conv in convs]
+    rows += [[name_a, name_b, conv, None, "relative_l2", relative[conv], None] for conv in convs]
     mean, mean_relative = float(np.mean(list(distances.values()))), float(np.mean(list(relative.values())))
     rows.append([name_a, name_b, "all", None, "mean_l2", mean, None])
     rows.append([name_a, name_b, "all", None, "mean_relative_l2", mean_relative, None])
-    log.info("mean l2 over %d convolutions: %.4f (mean relative change %.4f)", len(TRUNK_CONVS), mean, mean_relative)
+    log.info("mean l2 over %d convolutions: %.4f (mean relative change %.4f)", len(convs), mean, mean_relative)
     return write_csv(pd.DataFrame(rows, columns=list(COLUMNS)), out)
 
 

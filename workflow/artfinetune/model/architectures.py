@@ -1,18 +1,23 @@
-"""The architectures a study can analyse, as data: the seam where a network other than InceptionV1 plugs in.
+"""The architectures a study can analyse, as data: InceptionV1 (Lucid's), ResNet-50 and VGG16 (Keras applications').
 
 An architecture names its analysis layers in network order (what CKA, top-k and the figures walk), the
-convolutions l2 compares, each tensor's width, and how to build it. Today there is one, Lucid's InceptionV1
-(:mod:`.layers`, :mod:`.inception`); adding one is a module with its layer table and builder and an entry in
-:data:`ARCHITECTURES` (README, "Where things live").
+convolutions l2 compares (and the Keras layer holding each kernel), each tensor's width, the weight layers each
+analysis layer is made of (what ``frozen`` and ``reinit`` ranges name), its classifier head, its input convention
+and where its ImageNet weights come from. Each table is literal, in the architecture's module (:mod:`.layers`,
+:mod:`.resnet50`, :mod:`.vgg16`), and a test checks it against the built model. Adding one is a module with its
+table and builder and an entry in :data:`ARCHITECTURES` (README, "Where things live").
 """
 
 from __future__ import annotations
 
+import json
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from artfinetune.errors import UserError
-from artfinetune.model import layers
+from artfinetune.model import layers, resnet50, vgg16
 
 
 @dataclass(frozen=True)
@@ -20,8 +25,13 @@ class Architecture:
     name: str
     study_layers: tuple[str, ...]  # analysis layers, shallow to deep
     trunk_convs: tuple[str, ...]  # convolutions compared by l2 (biases and heads left out)
-    widths: dict[str, int] = field(repr=False)  # channels of every analysable tensor (post-ReLU name)
+    widths: dict[str, int] = field(repr=False)  # channels of every analysable tensor
+    members: dict[str, tuple[str, ...]] = field(repr=False)  # analysis layer -> the Keras weight layers it is made of
     builder: str = ""  # "module:function" building the Keras model (imported on use: no TensorFlow here)
+    conv_layer: str = "{}"  # the Keras layer holding a trunk convolution's kernel
+    head: str = "softmax2"  # the classifier: a dense layer <head>_pre_activation, then softmax or sigmoid <head>
+    input_convention: str = ""  # what the model's first layer does to RGB in [0, 255]
+    weights: str = ""  # where the ImageNet weights come from (an init of kind lucid or keras)
 
     def build(self, *args, **kwargs):
         """The Keras model (``builder(*args, **kwargs)``)."""
@@ -37,9 +47,36 @@ INCEPTION_V1 = Architecture(
     study_layers=layers.STUDY_LAYERS,
     trunk_convs=layers.TRUNK_CONVS,
     widths=layers.WIDTHS,
+    members=layers.MEMBERS,
     builder="artfinetune.model.inception:build_inception_v1",
+    conv_layer="{}_pre_relu",
+    head="softmax2",
+    input_convention="minus 117 on every channel (Lucid's [-117, 138] range)",
+    weights="lucid: Lucid's InceptionV1.pb, imported (init kind lucid)",
 )
-ARCHITECTURES = {INCEPTION_V1.name: INCEPTION_V1}
+RESNET50 = Architecture(
+    name="resnet50",
+    study_layers=resnet50.STUDY_LAYERS,
+    trunk_convs=resnet50.TRUNK_CONVS,
+    widths=resnet50.WIDTHS,
+    members=resnet50.MEMBERS,
+    builder="artfinetune.model.resnet50:build_resnet50",
+    head=resnet50.HEAD,
+    input_convention="caffe: BGR, minus the ImageNet mean of each channel",
+    weights="keras: resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (init kind keras)",
+)
+VGG16 = Architecture(
+    name="vgg16",
+    study_layers=vgg16.STUDY_LAYERS,
+    trunk_convs=vgg16.TRUNK_CONVS,
+    widths=vgg16.WIDTHS,
+    members=vgg16.MEMBERS,
+    builder="artfinetune.model.vgg16:build_vgg16",
+    head=vgg16.HEAD,
+    input_convention="caffe: BGR, minus the ImageNet mean of each channel",
+    weights="keras: vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 (init kind keras)",
+)
+ARCHITECTURES = {arch.name: arch for arch in (INCEPTION_V1, RESNET50, VGG16)}
 DEFAULT = INCEPTION_V1.name
 
 
@@ -48,3 +85,30 @@ def architecture(name: str = DEFAULT) -> Architecture:
     if name not in ARCHITECTURES:
         raise UserError(f"architecture {name!r} is not one of {', '.join(ARCHITECTURES)}; choose one of those")
     return ARCHITECTURES[name]
+
+
+def architecture_of_model(model_name: str) -> Architecture:
+    """The architecture a saved model was built as, from the name its builder gave it (``inception_v1``,
+    ``resnet50``, ``vgg16``). Models saved before the registry named several architectures are InceptionV1s; any
+    other name is an error (a model from elsewhere cannot be analysed by name)."""
+    if model_name in ARCHITECTURES:
+        return ARCHITECTURES[model_name]
+    raise UserError(
+        f"a model named {model_name!r} is none of the architectures {', '.join(ARCHITECTURES)}; models are built by "
+        "the study (their names are those of their architecture)"
+    )
+
+
+def saved_model_name(path: str | Path) -> str:
+    """The name a saved model was built with, read from its ``.keras`` file's config (no TensorFlow start-up)."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return json.loads(archive.read("config.json"))["config"]["name"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as err:
+        raise UserError(f"{path} is not a readable Keras model file ({err}); delete it and rebuild it") from None
+
+
+def model_architecture(path: str | Path) -> Architecture:
+    """The registered architecture of a saved model (``.keras``), from the name its builder gave it."""
+    return architecture_of_model(saved_model_name(path))

@@ -39,9 +39,10 @@ def load_model(path: str | Path) -> keras.Model:
 
 
 def weights_sha256(model: keras.Model) -> str:
-    """SHA-256 of a model's weights (layer names, shapes, dtypes and values) and LRN attributes: the same
-    for the same network however the file was written."""
-    digest = hashlib.sha256(json.dumps(inception.lrn_attributes(model), sort_keys=True).encode())
+    """SHA-256 of a model's weights (layer names, shapes, dtypes and values) and, for an InceptionV1, its LRN
+    attributes: the same for the same network however the file was written."""
+    lrn = inception.lrn_attributes(model) if any(layer.name in inception.LRN_LAYERS for layer in model.layers) else {}
+    digest = hashlib.sha256(json.dumps(lrn, sort_keys=True).encode())
     for layer in model.layers:
         for weight in layer.weights:
             value = weight.numpy()

@@ -14,24 +14,26 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from artfinetune.model.layers import TRUNK_CONVS
-
 log = logging.getLogger(__name__)
 
 
 def trunk_kernels(model_path: str | Path) -> dict[str, np.ndarray]:
-    """The kernels of the trunk's convolutions (TRUNK_CONVS; biases and heads left out), by convolution name.
+    """The kernels of the trunk's convolutions (its architecture's ``trunk_convs``; biases and heads left out), by
+    convolution name.
 
     Read straight from the ``.keras`` file (no TensorFlow start-up, which is most of an l2 job's time); a file whose
     layout is not the one this reader knows is loaded with Keras instead, so the numbers never depend on the path.
     """
+    from artfinetune.model.architectures import model_architecture
+
+    arch = model_architecture(model_path)
     kernels = kernels_from_file(model_path)
     if kernels is None:
         from artfinetune.model.files import load_model
 
         log.info("%s: weights not laid out as expected, loading the model with Keras", model_path)
         model = load_model(model_path)
-        return {conv: np.asarray(model.get_layer(f"{conv}_pre_relu").kernel) for conv in TRUNK_CONVS}
+        return {conv: np.asarray(model.get_layer(arch.conv_layer.format(conv)).kernel) for conv in arch.trunk_convs}
     return kernels
 
 
@@ -64,8 +66,11 @@ def kernels_from_file(model_path: str | Path) -> dict[str, np.ndarray] | None:
             return None
     if kernels is None:
         return None
+    from artfinetune.model.architectures import architecture_of_model
+
+    arch = architecture_of_model(config["config"]["name"])
     try:
-        return {conv: kernels[f"{conv}_pre_relu"] for conv in TRUNK_CONVS}
+        return {conv: kernels[arch.conv_layer.format(conv)] for conv in arch.trunk_convs}
     except KeyError:
         return None
 

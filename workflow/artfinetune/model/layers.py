@@ -59,11 +59,16 @@ WIDTHS = _build_widths()
 # Convolutions of the trunk (what "mean l2" averages over): 3 stem + 6 per mixed block.
 TRUNK_CONVS = tuple(STEM) + tuple(f"{block}_{b}" for block in MIXED for b in BRANCHES)
 
+# Each study layer's Keras weight layers: a stem convolution, or a mixed block's six convolutions.
+MEMBERS = {layer: (f"{layer}_pre_relu",) for layer in STEM} | {
+    block: tuple(f"{block}_{b}_pre_relu" for b in BRANCHES) for block in MIXED
+}
 
-def layer_index(layer: str) -> int:
-    """Position of a study layer (conv2d0 = 0 ... mixed5b = 11)."""
-    check_layer(layer, STUDY_LAYERS)
-    return STUDY_LAYERS.index(layer)
+
+def layer_index(layer: str, study_layers: tuple[str, ...] = STUDY_LAYERS) -> int:
+    """Position of a study layer (conv2d0 = 0 ... mixed5b = 11; ``study_layers``: another architecture's)."""
+    check_layer(layer, study_layers)
+    return study_layers.index(layer)
 
 
 def network_order(layers: Iterable[str]) -> list[str]:
@@ -73,28 +78,30 @@ def network_order(layers: Iterable[str]) -> list[str]:
     return [layer for layer in STUDY_LAYERS if layer in seen] + [layer for layer in seen if layer not in STUDY_LAYERS]
 
 
-def expand_layers(spec: list[str] | None) -> list[str]:
-    """Expand a list of study layers where an item may be a range such as ``conv2d0..mixed3b``."""
+def expand_layers(spec: list[str] | None, study_layers: tuple[str, ...] = STUDY_LAYERS) -> list[str]:
+    """Expand a list of study layers where an item may be a range such as ``conv2d0..mixed3b`` (``study_layers``:
+    another architecture's, e.g. ``conv1_relu..conv3_block4_out`` for ResNet-50)."""
     out: list[str] = []
     for item in spec or []:
         if ".." in item:
             first, last = item.split("..", 1)
-            i, j = layer_index(first), layer_index(last)
+            i, j = layer_index(first, study_layers), layer_index(last, study_layers)
             if j < i:
                 raise UserError(f"layer range {item!r} runs backwards; write it as {last}..{first}")
-            out.extend(STUDY_LAYERS[i : j + 1])
+            out.extend(study_layers[i : j + 1])
         else:
-            check_layer(item, STUDY_LAYERS)
+            check_layer(item, study_layers)
             out.append(item)
     return out
 
 
-def mode_frozen_layers(mode: dict) -> list[str]:
+def mode_frozen_layers(mode: dict, study_layers: tuple[str, ...] = STUDY_LAYERS) -> list[str]:
     """The study layers a run of ``mode`` keeps from its init and never trains, in network order: the mode's
     ``frozen`` ranges, or every layer for an off-the-shelf mode (whose trunk is frozen whole)."""
     if mode.get("kind", "fine_tune") == "off_the_shelf":
-        return list(STUDY_LAYERS)
-    return network_order(expand_layers(mode.get("frozen", [])))
+        return list(study_layers)
+    frozen = set(expand_layers(mode.get("frozen", []), study_layers))
+    return [layer for layer in study_layers if layer in frozen]
 
 
 def trunk_convs(study_layers: Iterable[str]) -> list[str]:
@@ -115,7 +122,13 @@ def check_layer(name: str, valid=None) -> str:
 
 def post_relu(name: str) -> str:
     """The post-ReLU tensor a CKA or top-k analysis reads for a layer or branch name (``mixed4d_3x3_pre_relu`` ->
-    ``mixed4d_3x3``; ``mixed4a`` and ``conv2d0`` stay as they are)."""
+    ``mixed4d_3x3``; ``mixed4a`` and ``conv2d0`` stay as they are, as does every tensor of the other architectures,
+    whose analysis layers are all after a ReLU). An unknown name is an error listing InceptionV1's."""
+    if name not in WIDTHS:
+        from artfinetune.model.architectures import ARCHITECTURES
+
+        if any(name in arch.widths for arch in ARCHITECTURES.values()):
+            return name
     check_layer(name)
     return name.removesuffix("_pre_relu")
 

@@ -1,4 +1,4 @@
-"""Receptive fields of InceptionV1's tensors: which input pixels a unit of a channel's map sees.
+"""Receptive fields of each architecture's tensors: which input pixels a unit of a channel's map sees.
 
 A unit at position (y, x) of a tensor sees the input square of side ``size`` whose top-left corner is at
 ``offset + stride * (y, x)``; the square can reach past the image's border, where the network saw zero padding.
@@ -12,6 +12,11 @@ concatenation are pointwise in space. A mixed block's branches see different squ
 the 3x3 and 5x5 branches their kernel's more, the pool branch its 3x3 max-pool's more); a channel of the block's
 output belongs to one branch (:data:`artfinetune.model.layers.CONCAT_BRANCHES` order) and has that branch's field.
 Because SAME padding depends on the input side, the table depends on the image size (the paper's 224 px).
+
+VGG16 and ResNet-50 (Keras applications) are walked the same way from their literal tables: VALID layers (VGG16's
+2 x 2 pools, ResNet-50's strided 1 x 1 convolutions and its stem after explicit zero padding) leave the offset
+where it is and give ``floor((n - k) / s) + 1`` outputs; a zero padding of p moves the offset back by p units; a
+residual block's output sees the union of its two paths' squares (the main path's, which holds the shortcut's).
 """
 
 from __future__ import annotations
@@ -57,9 +62,74 @@ def _apply(field: Field, kernel: int, stride: int) -> Field:
     )
 
 
-def receptive_fields(image_size: int = 224) -> dict[str, Field]:
-    """Every addressable tensor's field (post-ReLU and pre-ReLU names alike; a block's own name: its widest
-    branch, the 5x5), for inputs of ``image_size`` px."""
+def _apply_valid(field: Field, kernel: int, stride: int) -> Field:
+    return Field(
+        size=field.size + (kernel - 1) * field.stride,
+        stride=field.stride * stride,
+        offset=field.offset,
+        side=(field.side - kernel) // stride + 1,
+    )
+
+
+def _pad(field: Field, pad: int) -> Field:
+    return Field(
+        size=field.size, stride=field.stride, offset=field.offset - pad * field.stride, side=field.side + 2 * pad
+    )
+
+
+def _union(a: Field, b: Field) -> Field:
+    """The square holding both squares of two maps of the same grid (a residual addition)."""
+    if (a.stride, a.side) != (b.stride, b.side):
+        raise ValueError(f"cannot add maps of different grids: {a} and {b}")
+    offset = min(a.offset, b.offset)
+    return Field(max(a.offset + a.size, b.offset + b.size) - offset, a.stride, offset, a.side)
+
+
+def _vgg16_fields(image_size: int) -> dict[str, Field]:
+    from artfinetune.model import vgg16
+
+    fields: dict[str, Field] = {}
+    field = Field(size=1, stride=1, offset=0, side=image_size)
+    for block, (convs, _) in vgg16.BLOCKS.items():
+        for i in range(1, convs + 1):
+            field = fields[f"{block}_conv{i}"] = _apply(field, 3, 1)
+        field = fields[f"{block}_pool"] = _apply_valid(field, 2, 2)
+    return fields
+
+
+def _resnet50_fields(image_size: int) -> dict[str, Field]:
+    from artfinetune.model import resnet50
+
+    fields: dict[str, Field] = {}
+    field = _apply_valid(_pad(Field(size=1, stride=1, offset=0, side=image_size), 3), 7, 2)
+    fields |= {f"conv1_{s}": field for s in ("conv", "bn", "relu")}
+    field = fields["pool1_pool"] = _apply_valid(_pad(field, 1), 3, 2)
+    for stage, (blocks, _, _, first_stride) in resnet50.STAGES.items():
+        for b in range(1, blocks + 1):
+            block, stride = f"{stage}_block{b}", first_stride if b == 1 else 1
+            one = _apply_valid(field, 1, stride)
+            two = _apply(one, 3, 1)
+            three = _apply_valid(two, 1, 1)
+            shortcut = _apply_valid(field, 1, stride) if b == 1 else field
+            if b == 1:
+                fields |= {f"{block}_0_conv": shortcut, f"{block}_0_bn": shortcut}
+            fields |= {f"{block}_1_{s}": one for s in ("conv", "bn", "relu")}
+            fields |= {f"{block}_2_{s}": two for s in ("conv", "bn", "relu")}
+            fields |= {f"{block}_3_conv": three, f"{block}_3_bn": three}
+            field = _union(three, shortcut)
+            fields |= {f"{block}_add": field, f"{block}_out": field}
+    return fields
+
+
+def receptive_fields(image_size: int = 224, architecture: str = "inception_v1") -> dict[str, Field]:
+    """Every addressable tensor's field (post-ReLU and pre-ReLU names alike; an InceptionV1 block's own name: its
+    widest branch, the 5x5), for inputs of ``image_size`` px, in the given architecture."""
+    if architecture == "vgg16":
+        return _vgg16_fields(image_size)
+    if architecture == "resnet50":
+        return _resnet50_fields(image_size)
+    if architecture != "inception_v1":
+        raise ValueError(f"no receptive fields for architecture {architecture!r}")
     fields: dict[str, Field] = {}
     field = Field(size=1, stride=1, offset=0, side=image_size)
     for name, (kernel, stride, _) in layers.STEM.items():
@@ -112,18 +182,25 @@ def field_table(image_size: int = 224) -> list[dict]:
     return [{"tensor": n, **{k: getattr(fields[n], k) for k in ("size", "stride", "offset", "side")}} for n in names]
 
 
-def markdown_table(image_size: int = 224) -> str:
-    """The study layers' fields as the README shows them: a block's field is its 5x5 branch's, the widest; its
-    other branches' are in the last column."""
-    fields = receptive_fields(image_size)
+def markdown_table(image_size: int = 224, architecture: str = "inception_v1") -> str:
+    """The study layers' fields as the README shows them: an InceptionV1 block's field is its 5x5 branch's, the
+    widest; its other branches' are in the last column."""
+    from artfinetune.model.architectures import architecture as get
+
+    fields = receptive_fields(image_size, architecture)
+    inception = architecture == "inception_v1"
+    header = "| layer | map side (units) | stride (px) | field (px) | offset (px) |"
     lines = [
-        "| layer | map side (units) | stride (px) | field (px) | offset (px) | 1x1 / 3x3 / 5x5 / pool_reduce (px) |",
-        "|---|---|---|---|---|---|",
+        header + (" 1x1 / 3x3 / 5x5 / pool_reduce (px) |" if inception else ""),
+        "|---|---|---|---|---|" + ("---|" if inception else ""),
     ]
-    for layer in layers.STUDY_LAYERS:
+    for layer in get(architecture).study_layers:
         f = fields[layer]
-        branches = ""
-        if layer in layers.MIXED:
-            branches = " / ".join(str(fields[f"{layer}_{b}"].size) for b in layers.CONCAT_BRANCHES)
-        lines.append(f"| {layer} | {f.side} | {f.stride} | {f.size} | {f.offset} | {branches} |")
+        row = f"| {layer} | {f.side} | {f.stride} | {f.size} | {f.offset} |"
+        if inception:
+            branches = ""
+            if layer in layers.MIXED:
+                branches = " / ".join(str(fields[f"{layer}_{b}"].size) for b in layers.CONCAT_BRANCHES)
+            row += f" {branches} |"
+        lines.append(row)
     return "\n".join(lines) + "\n"

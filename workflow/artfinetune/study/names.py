@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from artfinetune.data.tasks import metric_names
 from artfinetune.model import layers
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
+from artfinetune.model.architectures import architecture
 
 RANDOM_INIT = "random"
 # The metric files every pair gets, one rule each (``comparisons/<dataset>/<pair>/<name>.csv``): adding a pair metric
@@ -145,6 +147,38 @@ def parse_model(model: str, config: dict) -> dict:
     return {"run": run, "seed": int(seed), "initial": bool(rest)}
 
 
+def init_architecture(init: dict) -> str:
+    """The architecture of an init: Lucid's graph is an InceptionV1, a Keras application's weights are its own, a
+    pretrained init is the one it names (InceptionV1 by default)."""
+    if init["kind"] == "lucid":
+        return DEFAULT_ARCHITECTURE
+    return init.get("architecture") or DEFAULT_ARCHITECTURE
+
+
+def run_architecture(config: dict, run: str) -> str:
+    """The architecture of a run's models: its init's (through any chain of runs), or from a random init the run's
+    own ``architecture`` (InceptionV1 by default)."""
+    seen = []
+    while run not in seen:
+        seen.append(run)
+        spec = config["runs"][run]
+        init = spec["init"]
+        if init == RANDOM_INIT:
+            return spec.get("architecture") or DEFAULT_ARCHITECTURE
+        if init in config["init"]:
+            return init_architecture(config["init"][init])
+        run = init
+    raise ValueError(f"runs {' -> '.join(seen)} start from one another in a cycle")
+
+
+def model_architecture(config: dict, model: str) -> str:
+    """The architecture of a model (an init, ``run/seed`` or ``run/seed/init``)."""
+    parsed = parse_model(model, config)
+    if "init" in parsed:
+        return init_architecture(config["init"][parsed["init"]])
+    return run_architecture(config, parsed["run"])
+
+
 def frozen_layers(config: dict, model: str) -> list[str]:
     """The study layers a model kept frozen from its init, where it is that init by construction (network order):
     a trained run's mode's ``frozen`` layers, every layer off the shelf; none for an init or a run's starting
@@ -152,7 +186,8 @@ def frozen_layers(config: dict, model: str) -> list[str]:
     parsed = parse_model(model, config)
     if "run" not in parsed or parsed["initial"]:
         return []
-    return layers.mode_frozen_layers(config["modes"][config["runs"][parsed["run"]]["mode"]])
+    arch = architecture(run_architecture(config, parsed["run"]))
+    return layers.mode_frozen_layers(config["modes"][config["runs"][parsed["run"]]["mode"]], arch.study_layers)
 
 
 def named_pairs(config: dict):

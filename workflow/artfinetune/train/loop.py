@@ -31,6 +31,7 @@ from artfinetune.data.store import store_sha256
 from artfinetune.errors import UserError
 from artfinetune.gpu import configure_devices
 from artfinetune.io import atomic_path
+from artfinetune.model.architectures import architecture_of_model
 from artfinetune.model.files import load_model, save_model, weights_sha256
 from artfinetune.train.evaluate import evaluate_model
 from artfinetune.train.setup import RunModel, build_run_model
@@ -74,11 +75,13 @@ def run_loss(outputs, labels, task: str):
 
 
 def logits_model(model: keras.Model) -> keras.Model:
-    """The same layers, returning each head's logits (``softmaxN_pre_activation``) instead of its probabilities."""
+    """The same layers, returning each head's logits (``<head>_pre_activation``: InceptionV1's ``softmaxN``, the
+    other architectures' ``predictions``) instead of its probabilities."""
     if isinstance(model.output, dict):
         outputs = {name: model.get_layer(f"{name}_pre_activation").output for name in model.output}
     else:
-        outputs = model.get_layer("softmax2_pre_activation").output
+        head = architecture_of_model(model.name).head
+        outputs = model.get_layer(f"{head}_pre_activation").output
     return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
 
 
