@@ -52,16 +52,21 @@ def cmd_receptive_fields(args) -> None:
     print(markdown_table(args.image_size, args.architecture), end="")
 
 
-def add_commands(sub) -> None:
-    p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb from the first mirror that serves it")
+def _download_arguments(p, nargs: str, spec: str, out_help: str) -> None:
+    """A weights download's options: the config's URLs (tried before the spec's mirrors), a checksum, the file."""
     p.add_argument(
         "--url",
-        nargs="+",
+        nargs=nargs,
         default=[],
-        help="URLs tried first, in order (the config's); then the mirrors of resources/models/inception_v1.yaml",
+        help=f"URLs tried first, in order (the config's); then the mirrors of resources/models/{spec}",
     )
     p.add_argument("--sha256", default="", help="expected SHA-256 (empty: record the first download's in <out>.sha256)")
-    p.add_argument("--out", required=True, help="where to save the file")
+    p.add_argument("--out", required=True, help=out_help)
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser("fetch-lucid", help="download Lucid's InceptionV1.pb from the first mirror that serves it")
+    _download_arguments(p, "+", "inception_v1.yaml", "where to save the file")
     p.set_defaults(func=cmd_fetch_lucid)
 
     p = sub.add_parser("import-lucid", help="import Lucid's InceptionV1.pb into a Keras model (.keras)")
@@ -76,14 +81,7 @@ def add_commands(sub) -> None:
         help="download a Keras application's ImageNet weights from the first mirror that serves them",
     )
     p.add_argument("--architecture", choices=keras_archs, required=True)
-    p.add_argument(
-        "--url",
-        nargs="*",
-        default=[],
-        help="URLs tried first, in order (the config's); then the mirrors of resources/models/<architecture>.yaml",
-    )
-    p.add_argument("--sha256", default="", help="expected SHA-256 (empty: record the first download's in <out>.sha256)")
-    p.add_argument("--out", required=True, help="where to save the file (.h5)")
+    _download_arguments(p, "*", "<architecture>.yaml", "where to save the file (.h5)")
     p.set_defaults(func=cmd_fetch_keras_weights)
 
     p = sub.add_parser("import-keras", help="build a Keras application with its ImageNet trunk weights (.keras)")
