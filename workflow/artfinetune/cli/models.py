@@ -75,7 +75,7 @@ def add_commands(sub) -> None:
     p.add_argument("--input-size", type=at_least(64), default=224, help="input size of the saved model (px, >= 64)")
     p.set_defaults(func=cmd_import_lucid)
 
-    keras_archs = sorted(n for n, a in ARCHITECTURES.items() if a.weights.startswith("keras"))
+    keras_archs = sorted(n for n, a in ARCHITECTURES.items() if a.init_kind == "keras")
     p = sub.add_parser(
         "fetch-keras-weights",
         help="download a Keras application's ImageNet weights from the first mirror that serves them",

@@ -31,7 +31,7 @@ class Architecture:
     conv_layer: str = "{}"  # the Keras layer holding a trunk convolution's kernel
     head: str = "softmax2"  # the classifier: a dense layer <head>_pre_activation, then softmax or sigmoid <head>
     input_convention: str = ""  # what the model's first layer does to RGB in [0, 255]
-    weights: str = ""  # where the ImageNet weights come from (an init of kind lucid or keras)
+    init_kind: str = "lucid"  # the init kind that provides its ImageNet weights (lucid, or keras: resources/models)
 
     def build(self, *args, **kwargs):
         """The Keras model (``builder(*args, **kwargs)``)."""
@@ -52,30 +52,29 @@ INCEPTION_V1 = Architecture(
     conv_layer="{}_pre_relu",
     head="softmax2",
     input_convention="minus 117 on every channel (Lucid's [-117, 138] range)",
-    weights="lucid: Lucid's InceptionV1.pb, imported (init kind lucid)",
+    init_kind="lucid",
 )
-RESNET50 = Architecture(
-    name="resnet50",
-    study_layers=resnet50.STUDY_LAYERS,
-    trunk_convs=resnet50.TRUNK_CONVS,
-    widths=resnet50.WIDTHS,
-    members=resnet50.MEMBERS,
-    builder="artfinetune.model.resnet50:build_resnet50",
-    head=resnet50.HEAD,
-    input_convention="caffe: BGR, minus the ImageNet mean of each channel",
-    weights="keras: resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5 (init kind keras)",
-)
-VGG16 = Architecture(
-    name="vgg16",
-    study_layers=vgg16.STUDY_LAYERS,
-    trunk_convs=vgg16.TRUNK_CONVS,
-    widths=vgg16.WIDTHS,
-    members=vgg16.MEMBERS,
-    builder="artfinetune.model.vgg16:build_vgg16",
-    head=vgg16.HEAD,
-    input_convention="caffe: BGR, minus the ImageNet mean of each channel",
-    weights="keras: vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 (init kind keras)",
-)
+
+
+def _keras_application(module) -> Architecture:
+    """A Keras application's entry, from its module's table (``resnet50``, ``vgg16``); its ImageNet weights are the
+    applications' notop file (``resources/models/<name>.yaml``)."""
+    name = module.__name__.rpartition(".")[2]
+    return Architecture(
+        name=name,
+        study_layers=module.STUDY_LAYERS,
+        trunk_convs=module.TRUNK_CONVS,
+        widths=module.WIDTHS,
+        members=module.MEMBERS,
+        builder=f"{module.__name__}:build_{name}",
+        head=module.HEAD,
+        input_convention="caffe: BGR, minus the ImageNet mean of each channel",
+        init_kind="keras",
+    )
+
+
+RESNET50 = _keras_application(resnet50)
+VGG16 = _keras_application(vgg16)
 ARCHITECTURES = {arch.name: arch for arch in (INCEPTION_V1, RESNET50, VGG16)}
 DEFAULT = INCEPTION_V1.name
 

@@ -3,7 +3,7 @@ ImageNet weights (checked, then loaded).
 
 The weights are the applications' own files (``*_weights_tf_dim_ordering_tf_kernels_notop.h5``: Keras 2's HDF5
 layout, one group per layer under the root's ``layer_names``), fetched by the project's downloader from the mirrors
-in ``resources/models/<architecture>.yaml`` (:func:`artfinetune.model.architectures.weights_mirrors`). A file is
+in ``resources/models/<architecture>.yaml`` (:func:`weights_mirrors`). A file is
 accepted only if it holds every trunk layer of the architecture with the shapes of the built model
 (:func:`check_weights_file`), whichever mirror it came from or if it was placed by hand.
 """
@@ -15,6 +15,10 @@ from pathlib import Path
 import keras
 
 from artfinetune.errors import UserError
+from artfinetune.model.architectures import architecture as get_architecture
+from artfinetune.model.inception import classifier, weight_layers
+
+IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # what the applications' "caffe" preprocessing subtracts
 
 
 @keras.saving.register_keras_serializable(package="artfinetune")
@@ -22,7 +26,7 @@ class CaffeInput(keras.layers.Layer):
     """RGB in [0, 255] -> the "caffe" convention of the applications' ImageNet weights: BGR, minus the mean of each
     channel (``mean_bgr``)."""
 
-    def __init__(self, mean_bgr=(103.939, 116.779, 123.68), **kwargs):
+    def __init__(self, mean_bgr=IMAGENET_MEAN_BGR, **kwargs):
         super().__init__(**kwargs)
         self.mean_bgr = tuple(float(m) for m in mean_bgr)
 
@@ -32,6 +36,19 @@ class CaffeInput(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean_bgr": list(self.mean_bgr)}
+
+
+def build_application(
+    application, num_classes: int, task: str, input_size: int | None, name: str, head: str
+) -> keras.Model:
+    """A Keras application's trunk (``keras.applications.ResNet50``, ``VGG16``) between :class:`CaffeInput` and the
+    study's head (global average pooling, then a ``num_classes`` dense layer ``<head>_pre_activation`` and softmax or
+    sigmoid ``<head>``), as one flat model named ``name``: its layers keep the applications' names."""
+    inputs = keras.Input((input_size, input_size, 3), name="input")
+    x = CaffeInput(name="caffe_input")(inputs)
+    base = application(include_top=False, weights=None, input_tensor=x)
+    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
+    return keras.Model(inputs, classifier(x, head, num_classes, task), name=name)
 
 
 def _file_layers(path: Path) -> dict[str, list[tuple[int, ...]]]:
@@ -52,7 +69,7 @@ def _file_layers(path: Path) -> dict[str, list[tuple[int, ...]]]:
 
 def trunk_layers(model: keras.Model, head: str) -> list[keras.layers.Layer]:
     """The layers of ``model`` that hold weights, except its classifier ``head`` (``<head>_pre_activation``)."""
-    return [layer for layer in model.layers if layer.weights and not layer.name.startswith(head)]
+    return [layer for layer in weight_layers(model) if not layer.name.startswith(head)]
 
 
 def check_weights_file(path: str | Path, model: keras.Model, head: str) -> None:
@@ -87,7 +104,6 @@ def load_weights_file(model: keras.Model, path: str | Path, head: str) -> keras.
 
 SPEC_DIR = Path(__file__).resolve().parents[3] / "resources" / "models"
 CONFIG_ORIGIN = "the init section of the config"
-WEIGHTS_FILE = "weights.h5"
 
 
 def spec_path(architecture: str) -> Path:
@@ -111,9 +127,8 @@ def fetch_keras_weights(architecture: str, urls: list[str], sha256: str | None, 
     """The download_keras_weights rule: the first mirror's file that holds the architecture's trunk, saved as
     ``out``, its sha256 recorded beside it at the first download and checked on every later use."""
     from artfinetune.data.download import fetch
-    from artfinetune.model.architectures import architecture as get
 
-    arch = get(architecture)
+    arch = get_architecture(architecture)
     model = arch.build(1000, "single_label", input_size=None)
     out = Path(out)
     return fetch(
@@ -133,10 +148,9 @@ def import_keras_weights(
     """The import_keras rule: the architecture built with its ImageNet trunk from ``weights`` and saved as ``out``
     (``model.keras``). The published files hold no classifier: the 1,000-class head keeps a seeded random
     initialisation, never used (a run always trains a new head)."""
-    from artfinetune.model.architectures import architecture as get
     from artfinetune.model.files import save_model
 
-    arch = get(architecture)
+    arch = get_architecture(architecture)
     keras.utils.set_random_seed(seed)
     model = load_weights_file(arch.build(1000, "single_label", input_size=input_size), weights, arch.head)
     return save_model(model, out)

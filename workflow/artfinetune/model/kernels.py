@@ -24,13 +24,12 @@ def trunk_kernels(model_path: str | Path) -> dict[str, np.ndarray]:
     Read straight from the ``.keras`` file (no TensorFlow start-up, which is most of an l2 job's time); a file whose
     layout is not the one this reader knows is loaded with Keras instead, so the numbers never depend on the path.
     """
-    from artfinetune.model.architectures import model_architecture
-
-    arch = model_architecture(model_path)
     kernels = kernels_from_file(model_path)
     if kernels is None:
+        from artfinetune.model.architectures import model_architecture
         from artfinetune.model.files import load_model
 
+        arch = model_architecture(model_path)
         log.info("%s: weights not laid out as expected, loading the model with Keras", model_path)
         model = load_model(model_path)
         return {conv: np.asarray(model.get_layer(arch.conv_layer.format(conv)).kernel) for conv in arch.trunk_convs}

@@ -56,7 +56,6 @@ MEMBERS = {"conv1_relu": ("conv1_conv", "conv1_bn")} | {
     for block in BLOCKS
 }
 
-IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # what the applications' "caffe" preprocessing subtracts
 HEAD = "predictions"
 
 
@@ -66,11 +65,6 @@ def build_resnet50(
     """ResNet-50 with a ``num_classes`` head (softmax or sigmoid), its layers those of Keras applications."""
     import keras
 
-    from artfinetune.model.inception import classifier
-    from artfinetune.model.keras_apps import CaffeInput
+    from artfinetune.model.keras_apps import build_application
 
-    inputs = keras.Input((input_size, input_size, 3), name="input")
-    x = CaffeInput(mean_bgr=IMAGENET_MEAN_BGR, name="caffe_input")(inputs)
-    base = keras.applications.ResNet50(include_top=False, weights=None, input_tensor=x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
-    return keras.Model(inputs, classifier(x, HEAD, num_classes, task), name=name)
+    return build_application(keras.applications.ResNet50, num_classes, task, input_size, name, HEAD)

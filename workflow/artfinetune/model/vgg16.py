@@ -28,7 +28,6 @@ WIDTHS = {
 }
 MEMBERS = {layer: (layer,) if layer in TRUNK_CONVS else () for layer in STUDY_LAYERS}
 
-IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)
 HEAD = "predictions"
 
 
@@ -36,11 +35,6 @@ def build_vgg16(num_classes: int = 1000, task: str = "single_label", input_size:
     """VGG16 with a ``num_classes`` head (softmax or sigmoid), its layers those of Keras applications."""
     import keras
 
-    from artfinetune.model.inception import classifier
-    from artfinetune.model.keras_apps import CaffeInput
+    from artfinetune.model.keras_apps import build_application
 
-    inputs = keras.Input((input_size, input_size, 3), name="input")
-    x = CaffeInput(mean_bgr=IMAGENET_MEAN_BGR, name="caffe_input")(inputs)
-    base = keras.applications.VGG16(include_top=False, weights=None, input_tensor=x)
-    x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(base.output)
-    return keras.Model(inputs, classifier(x, HEAD, num_classes, task), name=name)
+    return build_application(keras.applications.VGG16, num_classes, task, input_size, name, HEAD)

@@ -164,9 +164,9 @@ def _activation_scores(L, shared: SharedWeights, channels: list[str], size: int)
     """A placeholder for [N, size, size, 3] images and each channel's mean activation on its image, no transforms."""
     tf = L.render.tf
     t_plain = tf.placeholder(tf.float32, [None, size, size, 3])
-    part, weights = shared.layer_model(*[parse_channel(c)[0] for c in channels])
-    T = part.import_graph(t_plain, scope="plain", input_map=weights)
     parsed = [parse_channel(c) for c in channels]
+    part, weights = shared.layer_model(*[layer for layer, _ in parsed])
+    T = part.import_graph(t_plain, scope="plain", input_map=weights)
     return t_plain, [tf.reduce_mean(T(layer)[i, ..., index]) for i, (layer, index) in enumerate(parsed)]
 
 
