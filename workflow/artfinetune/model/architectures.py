@@ -111,3 +111,12 @@ def saved_model_name(path: str | Path) -> str:
 def model_architecture(path: str | Path) -> Architecture:
     """The registered architecture of a saved model (``.keras``), from the name its builder gave it."""
     return architecture_of_model(saved_model_name(path))
+
+
+def tensor_architecture(name: str) -> Architecture:
+    """The architecture a layer or tensor name belongs to (the registries' names are disjoint: a test checks it);
+    an unknown name is an error listing the known ones."""
+    from artfinetune.model.layers import check_layer
+
+    check_layer(name)
+    return next(arch for arch in ARCHITECTURES.values() if name in arch.widths)

@@ -111,30 +111,47 @@ def trunk_convs(study_layers: Iterable[str]) -> list[str]:
     return [conv for conv in TRUNK_CONVS if conv.split("_")[0] in wanted]
 
 
+def tensor_widths() -> dict[str, int]:
+    """Every addressable tensor of every registered architecture -> its channels (their names are disjoint, so a
+    layer or channel name says which architecture it belongs to)."""
+    from artfinetune.model.architectures import ARCHITECTURES
+
+    return {name: width for arch in ARCHITECTURES.values() for name, width in arch.widths.items()}
+
+
 def check_layer(name: str, valid=None) -> str:
-    """Return ``name`` if it is a known layer, else raise a ValueError listing the choices."""
-    valid = WIDTHS if valid is None else valid
-    if name not in valid:
-        choices = ", ".join(valid)
-        raise UserError(f"unknown layer {name!r}; valid layers are: {choices}")
+    """Return ``name`` if it is a known layer (of ``valid``, default any registered architecture's tensors), else
+    raise a UserError listing the choices."""
+    if valid is not None:
+        if name not in valid:
+            raise UserError(f"unknown layer {name!r}; valid layers are: {', '.join(valid)}")
+        return name
+    if name not in tensor_widths():
+        from artfinetune.model.architectures import ARCHITECTURES
+
+        others = "; ".join(
+            f"{arch.name}'s analysis layers: {', '.join(arch.study_layers)}"
+            for arch in ARCHITECTURES.values()
+            if arch.widths is not WIDTHS
+        )
+        raise UserError(
+            f"unknown layer {name!r}; valid layers are: {', '.join(WIDTHS)} (InceptionV1's); {others} (and the "
+            "tensors of their registries, artfinetune.model.<architecture>.WIDTHS)"
+        )
     return name
 
 
 def post_relu(name: str) -> str:
     """The post-ReLU tensor a CKA or top-k analysis reads for a layer or branch name (``mixed4d_3x3_pre_relu`` ->
     ``mixed4d_3x3``; ``mixed4a`` and ``conv2d0`` stay as they are, as does every tensor of the other architectures,
-    whose analysis layers are all after a ReLU). An unknown name is an error listing InceptionV1's."""
-    if name not in WIDTHS:
-        from artfinetune.model.architectures import ARCHITECTURES
-
-        if any(name in arch.widths for arch in ARCHITECTURES.values()):
-            return name
+    whose analysis layers are all after a ReLU). An unknown name is an error listing the known ones."""
     check_layer(name)
-    return name.removesuffix("_pre_relu")
+    return name.removesuffix("_pre_relu") if name in WIDTHS else name
 
 
 def parse_channel(channel: str) -> tuple[str, int]:
-    """Parse ``layer:index`` (e.g. ``mixed4d_3x3_pre_relu:52``) and check it against the registry."""
+    """Parse ``layer:index`` (e.g. ``mixed4d_3x3_pre_relu:52``, ``conv4_block6_out:12``) and check it against the
+    registry of the layer's architecture."""
     if ":" not in channel:
         raise UserError(f"channel {channel!r} must be written layer:index, e.g. mixed4d_3x3_pre_relu:52")
     layer, _, text = channel.rpartition(":")
@@ -143,6 +160,7 @@ def parse_channel(channel: str) -> tuple[str, int]:
         index = int(text)
     except ValueError:
         raise UserError(f"channel index in {channel!r} must be an integer") from None
-    if not 0 <= index < WIDTHS[layer]:
-        raise UserError(f"channel {index} is out of range for {layer}, which has channels 0..{WIDTHS[layer] - 1}")
+    width = tensor_widths()[layer]
+    if not 0 <= index < width:
+        raise UserError(f"channel {index} is out of range for {layer}, which has channels 0..{width - 1}")
     return layer, index
