@@ -223,3 +223,64 @@ def test_a_pair_of_two_inits_has_no_dataset(demo_config_dict):
     demo_config_dict["comparisons"] = [["imagenet", "other"]]
     with pytest.raises(ConfigError, match=r"comparisons\[0\] names no run \(imagenet, other\), so no dataset"):
         prepare_config(demo_config_dict)
+
+
+def _with_resnet(cfg: dict) -> dict:
+    """The demo config with a ResNet-50 pretrained on demo_source and a run fine-tuned from it."""
+    cfg["init"]["demo_resnet50"] = {"kind": "pretrain", "dataset": "demo_source", "mode": "pretrain",
+                                    "architecture": "resnet50"}  # fmt: skip
+    cfg["runs"]["styles_resnet50_A"] = {"dataset": "demo_styles", "init": "demo_resnet50", "mode": "A"}
+    return cfg
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda c: c["comparisons"].append(["imagenet", "styles_resnet50_A/1"]),
+            r"comparisons\[\d+\] compares imagenet \(inception_v1\) with styles_resnet50_A/1 \(resnet50\); a pair "
+            "compares two models of one architecture",
+        ),
+        (
+            lambda c: c["modes"]["A"].update(frozen=["conv2d0..mixed3b"]),
+            r"modes\.A\.frozen: unknown layer 'conv2d0'; valid layers are: conv1_relu, conv2_block1_out.* "
+            r"\(runs\.styles_resnet50_A, trained in this mode, is a resnet50 model\)",
+        ),
+        (
+            lambda c: c["modes"]["A"].update(deep_supervision=True),
+            r"modes\.A sets deep_supervision, which trains InceptionV1's auxiliary heads, but "
+            r"runs\.styles_resnet50_A is a resnet50 model",
+        ),
+        (
+            lambda c: c["runs"]["styles_resnet50_A"].update(architecture="vgg16"),
+            r"runs\.styles_resnet50_A\.architecture is vgg16, but the run starts from 'demo_resnet50'",
+        ),
+        (
+            lambda c: c["panels"]["fig1_channels"]["columns"][0].update(channel="conv3_block1_out:3"),
+            r"channel conv3_block1_out:3 is one of resnet50, but its pair's models are inception_v1 models",
+        ),
+    ],
+)
+def test_models_of_other_architectures_are_checked_against_their_own_layers(demo_config_dict, change, message):
+    cfg = _with_resnet(demo_config_dict)
+    change(cfg)
+    with pytest.raises(ConfigError, match=message):
+        prepare_config(cfg)
+
+
+def test_each_architecture_extracts_its_own_tensors_and_inception_keeps_its_list(demo_config_dict):
+    from artfinetune.study.names import analysis_tensors
+
+    cfg = _with_resnet(demo_config_dict)
+    cfg["render"]["channels"] = [*cfg["render"]["channels"], "conv4_block2_out:7"]
+    cfg["comparisons"].append(["demo_resnet50", "styles_resnet50_A/1"])
+    cfg = prepare_config(cfg)
+    # layers lists none of ResNet-50's: all 17 of its analysis layers, then its rendered tensor (already one of them)
+    resnet = ["conv1_relu"] + [f"conv{s}_block{b}_out" for s, n in ((2, 3), (3, 4), (4, 6), (5, 3)) for b in
+                               range(1, n + 1)]  # fmt: skip
+    assert analysis_tensors(cfg, "resnet50") == resnet
+    inception = analysis_tensors(cfg)
+    assert inception[:12] == cfg["layers"] and not set(inception) & set(resnet)
+    cfg["layers"] = [*cfg["layers"], "conv5_block3_out", "conv1_relu"]
+    assert analysis_tensors(cfg, "resnet50") == ["conv5_block3_out", "conv1_relu", "conv4_block2_out"]
+    assert analysis_tensors(cfg) == inception

@@ -8,6 +8,7 @@ import pytest
 import tensorflow as tf
 
 from artfinetune.data.reader import StoreReader
+from artfinetune.errors import UserError
 from artfinetune.model.files import load_model
 from artfinetune.model.inception import build_inception_v1
 from artfinetune.train.loop import (
@@ -343,3 +344,14 @@ def test_a_keras_application_trains_with_its_own_frozen_and_reinitialised_layers
         assert not same(source, start, layer) and not same(start, trained, layer), layer
     for layer in members["middle"]:
         assert same(source, start, layer) and not same(start, trained, layer), layer
+
+
+def test_a_random_init_has_the_architecture_it_is_given_and_an_init_its_own(tiny, tmp_path):
+    store, _ = tiny
+    scratch = mode(lr_head=0.01, lr_transferred=0.01, epochs=1)
+    train_run(store, tmp_path / "vgg", scratch, seed=1, image_size=SIZE, architecture="vgg16")
+    trained = load_model(tmp_path / "vgg/model.keras")
+    assert trained.name == "vgg16" and trained.get_layer("block5_conv3").kernel.shape == (3, 3, 512, 512)
+    with pytest.raises(UserError, match=r"vgg/model\.keras is a vgg16, not a resnet50; a run has its init's"):
+        train_run(store, tmp_path / "b", scratch, seed=1, image_size=SIZE, init_model=tmp_path / "vgg/model.keras",
+                  architecture="resnet50")  # fmt: skip

@@ -19,7 +19,9 @@ rule activations:
     resources:
         gpu=1,
     params:
-        tensors=params_json(analysis_tensors(config)),
+        tensors=lambda w: params_json(
+            analysis_tensors(config, model_architecture(config, w.model))
+        ),
         image_size=config["image_size"],
     shell:
         "artfinetune activations --model {input.model} --name {wildcards.model}"

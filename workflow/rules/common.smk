@@ -28,6 +28,7 @@ try:
     from artfinetune.figures.mode_tables import mode_table_caption, mode_table_spec
     from artfinetune.figures.panels import panel_caption, panel_inputs, panel_spec
     from artfinetune.figures.tables import table_caption, table_inputs, table_spec
+    from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
     from artfinetune.model.lucid_weights import init_urls
     from artfinetune.render.captions import gallery_caption
     from artfinetune.render.channels import (
@@ -56,6 +57,8 @@ try:
     from artfinetune.study.names import (
         analysis_models,
         analysis_tensors,
+        init_architecture,
+        model_architecture,
         pair_label,
         pairs_by_id,
         run_seeds,
@@ -119,6 +122,7 @@ DOWNLOADED_DATASETS = [
     n for n in config["datasets"] if n not in DEMO_DATASETS and n not in CSV_DATASETS
 ]
 LUCID_INITS = [n for n, i in config["init"].items() if i["kind"] == "lucid"]
+KERAS_INITS = [n for n, i in config["init"].items() if i["kind"] == "keras"]
 PRETRAIN_INITS = [n for n, i in config["init"].items() if i["kind"] == "pretrain"]
 PAIRS = pairs_by_id(config)  # pair folder name -> (model_a, model_b)
 PAIR_PATTERN = "|".join(re.escape(p) for p in PAIRS) or "(?!)"
@@ -152,6 +156,15 @@ def dataset_json(wildcards, keys=None):
     """
     ds = config["datasets"][wildcards.dataset]
     return params_json({k: ds[k] for k in keys or ds})
+
+
+def architecture_flag(name):
+    """train's --architecture for a model from a random init: none for InceptionV1 (the default), so the commands
+    and params of studies built before other architectures existed stay as they were (Snakemake reruns a job
+    whose command or params changed)."""
+    if name in (None, DEFAULT_ARCHITECTURE):
+        return ""
+    return f" --architecture {name}"
 
 
 def lucid_urls(wildcards):

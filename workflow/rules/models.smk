@@ -1,4 +1,5 @@
-# Initial models and graph export: Lucid's ImageNet weights, imported into Keras.
+# Initial models and graph export: Lucid's ImageNet InceptionV1 and the Keras applications' ImageNet ResNet-50
+# and VGG16, imported into Keras.
 
 
 rule download_lucid_weights:
@@ -36,6 +37,47 @@ rule import_lucid:
     shell:
         "artfinetune import-lucid {input.pb} --out {output.model}"
         " --input-size {params.input_size} 2> {log}"
+
+
+rule download_keras_weights:
+    output:
+        weights=f"{INIT}/weights.h5",
+    log:
+        f"{R}/logs/download_keras_weights/{{init}}.log",
+    wildcard_constraints:
+        init="|".join(KERAS_INITS) or "(?!)",
+    conda:
+        ENV
+    resources:
+        downloads=1,
+    params:
+        architecture=lambda w: config["init"][w.init]["architecture"],
+        urls=lambda w: " ".join(
+            f"--url {u}" for u in config["init"][w.init].get("mirrors", [])
+        ),
+        sha256=lambda w: config["init"][w.init]["sha256"] or "",
+    shell:
+        "artfinetune fetch-keras-weights --architecture {params.architecture} {params.urls}"
+        " --sha256={params.sha256} --out {output.weights} 2> {log}"
+
+
+rule import_keras:
+    input:
+        weights=f"{INIT}/weights.h5",
+    output:
+        model=f"{INIT}/model.keras",
+    log:
+        f"{R}/logs/import_keras/{{init}}.log",
+    wildcard_constraints:
+        init="|".join(KERAS_INITS) or "(?!)",
+    conda:
+        ENV
+    params:
+        architecture=lambda w: config["init"][w.init]["architecture"],
+        input_size=config["image_size"],
+    shell:
+        "artfinetune import-keras {input.weights} --architecture {params.architecture}"
+        " --out {output.model} --input-size {params.input_size} 2> {log}"
 
 
 rule export_graph:

@@ -23,7 +23,12 @@ rule pretrain:
         seed=lambda w: config["init"][w.init]["seed"],
         out=lambda w, output: os.path.dirname(output.model),
         image_size=config["image_size"],
-        mixed=mixed_precision_flag,
+        # the network's options: mixed precision, and the architecture of an init other than an InceptionV1 (kept
+        # in this param so that the command of an InceptionV1 pretraining stays as before other architectures)
+        mixed=lambda w: (
+            mixed_precision_flag(w)
+            + architecture_flag(init_architecture(config["init"][w.init]))
+        ),
         deterministic="" if config["deterministic"] else "--no-deterministic",
     shell:
         "artfinetune train --seed {params.seed} --mode-json {params.mode:q}"
@@ -52,7 +57,11 @@ rule train:
         gpu=1,
     params:
         mode=lambda w: params_json(config["modes"][config["runs"][w.run]["mode"]]),
-        init=lambda w, input: f"--init {input.init}" if "init" in input.keys() else "",
+        init=lambda w, input: (
+            f"--init {input.init}"
+            if "init" in input.keys()
+            else architecture_flag(config["runs"][w.run].get("architecture"))
+        ),
         out=lambda w, output: os.path.dirname(output.model),
         image_size=config["image_size"],
         mixed=mixed_precision_flag,

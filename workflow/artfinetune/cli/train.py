@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 
 from artfinetune.cli.args import add_reader_workers_arg, at_least, json_arg, reader_workers
+from artfinetune.model.architectures import ARCHITECTURES
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
 
 
 def _metrics_text(result: dict) -> str:
@@ -36,6 +38,7 @@ def cmd_train(args) -> None:
             "mixed_precision": args.mixed_precision,
             "deterministic": args.deterministic,
             "reader_workers": reader_workers(args),
+            "architecture": args.architecture,
         }
     out, result = train_job(args.seed, job, args.max_epochs, args.threads)
     if result:
@@ -69,6 +72,12 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="output folder")
     p.add_argument("--init", help="model to start from (.keras); omitted: a random init from the seed")
     p.add_argument("--image-size", type=at_least(64), help="network input size (px)")
+    p.add_argument(
+        "--architecture",
+        choices=sorted(ARCHITECTURES),
+        default=DEFAULT_ARCHITECTURE,
+        help=f"the network of a random init (default {DEFAULT_ARCHITECTURE}); from --init, the init's",
+    )
     p.add_argument("--mixed-precision", action="store_true", help="mixed float16 training")
     p.add_argument(
         "--deterministic",

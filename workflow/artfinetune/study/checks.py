@@ -9,15 +9,20 @@ from __future__ import annotations
 
 from artfinetune.errors import ConfigError
 from artfinetune.model import layers
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
+from artfinetune.model.architectures import architecture, tensor_architecture
 from artfinetune.study.names import (
     RANDOM_INIT,
     choices,
     dataset_of,
+    init_architecture,
     metrics_of,
+    model_architecture,
     named_pairs,
     pair_dataset,
     pair_id,
     parse_model,
+    run_architecture,
     run_seeds,
 )
 
@@ -78,12 +83,7 @@ def check_references(config: dict, origin: str = "the config") -> None:
         if not run_seeds(config, name):
             own = {r: run_seeds(config, r) for r in ensemble["runs"]}
             fail(f"ensembles.{name}: its runs share no seed ({own}); give them a common seed in runs.<run>.seeds")
-    for name, mode in modes.items():
-        for key in ("frozen", "reinit"):
-            try:
-                layers.expand_layers(mode[key])
-            except ValueError as err:
-                fail(f"modes.{name}.{key}: {err}")
+    _check_architectures(config, fail)
     for table_name, table in tables.items():
         for k, row in enumerate(table["rows"]):
             where = f"tables.{table_name}.rows[{k}] ({row['label']})"
@@ -98,10 +98,12 @@ def check_references(config: dict, origin: str = "the config") -> None:
                         "(for each run, its dataset's metrics)"
                     )
     for layer in config["layers"]:
-        try:
-            layers.check_layer(layer, layers.STUDY_LAYERS)
-        except ValueError as err:
-            fail(f"layers: {err}")
+        arch = tensor_architecture(layer) if layer in layers.tensor_widths() else None
+        if arch is None or layer not in arch.study_layers:
+            try:
+                layers.check_layer(layer, layers.STUDY_LAYERS)
+            except ValueError as err:
+                fail(f"layers: {err} (or another architecture's analysis layers)")
     for tensor in config["tensors"]:
         try:
             layers.check_layer(tensor)
@@ -119,6 +121,38 @@ def check_references(config: dict, origin: str = "the config") -> None:
     _check_pairs(config, fail)
     _check_mode_tables(config, fail)
     _check_findings(config, fail)
+
+
+def _check_architectures(config: dict, fail) -> None:
+    """A run names an architecture only from a random init; a mode's ``frozen`` and ``reinit`` name layers of the
+    architecture of every run (and pretrained init) trained in it; deep supervision needs InceptionV1's auxiliary
+    heads."""
+    modes, runs, inits = config["modes"], config["runs"], config["init"]
+    for name, run in runs.items():
+        if "architecture" in run and run["init"] != RANDOM_INIT:
+            fail(
+                f"runs.{name}.architecture is {run['architecture']}, but the run starts from {run['init']!r}, whose "
+                "architecture it has; drop the key (it is for runs from a random init)"
+            )
+    trained = [(f"runs.{n}", r["mode"], run_architecture(config, n)) for n, r in runs.items()]
+    trained += [(f"init.{n}", i["mode"], init_architecture(i)) for n, i in inits.items() if i["kind"] == "pretrain"]
+    used = {}
+    for where, mode_name, arch_name in trained:
+        used.setdefault(mode_name, []).append((where, arch_name))
+    for name, mode in modes.items():
+        for where, arch_name in used.get(name, [(None, DEFAULT_ARCHITECTURE)]):
+            arch = architecture(arch_name)
+            trained_by = f" ({where}, trained in this mode, is a {arch_name} model)" if where else ""
+            for key in ("frozen", "reinit"):
+                try:
+                    layers.expand_layers(mode[key], arch.study_layers)
+                except ValueError as err:
+                    fail(f"modes.{name}.{key}: {err}{trained_by}")
+            if mode.get("deep_supervision") and arch_name != DEFAULT_ARCHITECTURE:
+                fail(
+                    f"modes.{name} sets deep_supervision, which trains InceptionV1's auxiliary heads, but "
+                    f"{where} is a {arch_name} model, which has none; give it a mode without deep_supervision"
+                )
 
 
 def _check_run_seeds(config: dict, fail) -> None:
@@ -151,6 +185,14 @@ def _check_channels(where: str, channels: list[str], fail) -> None:
             fail(f"{where}: {err}")
 
 
+def _check_channel_architecture(config: dict, where: str, channel: str, pair, fail) -> None:
+    """A channel shown for a pair is one of the pair's architecture."""
+    arch = tensor_architecture(layers.parse_channel(channel)[0]).name
+    own = model_architecture(config, pair[0])
+    if arch != own:
+        fail(f"{where}: channel {channel} is one of {arch}, but its pair's models are {own} models; name one of theirs")
+
+
 def _check_pairs(config: dict, fail) -> None:
     ids = {}
     for where, pair in named_pairs(config):
@@ -161,6 +203,12 @@ def _check_pairs(config: dict, fail) -> None:
                 fail(f"{where}: {err}")
         if pair[0] == pair[1]:
             fail(f"{where} compares {pair[0]} with itself; name two different models")
+        archs = [model_architecture(config, model) for model in pair]
+        if archs[0] != archs[1]:
+            fail(
+                f"{where} compares {pair[0]} ({archs[0]}) with {pair[1]} ({archs[1]}); a pair compares two "
+                "models of one architecture (their layers, kernels and channels), so name two of the same"
+            )
         if pair_dataset(config, pair) is None:
             fail(f"{where} names no run ({pair[0]}, {pair[1]}), so no dataset to compare them on; include a run")
         ident = pair_id(pair)
@@ -187,6 +235,7 @@ def _check_pairs(config: dict, fail) -> None:
             fail(f"panels.{name} has the name of a figure; rename one (both write figures/{name})")
         for i, column in enumerate(panel["columns"]):
             _check_channels(f"panels.{name}.columns[{i}].channel", [column["channel"]], fail)
+            _check_channel_architecture(config, f"panels.{name}.columns[{i}]", column["channel"], column["pair"], fail)
         if panel.get("dataset") and panel["dataset"] not in config["datasets"]:
             fail(f"panels.{name}.dataset is {panel['dataset']!r}, not a dataset of the config; name one of datasets")
         firsts = sorted({column["pair"][0] for column in panel["columns"]})

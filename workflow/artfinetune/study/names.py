@@ -91,14 +91,24 @@ def spread_pairs(config: dict) -> list[tuple[str, str]]:
     return list(dict.fromkeys(tuple(p) for p in pairs))
 
 
-def analysis_tensors(config: dict) -> list[str]:
-    """Tensors whose activations are extracted, after ReLU: the layers, then the extra and rendered tensors (the
-    panels' in the order of the panels' names: the list, a rule param, does not depend on how the config orders
-    its mappings)."""
+def analysis_layers(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list[str]:
+    """The analysis layers of an architecture's models: those of the config's ``layers`` that are its, or, if it has
+    none there, all its analysis layers (:data:`Architecture.study_layers`), in the config's order."""
+    own = architecture(arch_name)
+    listed = [layer for layer in config["layers"] if layer in own.widths]
+    return listed or list(own.study_layers)
+
+
+def analysis_tensors(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list[str]:
+    """Tensors whose activations are extracted from an architecture's models, after ReLU: its layers
+    (:func:`analysis_layers`), then the extra and rendered tensors of that architecture (the panels' in the order of
+    the panels' names: the list, a rule param, does not depend on how the config orders its mappings)."""
     panels = [config["panels"][name] for name in sorted(config["panels"])]
     named = [*config["render"]["channels"], *(c["channel"] for panel in panels for c in panel["columns"])]
     rendered = [layers.parse_channel(c)[0] for c in named]
-    return list(dict.fromkeys(layers.post_relu(t) for t in [*config["layers"], *config["tensors"], *rendered]))
+    widths = architecture(arch_name).widths
+    extra = [t for t in [*config["tensors"], *rendered] if t in widths]
+    return list(dict.fromkeys(layers.post_relu(t) for t in [*analysis_layers(config, arch_name), *extra]))
 
 
 def dataset_of(config: dict, run_or_ensemble: str) -> str:

@@ -31,6 +31,7 @@ from artfinetune.data.store import store_sha256
 from artfinetune.errors import UserError
 from artfinetune.gpu import configure_devices
 from artfinetune.io import atomic_path
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
 from artfinetune.model.architectures import architecture_of_model
 from artfinetune.model.files import load_model, save_model, weights_sha256
 from artfinetune.train.evaluate import evaluate_model
@@ -228,6 +229,12 @@ def log_learning_rates(run: RunModel, trainer: Trainer) -> None:
             log.info("  %-45s %-20s %s, %s", v.path, str(tuple(v.shape)), what, origin)
 
 
+def _random_init(arch_name: str) -> str:
+    """A random init in a checkpoint's setup: "random" for InceptionV1, as before other architectures existed (so
+    their checkpoints still resume), "random <architecture>" for the others."""
+    return "random" if arch_name == DEFAULT_ARCHITECTURE else f"random {arch_name}"
+
+
 def train_run(
     store: str | Path,
     out_dir: str | Path,
@@ -239,10 +246,12 @@ def train_run(
     max_epochs: int | None = None,
     deterministic: bool = True,
     reader_workers: int = 1,
+    architecture: str | None = None,
 ) -> dict:
     """Train one run and write its outputs to ``out_dir``; returns the test evaluation.
 
-    ``init_model`` is a ``.keras`` file (None: a random init from ``seed``).
+    ``init_model`` is a ``.keras`` file (None: a random init from ``seed``, of ``architecture``, default
+    InceptionV1; from an init, the architecture is the init's, and naming another is an error).
     ``max_epochs`` stops early (tests); a later call resumes from the checkpoint, if the checkpoint was
     made from the same inputs (init weights, store content, mode, seed, image size, precision, determinism).
     ``deterministic`` turns TensorFlow's op determinism on (the same seed gives the same weights).
@@ -271,6 +280,11 @@ def train_run(
     )
     val = StoreReader(store, "val", mode["batch_size"], image_size, workers=reader_workers)
     init = load_model(init_model) if init_model else None
+    arch_name = architecture_of_model(init.name).name if init is not None else architecture or DEFAULT_ARCHITECTURE
+    if init is not None and architecture not in (None, arch_name):
+        raise UserError(
+            f"the init {init_model} is a {arch_name}, not a {architecture}; a run has its init's architecture"
+        )
     # What a checkpoint must match to be resumed: the content of the inputs, not their paths (the number of
     # epochs may grow).
     setup = json.loads(
@@ -279,7 +293,7 @@ def train_run(
                 "mode": {k: v for k, v in mode.items() if k != "epochs"},
                 "seed": seed,
                 "image_size": image_size,
-                "init": weights_sha256(init) if init is not None else "random",
+                "init": weights_sha256(init) if init is not None else _random_init(arch_name),
                 "store": store_sha256(store),
                 "mixed_precision": mixed_precision,
                 "deterministic": deterministic,
@@ -299,7 +313,7 @@ def train_run(
                 ", ".join(changed),
             )
             shutil.rmtree(out / "checkpoint")
-    run = build_run_model(mode, len(train.class_names), train.task, image_size, seed, init)
+    run = build_run_model(mode, len(train.class_names), train.task, image_size, seed, init, arch_name)
     # Outputs appear only when the run is complete; until then everything lives in checkpoint/.
     initial = out / "checkpoint" / "init.keras"
     if not initial.exists():

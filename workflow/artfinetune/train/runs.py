@@ -9,8 +9,10 @@ from artfinetune.errors import UserError
 
 def resolve_run(config: dict, run: str, seed: int, origin: str = "the config") -> dict:
     """A config's run as :func:`artfinetune.train.loop.train_run` takes it: mode, store, output folder, init model,
-    image size, precision, determinism and reader workers, every path from :mod:`artfinetune.study.paths`."""
+    image size, precision, determinism, reader workers and architecture, every path from
+    :mod:`artfinetune.study.paths`."""
     from artfinetune.study import paths
+    from artfinetune.study.names import run_architecture
 
     if run not in config["runs"]:
         raise UserError(f"run {run!r} is not in {origin}; choose from {list(config['runs'])}")
@@ -24,6 +26,7 @@ def resolve_run(config: dict, run: str, seed: int, origin: str = "the config") -
         "mixed_precision": config["mixed_precision"],
         "deterministic": config["deterministic"],
         "reader_workers": config["reader_workers"],
+        "architecture": run_architecture(config, run),
     }
 
 
