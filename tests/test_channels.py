@@ -117,3 +117,29 @@ def test_a_gallery_pair_renders_the_sample_and_no_other_pair_does(demo_config_di
     assert set(sample) <= set(named_channels(config, ["imagenet", "styles_A/1"]))  # the demo's gallery pair
     assert not set(sample) & set(named_channels(config, ["styles_A/1", "styles_B/1"]))  # no gallery: no sample
     assert set(sample) <= set(model_channels(config, "styles_A/1"))
+
+
+def test_a_gallery_of_another_architecture_shows_that_architectures_channels(demo_config_dict):
+    import copy
+
+    from artfinetune.render.channels import changed_settings, draw_sample, named_channels, sample_channels
+    from artfinetune.study.config import prepare_config
+
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["init"]["demo_vgg16"] = {"kind": "pretrain", "dataset": "demo_source", "mode": "pretrain",
+                                 "architecture": "vgg16"}  # fmt: skip
+    cfg["runs"]["styles_vgg16_A"] = {"dataset": "demo_styles", "init": "demo_vgg16", "mode": "A"}
+    cfg["render"]["sample"] = 1
+    cfg["render"]["channels"] = [*cfg["render"]["channels"], "block4_conv3:500"]
+    cfg["galleries"] = [*cfg["galleries"], ["demo_vgg16", "styles_vgg16_A/1"]]
+    config = prepare_config(cfg)
+    vgg = named_channels(config, ["demo_vgg16", "styles_vgg16_A/1"])
+    # render.layers names InceptionV1's layers only: VGG16's gallery samples all 18 of its analysis layers
+    assert changed_settings(config, "vgg16")["layers"][:3] == ["block1_conv1", "block1_conv2", "block1_pool"]
+    assert len(changed_settings(config, "vgg16")["layers"]) == 18
+    assert vgg == ["block4_conv3:500", *sample_channels(config, "vgg16")] and len(vgg) == 19
+    assert sample_channels(config, "vgg16")[0] == draw_sample(["block1_conv1"], 1, config["render"]["seed"])[0]
+    inception = named_channels(config, ["imagenet", "styles_A/1"])
+    assert "block4_conv3:500" not in inception and not set(inception) & set(vgg)
+    cfg["layers"] = [*config["layers"], "block5_conv3", "block1_conv1"]
+    assert changed_settings(prepare_config(cfg), "vgg16")["layers"] == ["block5_conv3", "block1_conv1"]

@@ -32,7 +32,7 @@ try:
     from artfinetune.model.lucid_weights import init_urls
     from artfinetune.render.captions import gallery_caption
     from artfinetune.render.channels import (
-        changed_settings,
+        changed_args,
         gallery_has_changed,
         gallery_mosaics,
         model_channels,
@@ -252,10 +252,6 @@ def all_targets():
 RENDER_SETTINGS = " ".join(
     f"--{k} {config['render'][k]}" for k in ("size", "steps", "lr", "seed", "batch")
 ) + ("" if config["render"]["optimise_graph"] else " --no-graph-optimiser")
-CHANGED = changed_settings(config)
-CHANGED_ARGS = "--layers {} --per-layer {} --k {}".format(
-    " ".join(CHANGED["layers"]), CHANGED["per_layer"], CHANGED["k"]
-)
 
 
 def pair_activations(wildcards, which, split):

@@ -46,7 +46,7 @@ rule render_changed:
     resources:
         gpu=1,
     params:
-        changed=CHANGED_ARGS,
+        changed=lambda w: changed_args(config, PAIRS[w.pair]),
         settings=RENDER_SETTINGS,
     shell:
         "artfinetune render --model {input.model} --changed-from {input.overlap} {params.changed}"
@@ -72,7 +72,8 @@ rule mosaics:
             f"--channel {c}" for c in mosaic_channels(config, PAIRS[w.pair], w.dataset)
         ),
         changed=lambda w: (
-            f"--changed-from {paths.pair_files(config, PAIRS[w.pair])['overlap']} {CHANGED_ARGS}"
+            f"--changed-from {paths.pair_files(config, PAIRS[w.pair])['overlap']} "
+            + changed_args(config, PAIRS[w.pair])
             if gallery_has_changed(config, PAIRS[w.pair])
             and gallery_mosaics(config, PAIRS[w.pair], w.dataset)
             else ""

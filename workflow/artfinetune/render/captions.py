@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from artfinetune.render.channels import changed_settings
-from artfinetune.study.names import pair_label
+from artfinetune.render.channels import changed_settings, pair_architecture
+from artfinetune.study.names import analysis_layers, pair_label
 from artfinetune.study.report import rst_escape
 
 RENDER_HOW = (
@@ -22,8 +22,9 @@ def render_how(config: dict) -> str:
 def gallery_caption(config: dict, pair) -> str:
     """A pair's channel gallery (an HTML page with its images)."""
     render = config["render"]
-    layers = changed_settings(config)["layers"]
-    which = "per layer" if layers == config["layers"] else f"per layer of {', '.join(layers)}"
+    arch = pair_architecture(config, pair)
+    layers = changed_settings(config, arch)["layers"]
+    which = "per layer" if layers == analysis_layers(config, arch) else f"per layer of {', '.join(layers)}"
     chosen = (
         f" and, {which}, the {render['per_layer']} channels whose top-{render['k']} sets changed most "
         "and as many that changed least"

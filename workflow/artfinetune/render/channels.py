@@ -13,8 +13,10 @@ import numpy as np
 import pandas as pd
 
 from artfinetune.errors import UserError
-from artfinetune.model.layers import WIDTHS, layer_index, parse_channel, post_relu
-from artfinetune.study.names import pair_dataset
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
+from artfinetune.model.architectures import architecture, tensor_architecture
+from artfinetune.model.layers import parse_channel, post_relu, tensor_widths
+from artfinetune.study.names import analysis_layers, model_architecture, pair_dataset
 
 
 def _is_gallery(config: dict, pair) -> bool:
@@ -26,32 +28,40 @@ def panel_dataset(config: dict, panel: dict, pair) -> str:
     return panel.get("dataset") or pair_dataset(config, pair)
 
 
+def pair_architecture(config: dict, pair) -> str:
+    """The architecture of a pair's models (one for both: the config checks it)."""
+    return model_architecture(config, pair[0])
+
+
 def named_channels(config: dict, pair) -> list[str]:
-    """The channels a pair's gallery shows whatever its overlaps: render.channels, its panel columns' channels on
-    its dataset, and the random sample (:func:`sample_channels`)."""
+    """The channels a pair's gallery shows whatever its overlaps: render.channels of its architecture, its panel
+    columns' channels on its dataset, and the random sample (:func:`sample_channels`)."""
     gallery = _is_gallery(config, pair)
-    names = list(config["render"]["channels"]) if gallery else []
+    arch = architecture(pair_architecture(config, pair))
+    names = [c for c in config["render"]["channels"] if parse_channel(c)[0] in arch.widths] if gallery else []
     names += _panel_channels(config, pair, pair_dataset(config, pair))
-    return list(dict.fromkeys(names + (sample_channels(config) if gallery else [])))
+    return list(dict.fromkeys(names + (sample_channels(config, arch.name) if gallery else [])))
 
 
-def sample_channels(config: dict) -> list[str]:
+def sample_channels(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list[str]:
     """``render.sample`` channels drawn at random in each layer of :func:`changed_settings` (``render.layers``,
-    default the study's), as ``layer:index``; each layer's draw is seeded by ``render.seed`` and the layer alone,
-    so adding a layer or changing the count elsewhere leaves the other layers' draws as they were."""
+    default the study's, of the architecture ``arch_name``), as ``layer:index``; each layer's draw is seeded by
+    ``render.seed`` and the layer alone, so adding a layer or changing the count elsewhere leaves the other layers'
+    draws as they were."""
     per_layer = config["render"].get("sample", 0)
     if not per_layer:
         return []
-    return draw_sample(changed_settings(config)["layers"], per_layer, config["render"].get("seed", 0))
+    return draw_sample(changed_settings(config, arch_name)["layers"], per_layer, config["render"].get("seed", 0))
 
 
 def draw_sample(layers: list[str], per_layer: int, seed: int) -> list[str]:
     """:func:`sample_channels` from plain values: per layer, ``per_layer`` distinct channels (all of a narrower
-    layer), in increasing order, drawn uniformly without replacement."""
+    layer), in increasing order, drawn uniformly without replacement; a layer's draw is seeded by ``seed`` and its
+    position among its architecture's analysis layers."""
     chosen = []
     for layer in layers:
-        rng = np.random.default_rng([seed, layer_index(layer)])
-        width = WIDTHS[layer]
+        rng = np.random.default_rng([seed, tensor_architecture(layer).study_layers.index(layer)])
+        width = tensor_widths()[layer]
         picked = np.sort(rng.choice(width, size=min(per_layer, width), replace=False))
         chosen += [f"{layer}:{int(c)}" for c in picked]
     return chosen
@@ -91,12 +101,20 @@ def model_channels(config: dict, model: str) -> list[str]:
     return sorted(names)
 
 
-def changed_settings(config: dict) -> dict:
-    """How a gallery chooses its channels automatically: per layer (``render.layers``, default the study's, in the
-    study's order), most and least changed at ``render.k``."""
-    chosen = config["render"].get("layers")
-    layers = [layer for layer in config["layers"] if chosen is None or layer in chosen]
+def changed_settings(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> dict:
+    """How a gallery of an architecture's models chooses its channels automatically: per layer (those of
+    ``render.layers`` that are the architecture's, default all its analysis layers, in the study's order), most and
+    least changed at ``render.k``."""
+    own = analysis_layers(config, arch_name)
+    chosen = [layer for layer in config["render"].get("layers") or [] if layer in own]
+    layers = [layer for layer in own if not chosen or layer in chosen]
     return {"layers": layers, "per_layer": config["render"]["per_layer"], "k": config["render"]["k"]}
+
+
+def changed_args(config: dict, pair) -> str:
+    """The render and mosaics commands' options of :func:`changed_settings` for a pair's architecture."""
+    changed = changed_settings(config, pair_architecture(config, pair))
+    return "--layers {} --per-layer {} --k {}".format(" ".join(changed["layers"]), changed["per_layer"], changed["k"])
 
 
 def gallery_has_changed(config: dict, pair) -> bool:

@@ -21,6 +21,7 @@ from artfinetune.render.channels import (
     changed_settings,
     gallery_has_changed,
     named_channels,
+    pair_architecture,
     pair_channels,
     sample_channels,
     topk_channel,
@@ -62,9 +63,11 @@ def gallery_spec(config: dict, pair) -> dict:
     return {
         "pair": list(pair),
         "channels": named_channels(config, pair),
-        "sample": sample_channels(config),
+        "sample": sample_channels(config, pair_architecture(config, pair)),
         "render_change_csv": inputs["render_change"],
-        "changed": {**changed_settings(config), "overlap_csv": inputs["overlap"]} if changed else None,
+        "changed": {**changed_settings(config, pair_architecture(config, pair)), "overlap_csv": inputs["overlap"]}
+        if changed
+        else None,
         "renders_a": [inputs["named_a"], inputs["changed_a"] if changed else None],
         "renders_b": [inputs["named_b"], inputs["changed_b"] if changed else None],
         "mosaics": inputs["mosaics"],
