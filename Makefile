@@ -8,6 +8,7 @@ CORES ?= 2
 # Test processes (pytest-xdist): each test file runs whole on one, so its module fixtures are built once.
 TEST_WORKERS ?= 2
 DEMO := --configfile resources/demo/config.yaml
+ARCH_DEMO := --configfile resources/demo/architectures.yaml
 export PATH := $(abspath $(BIN)):$(PATH)
 
 DEMO_REPORT := results/demo/report.zip
@@ -21,7 +22,7 @@ DEMO_REPORT := results/demo/report.zip
 # byte for byte, with 1 or 2 workers).
 DEMO_THREADS := --set-threads demo_dataset=1 image_store=1 train=1 pretrain=2 activations=1 render=1 render_changed=1
 
-.PHONY: setup demo report docs test lint bench preflight gpu-check clean-demo
+.PHONY: setup demo demo-architectures report docs test lint bench preflight gpu-check clean-demo
 
 setup: $(STAMP)
 
@@ -35,6 +36,12 @@ demo: setup
 	$(BIN)/snakemake --cores $(CORES) $(DEMO) $(DEMO_THREADS) \
 		--report $(DEMO_REPORT) --report-after-run
 	@$(BIN)/artfinetune summary resources/demo/config.yaml
+
+# Is it universal? The demo's question on InceptionV1, ResNet-50 and VGG16, side by side (a study of its own,
+# results/demo_architectures); ends by printing its verdict table.
+demo-architectures: setup
+	$(BIN)/snakemake --cores $(CORES) $(ARCH_DEMO) $(DEMO_THREADS)
+	@cat results/demo_architectures/tables/architectures.md
 
 # The demo's report again (after a change), from the results as they are.
 report: setup
@@ -58,6 +65,7 @@ lint: setup
 	$(BIN)/snakefmt --check Snakefile workflow/
 	$(BIN)/snakemake --lint
 	$(BIN)/snakemake --lint $(DEMO)
+	$(BIN)/snakemake --lint $(ARCH_DEMO)
 
 bench: setup
 	$(BIN)/python -m benchmarks
@@ -73,4 +81,4 @@ gpu-check: setup
 	$(BIN)/artfinetune gpu-check $(CONFIG)
 
 clean-demo:
-	rm -rf results/demo
+	rm -rf results/demo results/demo_architectures

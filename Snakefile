@@ -33,6 +33,7 @@ report: "workflow/report/workflow.rst"
 localrules:
     download_dataset,
     download_lucid_weights,
+    download_keras_weights,
     ensemble,
     table,
     comparison_table,
@@ -43,6 +44,7 @@ localrules:
     render_change,
     software,
     findings,
+    architectures,
 
 
 rule all:

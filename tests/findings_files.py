@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from artfinetune.model.layers import trunk_convs
+from artfinetune.model.layers import TRUNK_CONVS
 from artfinetune.report.findings import evaluate_findings
 
 SIX = ["conv2d0", "conv2d1", "conv2d2", "mixed3a", "mixed3b", "mixed4a"]
@@ -34,7 +34,8 @@ def write_l2(path, mean: float) -> str:
 def write_l2_per_layer(path, per_layer: dict[str, float]) -> str:
     """An l2.csv with an ``l2`` row for each trunk convolution of each layer given (every convolution of a layer at
     its value) and the ``all`` row their mean over the convolutions, as the metric stage writes it."""
-    values = {conv: v for layer, v in per_layer.items() for conv in trunk_convs([layer])}
+    # an InceptionV1 convolution is named after its layer (conv2d0, mixed4a_1x1): written here independently
+    values = {conv: v for layer, v in per_layer.items() for conv in TRUNK_CONVS if conv.split("_")[0] == layer}
     rows = [["a", "b", conv, None, "l2", v, None] for conv, v in values.items()]
     rows.append(["a", "b", "all", None, "mean_l2", sum(values.values()) / len(values), None])
     pd.DataFrame(rows, columns=TIDY).to_csv(path, index=False)

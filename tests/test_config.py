@@ -284,3 +284,21 @@ def test_each_architecture_extracts_its_own_tensors_and_inception_keeps_its_list
     cfg["layers"] = [*cfg["layers"], "conv5_block3_out", "conv1_relu"]
     assert analysis_tensors(cfg, "resnet50") == ["conv5_block3_out", "conv1_relu", "conv4_block2_out"]
     assert analysis_tensors(cfg) == inception
+
+
+def test_the_architectures_findings_name_pairs_of_their_own_architecture(demo_config_dict):
+    from artfinetune.study.names import analysis_pairs
+
+    cfg = _with_resnet(demo_config_dict)
+    cfg["architectures"] = {"findings": {"resnet50": {"depth": {"pair": ["demo_resnet50", "styles_resnet50_A/1"]}}}}
+    config = prepare_config(copy.deepcopy(cfg))
+    assert config["architectures"]["findings"]["resnet50"]["depth"]["overlap_k"] == min(config["topk"])  # defaults
+    pairs = analysis_pairs(config)
+    assert ("demo_resnet50", "styles_resnet50_A/1") in pairs and ("demo_resnet50", "styles_resnet50_A/2") in pairs
+    cfg["architectures"]["findings"]["resnet50"]["depth"]["pair"] = ["imagenet", "styles_A/1"]
+    with pytest.raises(ConfigError, match=r"architectures\.findings\.resnet50\.depth\.pair compares inception_v1 "):
+        prepare_config(copy.deepcopy(cfg))
+    cfg["architectures"]["findings"]["resnet50"]["depth"] = {"pair": ["demo_resnet50", "styles_resnet50_A/1"]}
+    cfg["figures"]["architectures"] = cfg["figures"].pop("fig5_cka")
+    with pytest.raises(ConfigError, match=r"figures\.architectures has the name of the architectures comparison"):
+        prepare_config(cfg)

@@ -43,6 +43,11 @@ try:
         gallery_spec,
         render_change_inputs,
     )
+    from artfinetune.report.architectures import (
+        CAPTION as ARCHITECTURES_CAPTION,
+        architectures_inputs,
+        architectures_spec,
+    )
     from artfinetune.report.findings import findings_inputs, findings_spec
     from artfinetune.report.software import software_versions
     from artfinetune.study import paths
@@ -56,6 +61,7 @@ try:
     )
     from artfinetune.study.names import (
         analysis_models,
+        ARCHITECTURES_OUTPUT,
         analysis_tensors,
         init_architecture,
         model_architecture,
@@ -236,6 +242,8 @@ def all_targets():
     ]
     galleries = [paths.gallery_path(config, p) for p in config["galleries"]]
     study_record = [paths.software_path(config), paths.findings_path(config, "html")]
+    if config.get("architectures"):
+        study_record.append(paths.table_path(config, ARCHITECTURES_OUTPUT, "md"))
     return (
         stores
         + inits

@@ -36,6 +36,19 @@ def cmd_findings(args) -> None:
     print(Path(args.out).read_text(encoding="utf-8"), end="")
 
 
+def cmd_architectures(args) -> None:
+    from artfinetune.report.architectures import write_architectures
+
+    spec = json_arg(args.spec_json, "--spec-json")
+    if not isinstance(spec, dict) or "findings" not in spec:
+        raise UserError(
+            "--spec-json must be a JSON object, as artfinetune.report.architectures.architectures_spec writes it"
+        )
+    table = write_architectures(spec, args.out_png, args.out_pdf, args.out_csv, args.out_md)
+    for arch, verdicts in table.groupby("architecture", sort=False)["verdict"]:
+        print(f"{arch}: {(verdicts == 'holds').sum()} of {len(verdicts)} findings hold")
+
+
 def cmd_summary(args) -> None:
     from artfinetune.report.summary import study_summary
     from artfinetune.study.config import load_config
@@ -63,6 +76,17 @@ def add_commands(sub) -> None:
     p.add_argument("--csv", help="also a CSV: id, verdict, claim, statement")
     p.add_argument("--html", help="also the report's HTML page of the findings")
     p.set_defaults(func=cmd_findings)
+
+    p = sub.add_parser(
+        "architectures",
+        help="the findings on each architecture side by side: a figure against relative depth and a verdict table",
+    )
+    p.add_argument("--spec-json", required=True, help="the spec as JSON (artfinetune.report.architectures)")
+    p.add_argument("--out-png", required=True, help="the figure, e.g. results/figures/architectures.png")
+    p.add_argument("--out-pdf", required=True, help="the figure as PDF")
+    p.add_argument("--out-csv", required=True, help="the verdicts: architecture, id, verdict, claim, statement")
+    p.add_argument("--out-md", required=True, help="the verdicts as a finding x architecture table, with statements")
+    p.set_defaults(func=cmd_architectures)
 
     p = sub.add_parser("summary", help="list a study's outputs and where they are")
     p.add_argument("config", help="study config file")

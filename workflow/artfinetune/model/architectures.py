@@ -33,6 +33,11 @@ class Architecture:
     input_convention: str = ""  # what the model's first layer does to RGB in [0, 255]
     init_kind: str = "lucid"  # the init kind that provides its ImageNet weights (lucid, or keras: resources/models)
 
+    def convs_of(self, study_layers) -> list[str]:
+        """The trunk convolutions (:attr:`trunk_convs`, network order) that make up the given analysis layers."""
+        members = {m for layer in study_layers for m in self.members[layer]}
+        return [conv for conv in self.trunk_convs if self.conv_layer.format(conv) in members]
+
     def build(self, *args, **kwargs):
         """The Keras model (``builder(*args, **kwargs)``)."""
         import importlib

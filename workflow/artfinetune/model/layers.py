@@ -72,10 +72,14 @@ def layer_index(layer: str, study_layers: tuple[str, ...] = STUDY_LAYERS) -> int
 
 
 def network_order(layers: Iterable[str]) -> list[str]:
-    """Study layers in network order (conv2d0 ... mixed5b), once each, then any other tensor (e.g. a branch such as
-    mixed4d_3x3) as first met: the order of every per-layer axis and trend, whatever order a config lists them in."""
+    """Analysis layers in network order (conv2d0 ... mixed5b; another architecture's in its own order), once each,
+    then any other tensor (e.g. a branch such as mixed4d_3x3) as first met: the order of every per-layer axis and
+    trend, whatever order a config lists them in."""
+    from artfinetune.model.architectures import ARCHITECTURES
+
     seen = list(dict.fromkeys(layers))
-    return [layer for layer in STUDY_LAYERS if layer in seen] + [layer for layer in seen if layer not in STUDY_LAYERS]
+    ordered = [layer for arch in ARCHITECTURES.values() for layer in arch.study_layers if layer in seen]
+    return ordered + [layer for layer in seen if layer not in ordered]
 
 
 def expand_layers(spec: list[str] | None, study_layers: tuple[str, ...] = STUDY_LAYERS) -> list[str]:
@@ -102,13 +106,6 @@ def mode_frozen_layers(mode: dict, study_layers: tuple[str, ...] = STUDY_LAYERS)
         return list(study_layers)
     frozen = set(expand_layers(mode.get("frozen", []), study_layers))
     return [layer for layer in study_layers if layer in frozen]
-
-
-def trunk_convs(study_layers: Iterable[str]) -> list[str]:
-    """The trunk's convolutions (:data:`TRUNK_CONVS`) that make up the given study layers, in network order:
-    ``conv2d0`` is one, ``mixed4a`` its six branches."""
-    wanted = set(study_layers)
-    return [conv for conv in TRUNK_CONVS if conv.split("_")[0] in wanted]
 
 
 def tensor_widths() -> dict[str, int]:

@@ -12,9 +12,11 @@ from artfinetune.model import layers
 from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
 from artfinetune.model.architectures import architecture, tensor_architecture
 from artfinetune.study.names import (
+    ARCHITECTURES_OUTPUT,
     RANDOM_INIT,
     choices,
     dataset_of,
+    findings_blocks,
     init_architecture,
     metrics_of,
     model_architecture,
@@ -308,44 +310,66 @@ def _check_no_cycle(start: str, runs: dict, fail) -> None:
 
 
 def _check_findings(config: dict, fail) -> None:
-    """The findings' k values are in topk, and the table rows they compare exist and share a dataset."""
-    findings = config.get("findings") or {}
+    """Each findings section's k values are in topk, its table rows exist and share a dataset, and an
+    architecture's section compares models of that architecture."""
+    for where, findings in findings_blocks(config):
+        _check_findings_block(config, where, findings, fail)
+    outputs = ("figures", "panels", "tables", "comparison_tables", "mode_tables")
+    taken = [section for section in outputs if ARCHITECTURES_OUTPUT in config.get(section, {})]
+    if config.get("architectures") and taken:
+        fail(
+            f"{taken[0]}.{ARCHITECTURES_OUTPUT} has the name of the architectures comparison's outputs "
+            f"(figures/{ARCHITECTURES_OUTPUT}, tables/{ARCHITECTURES_OUTPUT}); rename it"
+        )
+    for arch, findings in ((config.get("architectures") or {}).get("findings") or {}).items():
+        for where, pair in named_pairs({**config, "findings": findings, "architectures": None}):
+            if not where.startswith("findings."):
+                continue
+            found = model_architecture(config, pair[0])
+            if found != arch:
+                fail(
+                    f"architectures.findings.{arch}.{where.removeprefix('findings.')} compares {found} models "
+                    f"({pair[0]}, {pair[1]}); name pairs of {arch} models there"
+                )
+
+
+def _check_findings_block(config: dict, where: str, findings: dict, fail) -> None:
     ks = config["topk"]
     for key in ("overlap_k", "entropy_k"):
         k = (findings.get("depth") or {}).get(key)
         if k is not None and k not in ks:
-            fail(f"findings.depth.{key} is {k}, which is not in topk {ks}; add it to topk or change it")
+            fail(f"{where}.depth.{key} is {k}, which is not in topk {ks}; add it to topk or change it")
     change = findings.get("render_change")
     if change and list(change["pair"]) not in [list(p) for p in config["galleries"]]:
         fail(
-            f"findings.render_change.pair {list(change['pair'])} has no gallery, whose renders it compares; add it "
+            f"{where}.render_change.pair {list(change['pair'])} has no gallery, whose renders it compares; add it "
             f"to galleries (now {[list(p) for p in config['galleries']]})"
         )
     if change and not config["render"].get("sample"):
-        fail("findings.render_change needs channels drawn at random: set render.sample (channels per layer), e.g. 5")
+        fail(f"{where}.render_change needs channels drawn at random: set render.sample (channels per layer), e.g. 5")
     for section, better, worse in (
         ("fine_tuning", "fine_tuned", "off_the_shelf"),
         ("double_fine_tuning", "double", "direct"),
     ):
         for i, entry in enumerate(findings.get(section, [])):
-            where, table = f"findings.{section}[{i}]", entry["table"]
+            at, table = f"{where}.{section}[{i}]", entry["table"]
             if table not in config["tables"]:
                 hint = (
                     " (a comparison table has no accuracy to compare)" if table in config["comparison_tables"] else ""
                 )
-                fail(f"{where}.table is {table!r}, which is not in tables ({choices(config['tables'])}){hint}")
+                fail(f"{at}.table is {table!r}, which is not in tables ({choices(config['tables'])}){hint}")
             rows = {row["label"]: row for row in config["tables"][table]["rows"]}
             for key in (better, worse):
                 if entry[key] not in rows:
                     fail(
-                        f"{where}.{key} is {entry[key]!r}, which is not a row of tables.{table} "
+                        f"{at}.{key} is {entry[key]!r}, which is not a row of tables.{table} "
                         f"({', '.join(repr(label) for label in rows)}); use one of those labels"
                     )
             if entry[better] == entry[worse]:
-                fail(f"{where} compares row {entry[better]!r} with itself; name two different rows")
+                fail(f"{at} compares row {entry[better]!r} with itself; name two different rows")
             datasets = [{dataset_of(config, run) for run in rows[entry[key]]["runs"]} for key in (better, worse)]
             if not datasets[0] & datasets[1]:
                 fail(
-                    f"{where}: rows {entry[better]!r} and {entry[worse]!r} of tables.{table} share no dataset, "
+                    f"{at}: rows {entry[better]!r} and {entry[worse]!r} of tables.{table} share no dataset, "
                     "so there is nothing to compare; name rows evaluated on a common dataset"
                 )

@@ -19,6 +19,7 @@ import yaml
 
 from artfinetune.errors import ConfigError
 from artfinetune.study.checks import check_references
+from artfinetune.study.names import findings_blocks
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 SCHEMA_PATH = REPO_ROOT / "workflow" / "schemas" / "config.schema.yaml"
@@ -183,10 +184,10 @@ def fill_k_defaults(config: dict) -> None:
     the smallest. An entropy panel shows its pair's second model unless it names one."""
     smallest, largest = min(config["topk"]), max(config["topk"])
     config["render"].setdefault("k", smallest)
-    depth = (config.get("findings") or {}).get("depth")
-    if depth:
-        depth.setdefault("overlap_k", smallest)
-        depth.setdefault("entropy_k", largest)
+    for _, findings in findings_blocks(config):
+        if findings.get("depth"):
+            findings["depth"].setdefault("overlap_k", smallest)
+            findings["depth"].setdefault("entropy_k", largest)
     for figure in config["figures"].values():
         for box in figure.get("boxes", []):
             box.setdefault("k", smallest)  # the paper's figures 6, 14 and 15 are all top-100

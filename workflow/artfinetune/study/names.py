@@ -16,6 +16,8 @@ RANDOM_INIT = "random"
 # The metric files every pair gets, one rule each (``comparisons/<dataset>/<pair>/<name>.csv``): adding a pair metric
 # is its formula in ``metrics/``, a stage function, a rule in ``metrics.smk`` and its name here.
 PAIR_METRICS = ("cka", "l2", "overlap")
+# The name of the architectures comparison's figure and table (``figures/architectures.png``, ``tables/...``).
+ARCHITECTURES_OUTPUT = "architectures"
 
 
 def choices(mapping) -> str:
@@ -84,11 +86,19 @@ def spread_pairs(config: dict) -> list[tuple[str, str]]:
     and those of the depth and init-distance findings."""
     pairs = [p for figure in config["figures"].values() if figure["kind"] == "cka" for p in figure["pairs"]]
     pairs += [p for table in config["comparison_tables"].values() for row in table["rows"] for p in row["pairs"]]
-    findings = config.get("findings") or {}
-    if "depth" in findings:
-        pairs.append(findings["depth"]["pair"])
-    pairs += [p for group in (findings.get("init_distance") or {}).values() for p in group]
+    for _, findings in findings_blocks(config):
+        if "depth" in findings:
+            pairs.append(findings["depth"]["pair"])
+        pairs += [p for group in (findings.get("init_distance") or {}).values() for p in group]
     return list(dict.fromkeys(tuple(p) for p in pairs))
+
+
+def findings_blocks(config: dict):
+    """Every (where, findings section) of a config: the study's ``findings``, then each architecture's of
+    ``architectures.findings``."""
+    yield "findings", config.get("findings") or {}
+    for arch, findings in ((config.get("architectures") or {}).get("findings") or {}).items():
+        yield f"architectures.findings.{arch}", findings
 
 
 def analysis_layers(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list[str]:
@@ -218,14 +228,14 @@ def named_pairs(config: dict):
     for name, panel in config["panels"].items():
         for i, column in enumerate(panel["columns"]):
             yield f"panels.{name}.columns[{i}].pair", column["pair"]
-    findings = config.get("findings") or {}
-    if "depth" in findings:
-        yield "findings.depth.pair", findings["depth"]["pair"]
-    for group, pairs in (findings.get("init_distance") or {}).items():
-        for i, pair in enumerate(pairs):
-            yield f"findings.init_distance.{group}[{i}]", pair
-    if "render_change" in findings:
-        yield "findings.render_change.pair", findings["render_change"]["pair"]
+    for where, findings in findings_blocks(config):
+        if "depth" in findings:
+            yield f"{where}.depth.pair", findings["depth"]["pair"]
+        for group, pairs in (findings.get("init_distance") or {}).items():
+            for i, pair in enumerate(pairs):
+                yield f"{where}.init_distance.{group}[{i}]", pair
+        if "render_change" in findings:
+            yield f"{where}.render_change.pair", findings["render_change"]["pair"]
 
 
 def pairs_by_id(config: dict) -> dict[str, tuple[str, str]]:

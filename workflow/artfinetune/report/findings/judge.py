@@ -12,7 +12,9 @@ import pandas as pd
 from artfinetune.errors import UserError
 from artfinetune.metrics.summaries import mean_cka, mean_l2
 from artfinetune.metrics.table import OVERLAP_COLUMNS, OVERLAP_METRICS, read_tidy, rows_at_k
-from artfinetune.model.layers import STUDY_LAYERS, network_order, trunk_convs
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
+from artfinetune.model.architectures import architecture
+from artfinetune.model.layers import network_order
 from artfinetune.report.findings.correlation import spearman_interval
 from artfinetune.report.findings.trend import MIN_VALUES, Trend, trend
 from artfinetune.report.findings.verdicts import FAILS, HOLDS, UNJUDGED, CannotJudge
@@ -265,16 +267,18 @@ def _l2_convs(spec: dict) -> tuple[list[str] | None, str]:
     """The trunk's convolutions of the layers no model of a compared pair kept frozen, which every pair's l2 is
     averaged over (None if nothing is left out: the l2 file's own mean, as table 2 shows it), and a statement of
     what was left out ('' if nothing)."""
-    left, why = _left_out(_kept_frozen(spec), STUDY_LAYERS, "l2 0")
-    over = [layer for layer in STUDY_LAYERS if layer not in left]
+    arch = architecture(spec.get("architecture", DEFAULT_ARCHITECTURE))
+    left, why = _left_out(_kept_frozen(spec), arch.study_layers, "l2 0")
+    over = [layer for layer in arch.study_layers if layer not in left]
     if not left:
         return None, ""
     if not over:
         raise CannotJudge(f"no convolution is left to compare: every layer of the trunk is left out: {why}")
-    convs = trunk_convs(over)
+    convs = arch.convs_of(over)
     return convs, (
         f"averaged over the {len(convs)} convolutions of the layers no compared model kept frozen "
-        f"({', '.join(over)}), the same for every pair; left out: the {len(trunk_convs(left))} convolutions of {why}; "
+        f"({', '.join(over)}), the same for every pair; left out: the {len(arch.convs_of(left))} convolutions of "
+        f"{why}; "
     )
 
 

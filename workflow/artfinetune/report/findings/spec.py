@@ -6,7 +6,7 @@ from __future__ import annotations
 from artfinetune.model.layers import network_order
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
 from artfinetune.report.findings.verdicts import TITLE
-from artfinetune.study.names import dataset_of, frozen_layers, metrics_of, seed_variants
+from artfinetune.study.names import analysis_layers, dataset_of, frozen_layers, metrics_of, seed_variants
 from artfinetune.study.paths import pair_files, render_change_path, table_path
 
 DEFAULT_MIN_CHANNELS = 20
@@ -46,8 +46,10 @@ def _row_comparisons(config: dict, entries: list[dict], better: str, worse: str)
     return out
 
 
-def findings_spec(config: dict) -> dict:
-    """Everything :func:`evaluate_findings` needs, as plain values and file paths, from a completed config.
+def findings_spec(config: dict, arch_name: str | None = None) -> dict:
+    """Everything :func:`evaluate_findings` needs, as plain values and file paths, from a completed config: for its
+    ``findings`` section, or with ``arch_name`` for that architecture's section of ``architectures.findings`` (then
+    ``layers`` are that architecture's analysis layers and ``architecture`` names it).
 
     Keys: ``title``, ``layers`` (the config's, in network order), ``min_drop``; and, when the config has them,
     ``depth`` (``pair``, ``cka`` and ``overlap`` files, ``overlap_k``, ``entropy_k``), ``init_distance``
@@ -57,12 +59,13 @@ def findings_spec(config: dict) -> dict:
     ``worse`` (off-the-shelf, direct), and ``main_metrics``: dataset -> the metric compared). A finding whose
     config key is absent is absent from the spec (it cannot be judged, naming the key).
     """
-    section = config.get("findings") or {}
-    spec = {
-        "title": TITLE,
-        "layers": network_order(config["layers"]),
-        "min_drop": section.get("min_drop", DEFAULT_MIN_DROP),
-    }
+    if arch_name is None:
+        section, layers = config.get("findings") or {}, network_order(config["layers"])
+    else:
+        section, layers = config["architectures"]["findings"][arch_name], analysis_layers(config, arch_name)
+    spec = {"title": TITLE, "layers": layers, "min_drop": section.get("min_drop", DEFAULT_MIN_DROP)}
+    if arch_name is not None:
+        spec["architecture"] = arch_name
     if "depth" in section:
         depth = section["depth"]
         files = pair_files(config, depth["pair"])
@@ -97,9 +100,10 @@ def findings_spec(config: dict) -> dict:
     return spec
 
 
-def findings_inputs(config: dict) -> dict[str, list[str]]:
-    """The files the findings read, by kind (cka, overlap, l2, tables): the findings rule's inputs."""
-    spec = findings_spec(config)
+def findings_inputs(config: dict, arch_name: str | None = None) -> dict[str, list[str]]:
+    """The files the findings read, by kind (cka, overlap, l2, tables): the findings rule's inputs (with
+    ``arch_name``, those of that architecture's findings)."""
+    spec = findings_spec(config, arch_name)
     files: dict[str, list[str]] = {"cka": [], "overlap": [], "l2": [], "tables": [], "render_change": []}
     if "depth" in spec:
         for entry in [spec["depth"], *spec["depth"]["variants"]]:
