@@ -96,3 +96,18 @@ def test_a_file_placed_by_hand_with_a_misshapen_layer_is_refused_naming_it(www, 
     model = arch.build(5, input_size=None)
     with pytest.raises(keras_apps.UserError, match=r"does not hold the weights of vgg16: shapes differ: block3_conv2"):
         keras_apps.check_weights_file(path, model, arch.head)
+
+
+def test_a_saved_keras_application_loads_in_a_fresh_process(tmp_path):
+    """A job that only loads a model (activations, renders) finds the architecture's own input layer."""
+    import subprocess
+    import sys
+
+    from artfinetune.model.files import save_model
+
+    keras.utils.set_random_seed(0)
+    model = architecture("vgg16").build(3, input_size=32)
+    path = save_model(model, tmp_path / "vgg16.keras")
+    code = f"from artfinetune.model.files import load_model; print(load_model({str(path)!r}).layers[1].name)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "caffe_input", done.stderr[-2000:]

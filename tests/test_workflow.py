@@ -40,7 +40,10 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         "image_store": 3,
         "download_lucid_weights": 1,
         "import_lucid": 1,
-        "train": 42,
+        "download_keras_weights": 2,  # ImageNet ResNet-50 and VGG16 (the architectures comparison)
+        "import_keras": 2,
+        # 42 InceptionV1 trainings; ResNet-50 and VGG16 on RASTA: mode A with two seeds, from scratch with one
+        "train": 42 + 6,
         "ensemble": 2,
         "table": 2,
         # 25 pairs: 22 of the comparisons, tables and figures 5, 6, 14, 15, plus ImageNet vs end from scratch
@@ -49,11 +52,14 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
         # end from scratch vs their inits, ImageNet vs end from scratch; table 4's nine pairs of seed 1 (ImageNet
         # vs A on IconArt, Paintings, and vs RASTA then each; RASTA A, end from scratch and from scratch vs
         # then IconArt and then Paintings).
-        "activations": 49,  # 49 (dataset, model) of those 39 pairs, each job both splits
-        "topk": 49,
-        "cka": 39,
-        "l2": 39,
-        "overlap": 40,  # and ImageNet vs RASTA mode A 1 on IconArt's train set (figure 17)
+        # And per ResNet-50 and VGG16: 3 pairs (ImageNet vs A 1 and its seed variant vs A 2, from scratch vs its
+        # init) of 5 models.
+        "activations": 49 + 10,  # 49 (dataset, model) of those 39 pairs, each job both splits
+        "topk": 49 + 10,
+        "cka": 39 + 6,
+        "l2": 39 + 6,
+        "overlap": 40 + 6,  # and ImageNet vs RASTA mode A 1 on IconArt's train set (figure 17)
+        "architectures": 1,
         "figure": 5,  # 5, 6, 6 at top-1000, 14, 15
         "comparison_table": 2,
         "mode_table": 1,
@@ -117,6 +123,48 @@ def test_dry_run_lists_the_dag_of_both_configs(tmp_path):
     assert "Config file config.yaml is extended" not in out  # the demo replaces the paper config
     code, out = snakemake("-n", "--config", f"results={tmp_path / 'paper'}")  # --config edits config.yaml
     assert code == 0 and jobs(out)["import_lucid"] == 1, out
+
+
+def test_the_architectures_demo_trains_each_network_with_its_own_command(tmp_path):
+    config = REPO / "resources/demo/architectures.yaml"
+    code, out = snakemake("-n", "-p", configfile=_elsewhere(config, tmp_path))
+    assert code == 0, out
+    assert jobs(out) == {
+        "demo_dataset": 2,
+        "image_store": 2,
+        "pretrain": 3,  # one stand-in ImageNet per architecture
+        "train": 3 * 4,  # per architecture: mode A with seeds 1 and 2, from scratch and off the shelf with seed 1
+        "table": 1,
+        "activations": 3 * 5,  # per architecture: its init, A 1, A 2, from scratch and its init
+        "topk": 3 * 5,
+        "cka": 3 * 3,  # per architecture: init vs A 1 (and vs A 2, its seed variant), from scratch vs its init
+        "l2": 3 * 3,
+        "overlap": 3 * 3,
+        "render": 3 * 2,  # each gallery's two models
+        "mosaics": 3,
+        "render_change": 3,
+        "gallery": 3,
+        "architectures": 1,
+        "software": 1,
+        "findings": 1,
+        "all": 1,
+    }
+    commands = shell_commands(out)
+
+    def command(start: str, *parts: str) -> str:
+        (found,) = [c for c in commands if c.startswith(start) and all(p in c for p in parts)]
+        return found
+
+    # a random init names its architecture; InceptionV1's commands stay as they were before other architectures
+    assert "--architecture resnet50 " in command("artfinetune train --seed 1", "models/styles_resnet50_from_scratch/1")
+    assert "--architecture vgg16 " in command("artfinetune train --seed 0", "models/init/imagenet_vgg16")
+    assert "--architecture" not in command("artfinetune train --seed 1", "models/styles_from_scratch/1")
+    assert "--architecture" not in command("artfinetune train --seed 0", "models/init/imagenet ")
+    assert "--architecture" not in command("artfinetune train --seed 1", "models/styles_vgg16_A/1")  # from its init
+    tensors = re.search(r"--tensors '(\[.*?\])'", command("artfinetune activations", "--name styles_resnet50_A/2"))
+    resnet = ["conv1_relu", *(f"conv{s}_block{b}_out" for s, n in ((2, 3), (3, 4), (4, 6), (5, 3))
+                             for b in range(1, n + 1))]  # fmt: skip
+    assert yaml.safe_load(tensors.group(1)) == resnet
 
 
 def test_each_table_and_figure_is_a_target_of_its_own(tmp_path):

@@ -35,6 +35,8 @@ def load_model(path: str | Path) -> keras.Model:
         raise FileNotFoundError(f"model file {path} does not exist; build it first (snakemake {path})")
     if not zipfile.is_zipfile(path):  # Keras reports any unreadable file as "File not found"
         raise UserError(f"{path} is not a Keras model file (.keras zip); delete it and rebuild it (snakemake {path})")
+    from artfinetune.model import keras_apps  # noqa: F401 (registers CaffeInput, the first layer of ResNet-50 and VGG16)
+
     return keras.saving.load_model(path, compile=False)
 
 
