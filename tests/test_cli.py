@@ -29,6 +29,22 @@ def test_a_mode_given_as_json_gets_the_schema_defaults(store64, tmp_path):
     assert result["n"] == 3 and result["deterministic"] is True
 
 
+def test_train_takes_the_architecture_of_its_init_or_the_one_it_is_given(store64, tmp_path):
+    import keras
+
+    from artfinetune.model.architectures import architecture, saved_model_name
+    from artfinetune.model.files import save_model
+
+    mode = '{"lr_head": 0.01, "lr_transferred": 0.01, "epochs": 1}'
+    args = ["train", "--seed", "1", "--mode-json", mode, "--store", str(store64), "--image-size", "64"]
+    keras.utils.set_random_seed(0)
+    init = save_model(architecture("vgg16").build(5, input_size=64), tmp_path / "vgg16.keras")
+    assert main([*args, "--init", str(init), "--out", str(tmp_path / "from_init")]) == 0  # no --architecture needed
+    assert saved_model_name(tmp_path / "from_init/model.keras") == "vgg16"
+    assert main([*args, "--architecture", "vgg16", "--out", str(tmp_path / "random")]) == 0
+    assert saved_model_name(tmp_path / "random/model.keras") == "vgg16"
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

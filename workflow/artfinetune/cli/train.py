@@ -75,8 +75,8 @@ def add_commands(sub) -> None:
     p.add_argument(
         "--architecture",
         choices=sorted(ARCHITECTURES),
-        default=DEFAULT_ARCHITECTURE,
-        help=f"the network of a random init (default {DEFAULT_ARCHITECTURE}); from --init, the init's",
+        help=f"the network of a random init (default {DEFAULT_ARCHITECTURE}); from --init, the init's (naming "
+        "another is an error)",
     )
     p.add_argument("--mixed-precision", action="store_true", help="mixed float16 training")
     p.add_argument(
