@@ -11,7 +11,7 @@ import pytest
 import yaml
 from keras.src.legacy.saving.legacy_h5_format import save_weights_to_hdf5_group
 
-from artfinetune.model import keras_apps
+from artfinetune.model import keras_apps, keras_weights
 from artfinetune.model.architectures import architecture
 from artfinetune.model.files import load_model
 
@@ -48,7 +48,7 @@ def specs(www, tmp_path, monkeypatch):
         for name in APPS:
             mirrors = [f"http://127.0.0.1:{unused_port()}/{name}_notop.h5", f"{server.url}/{name}_notop.h5"]
             (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump({"mirrors": mirrors}))
-        monkeypatch.setattr(keras_apps, "SPEC_DIR", tmp_path)
+        monkeypatch.setattr(keras_weights, "SPEC_DIR", tmp_path)
         yield server
 
 

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from artfinetune.cli import main
-from artfinetune.model import lucid_weights
+from artfinetune.model import keras_weights, lucid_weights
 from artfinetune.study.config import prepare_config
 from artfinetune.study.disk import disk_needs, size_text
 from artfinetune.study.preflight import Report, gpu_row, preflight, slurm_check
@@ -36,7 +36,11 @@ def paper_config(tmp_path, monkeypatch):
     www.mkdir()
     (www / "IconArt_v1.zip").write_bytes(b"z" * 2_500_000)
     (www / "InceptionV1.pb").write_bytes(b"g" * 1_500_000)
+    (www / "resnet50_notop.h5").write_bytes(b"w" * 2_000_000)
     monkeypatch.chdir(tmp_path)
+    vgg16 = tmp_path / "results/models/init/imagenet_vgg16/weights.h5"  # placed by hand
+    vgg16.parent.mkdir(parents=True)
+    vgg16.write_bytes(b"v" * 700_000)
     for name, size in [("rasta/download/wikipaintings_full.tgz", 3_000_000), ("paintings/download/p.csv", 100)]:
         path = tmp_path / "results/data" / name
         path.parent.mkdir(parents=True)
@@ -53,9 +57,14 @@ def paper_config(tmp_path, monkeypatch):
             yaml.safe_dump({"mirrors": [f"{server.url}/gone/InceptionV1.pb"], "download_bytes": 54_000_000})
         )
         monkeypatch.setattr(lucid_weights, "SPEC_PATH", tmp_path / "inception_v1.yaml")
+        for arch in ("resnet50", "vgg16"):  # the known mirrors of the Keras weights: a 404 each
+            gone = {"mirrors": [f"{server.url}/gone/{arch}_notop.h5"], "download_bytes": 90_000_000}
+            (tmp_path / f"{arch}.yaml").write_text(yaml.safe_dump(gone))
+        monkeypatch.setattr(keras_weights, "SPEC_DIR", tmp_path)
         config = yaml.safe_load((REPO / "config.yaml").read_text())
         config["datasets"]["iconart"]["source"]["spec"] = str(tmp_path / "iconart.yaml")
         config["init"]["imagenet"]["url"] = f"{server.url}/InceptionV1.pb"
+        config["init"]["imagenet_resnet50"]["mirrors"] = [f"{server.url}/resnet50_notop.h5"]
         (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
         yield tmp_path / "config.yaml", server
 
@@ -73,16 +82,29 @@ def test_each_mirror_is_asked_and_a_downloaded_file_is_not(paper_config):
     assert sources["init imagenet (1/2)"] == ("reachable", "1.5 MB", f"{server.url}/InceptionV1.pb: HTTP 200")
     assert sources["init imagenet (2/2)"][0] == "dead"
     assert sources["paintings"][0] == "downloaded"
+    assert sources["init imagenet_resnet50 (1/2)"] == (
+        "reachable",
+        "2.0 MB",
+        f"{server.url}/resnet50_notop.h5: HTTP 200",
+    )
+    assert sources["init imagenet_resnet50 (2/2)"][0] == "dead"
+    weights = "results/models/init/imagenet_vgg16/weights.h5"
+    assert sources["init imagenet_vgg16"] == ("downloaded", "700.0 kB", weights)
     assert sorted(r["path"] for r in server.log) == [
         "/IconArt_v1.zip",
         "/InceptionV1.pb",
         "/gone/IconArt_v1.zip",
         "/gone/InceptionV1.pb",
-    ]  # one HEAD each; none for rasta
+        "/gone/resnet50_notop.h5",
+        "/resnet50_notop.h5",
+    ]  # one HEAD each; none for rasta nor for the VGG16 weights already there
     # The sizes found go into the estimate: an archive twice (with its unpacked copy), the graph once; the
     # Paintings images at the spec's estimate (2.6 GB) beside its table.
     disk = rows_of(report, "disk")
-    assert disk["source files"][2] == "iconart 5.0 MB, paintings 2.6 GB, rasta 6.0 MB, imagenet 1.5 MB"
+    assert disk["source files"][2] == (
+        "iconart 5.0 MB, paintings 2.6 GB, rasta 6.0 MB, imagenet 1.5 MB, imagenet_resnet50 2.0 MB, "
+        "imagenet_vgg16 700.0 kB"
+    )
     assert report.problems == [] and report.text().endswith("the study fits on disk")
 
 
@@ -143,6 +165,12 @@ def test_disk_estimate_known_answers():
     assert lucid["models"]["base"] == 24_600_000 + 17_400_000 + (4_100 + 8_200) * 1008  # with the aux heads
     assert disk_needs(tiny_config({"kind": "lucid"}))["source files"]["base"] == 54_000_000  # the spec's estimate
     assert [size_text(n) for n in (950, 2_500_000, 117_512_345_678)] == ["0.9 kB", "2.5 MB", "117.5 GB"]
+    # ResNet-50: its 17 analysis layers (the config lists none of its own) hold 64 + 3 x 256 + 4 x 512 + 6 x 1024 +
+    # 3 x 2048 channels (He et al., table 1), the weights file at the spec's estimate
+    resnet = disk_needs(tiny_config({"kind": "keras", "architecture": "resnet50"}))
+    assert resnet["activations"] == {"d": 2 * 15 * (64 + 3 * 256 + 4 * 512 + 6 * 1024 + 3 * 2048) * 4}
+    assert resnet["models"] == {"r": 2 * (95_000_000 + 8_200 * 2), "base": 95_000_000 + 8_200 * 1000}
+    assert resnet["source files"]["base"] == 95_000_000
 
 
 def test_too_little_disk_is_a_problem(tmp_path, monkeypatch):

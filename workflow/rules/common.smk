@@ -29,6 +29,7 @@ try:
     from artfinetune.figures.panels import panel_caption, panel_inputs, panel_spec
     from artfinetune.figures.tables import table_caption, table_inputs, table_spec
     from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
+    from artfinetune.model.keras_weights import WEIGHTS_FILE as KERAS_WEIGHTS_FILE
     from artfinetune.model.lucid_weights import init_urls
     from artfinetune.render.captions import gallery_caption
     from artfinetune.render.channels import (

@@ -41,7 +41,7 @@ rule import_lucid:
 
 rule download_keras_weights:
     output:
-        weights=f"{INIT}/weights.h5",
+        weights=f"{INIT}/{KERAS_WEIGHTS_FILE}",
     log:
         f"{R}/logs/download_keras_weights/{{init}}.log",
     wildcard_constraints:
@@ -63,7 +63,7 @@ rule download_keras_weights:
 
 rule import_keras:
     input:
-        weights=f"{INIT}/weights.h5",
+        weights=f"{INIT}/{KERAS_WEIGHTS_FILE}",
     output:
         model=f"{INIT}/model.keras",
     log:

@@ -3,7 +3,7 @@ ImageNet weights (checked, then loaded).
 
 The weights are the applications' own files (``*_weights_tf_dim_ordering_tf_kernels_notop.h5``: Keras 2's HDF5
 layout, one group per layer under the root's ``layer_names``), fetched by the project's downloader from the mirrors
-in ``resources/models/<architecture>.yaml`` (:func:`weights_mirrors`). A file is
+in ``resources/models/<architecture>.yaml`` (:func:`artfinetune.model.keras_weights.weights_mirrors`). A file is
 accepted only if it holds every trunk layer of the architecture with the shapes of the built model
 (:func:`check_weights_file`), whichever mirror it came from or if it was placed by hand.
 """
@@ -17,6 +17,7 @@ import keras
 from artfinetune.errors import UserError
 from artfinetune.model.architectures import architecture as get_architecture
 from artfinetune.model.inception import classifier, weight_layers
+from artfinetune.model.keras_weights import CONFIG_ORIGIN, weights_mirrors
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)  # what the applications' "caffe" preprocessing subtracts
 
@@ -100,27 +101,6 @@ def load_weights_file(model: keras.Model, path: str | Path, head: str) -> keras.
     check_weights_file(path, model, head)
     model.load_weights(str(path), by_name=True)
     return model
-
-
-SPEC_DIR = Path(__file__).resolve().parents[3] / "resources" / "models"
-CONFIG_ORIGIN = "the init section of the config"
-
-
-def spec_path(architecture: str) -> Path:
-    return SPEC_DIR / f"{architecture}.yaml"
-
-
-def weights_mirrors(architecture: str, urls: list[str] = ()) -> list:
-    """The config's URLs for an architecture's ImageNet weights, then the known mirrors of its spec, each once."""
-    import yaml
-
-    from artfinetune.data.mirrors import merge_mirrors, mirror_list
-
-    spec = spec_path(architecture)
-    if not spec.exists():
-        raise UserError(f"architecture {architecture!r} has no published weights here ({spec} is missing)")
-    known = yaml.safe_load(spec.read_text())["mirrors"]
-    return merge_mirrors(mirror_list(list(urls), CONFIG_ORIGIN), mirror_list(known, str(spec)))
 
 
 def fetch_keras_weights(architecture: str, urls: list[str], sha256: str | None, out: str | Path) -> str:

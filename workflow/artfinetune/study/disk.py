@@ -13,9 +13,11 @@ x classes; a csv dataset's, the rows of its table), the estimate adds, in bytes:
 - **activations**: for each (dataset, model) some pair compares, n x C x 4 (float32 channel means of the
   train and test splits: n = N, an upper bound, for real and csv datasets, N x the train and test share of a
   demo's splits; C = the channels of every extracted tensor, ``analysis_tensors``);
-- **models**: a run's ``init.keras`` and ``model.keras`` per seed, an init's ``model.keras``; each 24.6 MB +
-  4.1 kB per class, plus 17.4 MB + 8.2 kB per class with the auxiliary heads (deep supervision, and Lucid's
-  import with its 1008 classes): measured on saved InceptionV1 files.
+- **models**: a run's ``init.keras`` and ``model.keras`` per seed, an init's ``model.keras``; an InceptionV1 24.6 MB
+  + 4.1 kB per class, plus 17.4 MB + 8.2 kB per class with the auxiliary heads (deep supervision, and Lucid's
+  import with its 1008 classes); a ResNet-50 95.0 MB + 8.2 kB per class, a VGG16 59.0 MB + 2.1 kB per class (a
+  Keras application's init has 1000 classes): measured on saved files; a Keras application's init also keeps its
+  weights file (the spec's ``download_bytes`` or the size a mirror reports).
 
 Not counted: the top-k sets, metric tables, renders, exported graphs, figures, the report, logs and training
 checkpoints (0.18 GB of the demo's 1.55 GB results folder; its estimate is 1.37 GB, README "Before a long run").
@@ -28,12 +30,23 @@ from pathlib import Path
 
 from artfinetune.data import demo
 from artfinetune.data.sources import REAL_KINDS, load_spec
-from artfinetune.model.layers import WIDTHS
-from artfinetune.study.names import analysis_models, analysis_tensors, run_seeds
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
+from artfinetune.model.architectures import architecture
+from artfinetune.study.names import (
+    analysis_models,
+    analysis_tensors,
+    init_architecture,
+    model_architecture,
+    run_architecture,
+    run_seeds,
+)
 
 ASSUMED_ASPECT = 1.3  # mean long/short side of a real collection's images (WikiArt's paintings): an assumption
 DEMO_ASPECT = sum(demo.ASPECT_RANGE) / 2
 MODEL_BYTES = (24_600_000, 4_100)  # a saved InceptionV1: fixed bytes, bytes per class
+# Other architectures' saved models (without auxiliary heads): fixed bytes, bytes per class.
+ARCH_MODEL_BYTES = {"resnet50": (95_000_000, 8_200), "vgg16": (59_000_000, 2_100)}
+KERAS_CLASSES = 1000
 AUX_BYTES = (17_400_000, 8_200)  # what the two auxiliary heads add
 LUCID_CLASSES = 1008
 PARTS = ("source files", "stores", "activations", "models")
@@ -86,29 +99,40 @@ def store_bytes(dataset: dict) -> int:
     return image_count(dataset) * size * round(_aspect(dataset) * size) * 3
 
 
-def extracted_channels(config: dict) -> int:
-    """C: the channels of every tensor whose activations are extracted."""
-    return sum(WIDTHS[t] for t in analysis_tensors(config))
+def extracted_channels(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> int:
+    """C: the channels of every tensor whose activations are extracted from an architecture's models."""
+    widths = architecture(arch_name).widths
+    return sum(widths[t] for t in analysis_tensors(config, arch_name))
 
 
-def model_bytes(classes: int, aux_heads: bool) -> int:
-    fixed, per_class = MODEL_BYTES
+def model_bytes(classes: int, aux_heads: bool, arch_name: str = DEFAULT_ARCHITECTURE) -> int:
+    fixed, per_class = ARCH_MODEL_BYTES.get(arch_name, MODEL_BYTES)
     size = fixed + per_class * classes
     if aux_heads:
         size += AUX_BYTES[0] + AUX_BYTES[1] * classes
     return size
 
 
-def _run_model_bytes(config: dict, run: dict) -> int:
+def _run_model_bytes(config: dict, name: str, run: dict) -> int:
     classes = len(config["datasets"][run["dataset"]]["classes"])
-    return model_bytes(classes, config["modes"][run["mode"]]["deep_supervision"])
+    return model_bytes(classes, config["modes"][run["mode"]]["deep_supervision"], run_architecture(config, name))
 
 
 def _init_model_bytes(config: dict, init: dict) -> int:
     if init["kind"] == "lucid":
         return model_bytes(LUCID_CLASSES, True)
+    if init["kind"] == "keras":
+        return model_bytes(KERAS_CLASSES, False, init["architecture"])
     dataset = config["datasets"][init["dataset"]]
-    return model_bytes(len(dataset["classes"]), config["modes"][init["mode"]]["deep_supervision"])
+    deep = config["modes"][init["mode"]]["deep_supervision"]
+    return model_bytes(len(dataset["classes"]), deep, init_architecture(init))
+
+
+def keras_weights_bytes(architecture_name: str, download: int | None) -> int:
+    """A Keras application's weights file, kept in its init's folder: as a mirror reports it, or the spec's."""
+    from artfinetune.model.keras_weights import load_spec as weights_spec
+
+    return download if download is not None else int(weights_spec(architecture_name)["download_bytes"])
 
 
 def graph_bytes(download: int | None) -> int:
@@ -127,16 +151,21 @@ def disk_needs(config: dict, downloads: dict[str, int | None] | None = None) -> 
     for name, ds in datasets.items():
         needs["source files"][name] = source_bytes(ds, downloads.get(name))
         needs["stores"][name] = store_bytes(ds)
-    channels = extracted_channels(config)
-    for dataset, _model in analysis_models(config):
+    channels = {}
+    for dataset, model in analysis_models(config):
         ds = datasets[dataset]
         n = round(image_count(ds) * _extracted_share(ds))
-        needs["activations"][dataset] = needs["activations"].get(dataset, 0) + n * channels * 4
+        arch_name = model_architecture(config, model)
+        if arch_name not in channels:
+            channels[arch_name] = extracted_channels(config, arch_name)
+        needs["activations"][dataset] = needs["activations"].get(dataset, 0) + n * channels[arch_name] * 4
     for name, run in config["runs"].items():
-        needs["models"][name] = 2 * len(run_seeds(config, name)) * _run_model_bytes(config, run)
+        needs["models"][name] = 2 * len(run_seeds(config, name)) * _run_model_bytes(config, name, run)
     for name, init in config["init"].items():
         if init["kind"] == "lucid":
             needs["source files"][name] = graph_bytes(downloads.get(name))
+        if init["kind"] == "keras":
+            needs["source files"][name] = keras_weights_bytes(init["architecture"], downloads.get(name))
         needs["models"][name] = _init_model_bytes(config, init)
     return needs
 
