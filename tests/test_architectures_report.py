@@ -95,6 +95,7 @@ def test_each_architecture_is_judged_on_its_own_layers_and_convolutions(tmp_path
     spec = {
         "layers": layers,
         "architecture": "resnet50",
+        "section": "architectures.findings.resnet50",
         "init_distance": {
             "fine_tuned": [{"pair": ["i", "r/1"], "cka": cka, "l2": l2_file("ft.csv", 0.0, 1.0),
                             "frozen": {"r/1": ["conv1_relu"]}, "variants": []}],
@@ -109,6 +110,7 @@ def test_each_architecture_is_judged_on_its_own_layers_and_convolutions(tmp_path
     assert "i vs r/1 1.000" in l2["statement"] and "s/1/init vs s/1 2.000" in l2["statement"]
     assert "left out: the 1 convolutions of conv1_relu" in l2["statement"]
     assert table.loc["cka_depth", "verdict"] == "cannot be judged"  # no depth pair given: said, not an error
+    assert table.loc["cka_depth", "statement"].startswith("the config has no architectures.findings.resnet50.depth;")
 
 
 def test_the_table_names_each_architectures_verdicts_and_the_figure_is_written(tmp_path):

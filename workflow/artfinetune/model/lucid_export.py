@@ -1,10 +1,16 @@
-"""Export a Keras InceptionV1 to a frozen GraphDef that Lucid loads with its own tensor names.
+"""Export a Keras model of a registered architecture to a frozen GraphDef that Lucid loads with plain tensor names.
 
-The graph's input placeholder ``input`` takes Lucid's [-117, 138] range, like
-Lucid's InceptionV1.pb, and every layer and branch of the registry is reachable
-by its plain name (``mixed4d_3x3_pre_relu``), so objectives read as in the paper
-(``mixed4d_3x3_pre_relu:52``). Freezing a Keras model names nodes after its
-layers' scopes; the plain names are Identity nodes added on top of them.
+The graph is the model's architecture rebuilt for any input size, as Lucid's renders need (InceptionV1 without its
+auxiliary heads), holding the model's weights. Every tensor of the architecture's registry is reachable by its plain
+name (``mixed4d_3x3_pre_relu``, ``conv3_block1_out``, ``block3_conv2``), so objectives read as in the paper
+(``mixed4d_3x3_pre_relu:52``), and so is the main head (``<head>_pre_activation`` and ``<head>``). Freezing a Keras
+model names nodes after its layers' scopes; the plain names are Identity nodes added on top of them. A ``.json``
+beside the graph records its input's name and value range, the tensors, the head's classes and task, and the
+architecture.
+
+The input placeholder ``input`` takes Lucid's [-117, 138] range for InceptionV1, like Lucid's InceptionV1.pb, and
+RGB in [0, 255] for the Keras applications (ResNet-50, VGG16), whose first layer
+(:class:`~artfinetune.model.keras_apps.CaffeInput`) does their preprocessing.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import tensorflow as tf
 from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
 from artfinetune.io import atomic_path
+from artfinetune.model.architectures import INCEPTION_V1, Architecture, architecture_of_model
 from artfinetune.model.inception import (
     INPUT_OFFSET,
     LRN_LAYERS,
@@ -26,36 +33,38 @@ from artfinetune.model.inception import (
     transfer_weights,
     weight_layers,
 )
-from artfinetune.model.layers import WIDTHS
 
 INPUT_NAME = "input"
-IMAGE_VALUE_RANGE = (-INPUT_OFFSET, 255.0 - INPUT_OFFSET)
+LUCID_RANGE = (-INPUT_OFFSET, 255.0 - INPUT_OFFSET)  # InceptionV1's graph input, as Lucid's own InceptionV1.pb
+RGB_RANGE = (0.0, 255.0)  # the other architectures' graph input: what their models take
 
 
-def exported_tensors(model: keras.Model) -> list[str]:
-    """Names the exported graph provides: every registry tensor, the pools and the main head."""
-    names = [*WIDTHS, *LRN_LAYERS, *POOL_LAYERS, "softmax2_pre_activation", "softmax2"]
-    return [n for n in names if any(layer.name == n for layer in model.layers)]
+def exported_tensors(model: keras.Model, arch: Architecture = INCEPTION_V1) -> list[str]:
+    """Names the exported graph provides: every registry tensor the model has (InceptionV1's also its local response
+    normalisations and pools), then the main head."""
+    extra = (*LRN_LAYERS, *POOL_LAYERS) if arch.name == INCEPTION_V1.name else ()
+    names = [*arch.widths, *extra, f"{arch.head}_pre_activation", arch.head]
+    layers = {layer.name for layer in model.layers}
+    return [n for n in names if n in layers]
 
 
-def export_graph(model: keras.Model, out_path: str | Path) -> Path:
-    """Freeze the trunk and main head of ``model`` into ``out_path`` (+ ``.json`` with Lucid's settings)."""
-    out_path = Path(out_path)
-    head = model.get_layer("softmax2")
-    task = "single_label" if head.activation.__name__ == "softmax" else "multi_label"
-    num_classes = model.get_layer("softmax2_pre_activation").units
-    # Without auxiliary heads the graph accepts any input size, as Lucid's renders need.
-    trunk = build_inception_v1(num_classes, task, input_size=None, aux_heads=False, lrn=lrn_attributes(model))
-    copied = set(transfer_weights(model, trunk))
-    missed = [layer.name for layer in weight_layers(trunk) if layer.name not in copied]
+def copy_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy every weight layer of ``target`` from the layer of ``source`` with its name; an error if any is left."""
+    copied = set(transfer_weights(source, target))
+    missed = [layer.name for layer in weight_layers(target) if layer.name not in copied]
     if missed:  # never export random weights silently
         raise RuntimeError(f"export could not copy the weights of {missed} from the model")
-    names = exported_tensors(trunk)
-    probe = keras.Model(trunk.input, {n: trunk.get_layer(n).output for n in names})
+
+
+def frozen_graph(model: keras.Model, names: list[str], value_range: tuple[float, float]) -> tf.compat.v1.GraphDef:
+    """``model`` (which takes RGB in [0, 255]) frozen behind a placeholder ``input`` taking ``value_range``, with an
+    Identity node named after each layer of ``names``, giving that layer's output."""
+    probe = keras.Model(model.input, {n: model.get_layer(n).output for n in names})
+    offset = -value_range[0]  # the graph's input plus offset is RGB in [0, 255] (no addition op when it is 0)
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name=INPUT_NAME)])
-    def forward(lucid_input):
-        return probe(lucid_input + INPUT_OFFSET)  # the model subtracts the offset again
+    def forward(graph_input):
+        return probe(graph_input + offset if offset else graph_input)
 
     frozen = convert_variables_to_constants_v2(forward.get_concrete_function())
     graph_def = frozen.graph.as_graph_def()
@@ -69,14 +78,36 @@ def export_graph(model: keras.Model, out_path: str | Path) -> Path:
         node.name, node.op = name, "Identity"
         node.input.append(tensor.name[:-2] if tensor.name.endswith(":0") else tensor.name)
         node.attr["T"].type = tf.float32.as_datatype_enum
+    return graph_def
+
+
+def export_graph(model: keras.Model, out_path: str | Path) -> Path:
+    """Freeze the trunk and main head of ``model`` (any registered architecture) into ``out_path`` (+ ``.json`` with
+    Lucid's settings)."""
+    out_path = Path(out_path)
+    arch = architecture_of_model(model.name)
+    head = model.get_layer(arch.head)
+    task = "single_label" if head.activation.__name__ == "softmax" else "multi_label"
+    num_classes = model.get_layer(f"{arch.head}_pre_activation").units
+    if arch.name == INCEPTION_V1.name:
+        # Without auxiliary heads the graph accepts any input size, as Lucid's renders need.
+        trunk = build_inception_v1(num_classes, task, input_size=None, aux_heads=False, lrn=lrn_attributes(model))
+        value_range = LUCID_RANGE
+    else:
+        trunk = arch.build(num_classes, task, input_size=None, name=model.name)
+        value_range = RGB_RANGE
+    copy_weights(model, trunk)
+    names = exported_tensors(trunk, arch)
+    graph_def = frozen_graph(trunk, names, value_range)
     with atomic_path(out_path) as tmp:
         tmp.write_bytes(graph_def.SerializeToString())
     meta = {
         "input_name": INPUT_NAME,
-        "image_value_range": list(IMAGE_VALUE_RANGE),
+        "image_value_range": list(value_range),
         "tensors": names,
         "num_classes": num_classes,
         "task": task,
+        "architecture": arch.name,
     }
     with atomic_path(out_path.with_suffix(".json")) as tmp:
         tmp.write_text(json.dumps(meta, indent=1))

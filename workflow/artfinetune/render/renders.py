@@ -58,16 +58,17 @@ ANGLES = list(range(-10, 11)) + 5 * [0]  # degrees; 0 weighted six times, as in 
 
 
 def exported_model(lucid, graph_path: Path, size: int):
-    """The exported graph as a Lucid model, with the input range and name its export recorded."""
+    """The exported graph (of any architecture) as a Lucid model, with the input range and name its export
+    recorded."""
     meta = json.loads(graph_path.with_suffix(".json").read_text())
 
-    class ExportedInceptionV1(lucid.Model):
+    class ExportedModel(lucid.Model):
         model_path = str(graph_path)
         image_shape = [size, size, 3]
         image_value_range = tuple(meta["image_value_range"])
         input_name = meta["input_name"]
 
-    return ExportedInceptionV1()
+    return ExportedModel()
 
 
 def channel_seed(seed: int, channel: str, purpose: str = "image") -> int:

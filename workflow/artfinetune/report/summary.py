@@ -8,7 +8,7 @@ from pathlib import Path
 
 from artfinetune.data.store import read_store_info
 from artfinetune.study import paths
-from artfinetune.study.names import analysis_pairs, run_seeds
+from artfinetune.study.names import ARCHITECTURES_OUTPUT, analysis_pairs, run_seeds
 
 
 def study_summary(config: dict, origin: str) -> Iterator[str]:
@@ -45,6 +45,11 @@ def study_summary(config: dict, origin: str) -> Iterator[str]:
             yield md.read_text()
         else:
             yield f"  table {table}: not built yet ({md})"
+    if config.get("architectures"):
+        png = Path(paths.figure_path(config, ARCHITECTURES_OUTPUT))
+        yield f"  figure {ARCHITECTURES_OUTPUT}: {png}" + ("" if png.exists() else " (not built yet)")
+        md = Path(paths.table_path(config, ARCHITECTURES_OUTPUT, "md"))
+        yield f"  verdicts per architecture: {md}" + ("" if md.exists() else " (not judged yet)")
     findings = Path(paths.findings_path(config))
     if findings.exists():
         yield f"  findings: {findings}\n"

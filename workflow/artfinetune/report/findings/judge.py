@@ -29,7 +29,8 @@ def _need_file(path: str) -> Path:
 
 def _need(spec: dict, key: str, example: str) -> dict | list:
     if key not in spec:
-        raise CannotJudge(f"the config has no findings.{key}; set it to judge this claim (e.g. {example})")
+        section = spec.get("section", "findings")
+        raise CannotJudge(f"the config has no {section}.{key}; set it to judge this claim (e.g. {example})")
     return spec[key]
 
 
@@ -462,7 +463,8 @@ def render_change_overlap(spec: dict) -> tuple[str, str]:
     if len(usable) < minimum:
         raise CannotJudge(
             f"{len(usable)} randomly sampled channels have a render change and an overlap in {entry['csv']}, fewer "
-            f"than findings.render_change.min_channels = {minimum}; raise render.sample (channels per layer)"
+            f"than {spec.get('section', 'findings')}.render_change.min_channels = {minimum}; raise render.sample "
+            "(channels per layer)"
         )
     c = spearman_interval(usable["overlap"], usable["render_change"])
     if math.isnan(c.rho):

@@ -66,6 +66,7 @@ def findings_spec(config: dict, arch_name: str | None = None) -> dict:
     spec = {"title": TITLE, "layers": layers, "min_drop": section.get("min_drop", DEFAULT_MIN_DROP)}
     if arch_name is not None:
         spec["architecture"] = arch_name
+        spec["section"] = f"architectures.findings.{arch_name}"
     if "depth" in section:
         depth = section["depth"]
         files = pair_files(config, depth["pair"])
