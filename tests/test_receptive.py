@@ -108,6 +108,9 @@ def test_the_keras_applications_stems_by_hand():
     # The last layers' fields as published (Araujo, Norris and Sim 2019, "Computing receptive fields of convolutional
     # neural networks", Distill, table of architectures): VGG16 212 px, ResNet-50 483 px
     assert vgg["block5_pool"].size == 212 and resnet["conv5_block3_out"].size == 483
+    # a channel's field (the mosaics' patches) is found by the tensor's name alone, whatever its architecture
+    assert channel_field("conv1_relu", 5, SIZE) == resnet["conv1_relu"]
+    assert channel_field("block1_pool", 63, SIZE) == vgg["block1_pool"]
 
 
 @pytest.fixture(scope="module")

@@ -156,10 +156,13 @@ def receptive_fields(image_size: int = 224, architecture: str = "inception_v1") 
 
 
 def channel_field(tensor: str, channel: int, image_size: int = 224) -> Field:
-    """The field of one channel of ``tensor``: a block's channel has its branch's field."""
-    fields = receptive_fields(image_size)
+    """The field of one channel of ``tensor`` (of any registered architecture: its name says which): an InceptionV1
+    block's channel has its branch's field."""
+    from artfinetune.model.architectures import tensor_architecture
+
+    fields = receptive_fields(image_size, tensor_architecture(tensor).name)
     if tensor not in fields:
-        raise ValueError(f"unknown tensor {tensor!r}; a layer or branch name such as mixed4d or mixed4d_3x3")
+        raise ValueError(f"no receptive field for tensor {tensor!r}")
     if tensor in layers.MIXED:
         start = 0
         widths = dict(zip(layers.BRANCHES, layers.MIXED[tensor], strict=True))
