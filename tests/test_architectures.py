@@ -121,3 +121,15 @@ def test_a_models_architecture_follows_its_init_chain():
     expected = {"imagenet": "inception_v1", "r50": "resnet50", "demo": "vgg16", "a/1": "resnet50"}
     expected |= {"b/1/init": "resnet50", "c/1": "vgg16", "d/1": "inception_v1", "e/1": "inception_v1", "f/1": "vgg16"}
     assert {m: model_architecture(config, m) for m in expected} == expected
+
+
+def test_a_tensor_sorts_with_the_analysis_layer_it_belongs_to():
+    from artfinetune.model.layers import layer_position
+
+    assert [layer_position(t) for t in ("conv2d0_pre_relu", "mixed3a_5x5", "mixed4d", "mixed5b_pool_reduce")] == [
+        0, 3, 8, 11]  # fmt: skip
+    # ResNet-50: the stem's parts with conv1_relu (0), a block's convolutions and normalisations with its output
+    # (conv3_block1 is the 5th analysis layer: stem, three conv2 blocks, then it), the stem's pool after them all
+    assert [layer_position(t) for t in ("conv1_conv", "conv2_block3_out", "conv3_block1_0_bn", "conv3_block1_2_relu",
+                                        "pool1_pool")] == [0, 3, 4, 4, 17]  # fmt: skip
+    assert [layer_position(t) for t in ("block1_conv1", "block3_pool", "block5_pool")] == [0, 9, 17]

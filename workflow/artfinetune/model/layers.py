@@ -82,6 +82,21 @@ def network_order(layers: Iterable[str]) -> list[str]:
     return ordered + [layer for layer in seen if layer not in ordered]
 
 
+def layer_position(tensor: str) -> int:
+    """The position, among its architecture's analysis layers, of the layer a tensor belongs to (InceptionV1's
+    ``mixed4d_3x3`` -> mixed4d's 8; ResNet-50's ``conv2_block1_1_relu`` -> conv2_block1_out's 1); a tensor outside
+    every analysis layer (ResNet-50's ``pool1_pool``) comes after them all. Galleries sort channels by it."""
+    from artfinetune.model.architectures import tensor_architecture
+
+    study = tensor_architecture(tensor).study_layers
+    if tensor in study:
+        return study.index(tensor)
+    for i, layer in enumerate(study):  # a branch or part: its layer's name, or that name without its last part
+        if tensor.startswith(f"{layer}_") or ("_" in layer and tensor.startswith(layer.rsplit("_", 1)[0] + "_")):
+            return i
+    return len(study)
+
+
 def expand_layers(spec: list[str] | None, study_layers: tuple[str, ...] = STUDY_LAYERS) -> list[str]:
     """Expand a list of study layers where an item may be a range such as ``conv2d0..mixed3b`` (``study_layers``:
     another architecture's, e.g. ``conv1_relu..conv3_block4_out`` for ResNet-50)."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from artfinetune.model.layers import STUDY_LAYERS
+from artfinetune.model.layers import layer_position
 from artfinetune.render.channels import (
     changed_settings,
     gallery_has_changed,
@@ -138,7 +138,7 @@ def gallery_entries(
                 "tensor": tensor,
                 "channel": index,
                 "label": channel,
-                "layer_index": STUDY_LAYERS.index(tensor.split("_")[0]),
+                "layer_index": layer_position(tensor),
                 "k": int(k),
                 "render_a": str(Path(renders_a[channel]) / channel_file(channel)),
                 "render_b": str(Path(renders_b[channel]) / channel_file(channel)),
