@@ -65,7 +65,9 @@ def test_the_curves_are_each_architectures_values_at_its_relative_depths(tmp_pat
     assert resnet_middle["value"].tolist() == pytest.approx([0.6, 0.45, 1.0])  # CKA; overlap mean; NaN entropy left out
     assert curves.loc[("resnet50", "mean top-k overlap", "conv1_relu"), "value"] == pytest.approx(0.7)
     assert curves.loc[("vgg16", "linear CKA", "block2_pool"), "depth"] == pytest.approx(1 / 3)
-    assert curves.loc[("vgg16", "mean class entropy", "block5_pool"), "value"] == pytest.approx(0.6)
+    assert curves.loc[("vgg16", "mean class entropy of the fine-tuned model", "block5_pool"), "value"] == pytest.approx(
+        0.6
+    )
     fig = draw_depth_figure(depth_curves(spec), "t")
     axes = [ax for ax in fig.axes if ax.get_lines()]
     assert len(axes) == 3 and all(len(ax.get_lines()) == 2 for ax in axes)

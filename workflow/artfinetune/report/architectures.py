@@ -31,7 +31,7 @@ CAPTION = (
     "fine-tuned pair, per analysed layer against its relative depth (0 = first analysed layer, 1 = last); "
     "tables/architectures.md gives every finding's verdict per architecture."
 )
-MEASURES = ("linear CKA", "mean top-k overlap", "mean class entropy")
+MEASURES = ("linear CKA", "mean top-k overlap", "mean class entropy of the fine-tuned model")
 
 
 def architectures_spec(config: dict) -> dict:
@@ -98,13 +98,15 @@ def draw_depth_figure(curves: pd.DataFrame, title: str):
             ax.plot(line["depth"], line["value"], marker=MARKERS[i % len(MARKERS)], color=PALETTE[i % len(PALETTE)],
                     label=f"{arch} ({line['pair'].iloc[0]})")  # fmt: skip
         k = part["k"].dropna().unique()
-        ax.set_title(measure + (f" (k = {int(k[0])})" if len(k) == 1 else ""))
-        ax.set_xlabel("relative depth (0 = first analysed layer, 1 = last)")
+        ax.set_title(measure.replace(" of the", "\nof the") + (f" (k = {int(k[0])})" if len(k) == 1 else ""))
         ax.set_xlim(-0.03, 1.03)
     axes[0].set_ylabel("value")
     axes[0].set_ylim(0, 1.02)
     axes[1].set_ylim(0, 1.02)
     fig.suptitle(title)
+    for ax in axes:
+        ax.set_xlabel("relative depth")
+    axes[1].set_xlabel("relative depth (0 = the first analysed layer, 1 = the last)")
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 3), frameon=False)
     return fig
