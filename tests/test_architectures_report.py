@@ -132,3 +132,56 @@ def test_the_table_names_each_architectures_verdicts_and_the_figure_is_written(t
     # entropy cannot be judged on 3 or 4 layers (the second half has 2)
     assert "| entropy_depth | cannot be judged | cannot be judged |" in md
     assert "Findings that hold: resnet50 2 of 8, vgg16 0 of 8." in md
+
+
+def _study_with_resnet(demo_config_dict) -> dict:
+    """The demo config with a ResNet-50 pretrained on demo_source, fine-tuned on demo_styles, in a CKA figure, a
+    top-k figure and a comparison table beside InceptionV1 pairs, with the study's findings on its pair."""
+    from artfinetune.study.config import prepare_config
+
+    cfg = demo_config_dict
+    cfg["init"]["demo_resnet50"] = {"kind": "pretrain", "dataset": "demo_source", "mode": "pretrain",
+                                    "architecture": "resnet50"}  # fmt: skip
+    cfg["runs"]["styles_resnet50_A"] = {"dataset": "demo_styles", "init": "demo_resnet50", "mode": "A"}
+    resnet = ["demo_resnet50", "styles_resnet50_A/1"]
+    cfg["figures"]["resnet_cka"] = {"kind": "cka", "title": "t", "pairs": [resnet]}
+    cfg["figures"]["resnet_topk"] = {"kind": "topk", "title": "t", "boxes": [{"metric": "overlap", "pair": resnet}]}
+    cfg["comparison_tables"]["mixed"] = {"title": "t", "metrics": ["mean_cka", "mean_l2"],
+                                         "rows": [{"label": "i", "pairs": [["imagenet", "styles_A/1"]]},
+                                                  {"label": "r", "pairs": [resnet]}]}  # fmt: skip
+    cfg["render"]["layers"] = [*cfg["render"]["layers"], "conv4_block6_out"]  # analysed: ResNet-50 at all its layers
+    cfg["findings"] = {"depth": {"pair": resnet}}
+    return prepare_config(cfg)
+
+
+def test_figures_tables_and_findings_of_a_resnet_pair_use_its_layers(demo_config_dict):
+    from artfinetune.figures import figure_spec
+    from artfinetune.figures.comparison_tables import comparison_table_caption, comparison_table_spec
+    from artfinetune.model.architectures import architecture
+    from artfinetune.report.findings import findings_spec
+
+    config = _study_with_resnet(demo_config_dict)
+    resnet = list(architecture("resnet50").study_layers)
+    assert figure_spec(config, "resnet_cka")["layers"] == resnet
+    assert figure_spec(config, "resnet_topk")["layers"] == resnet
+    assert figure_spec(config, "fig5_cka")["layers"] == config["layers"]  # InceptionV1's, as before
+    table = comparison_table_spec(config, "mixed")
+    assert table["layers"] == config["layers"] and "layers" not in table["rows"][0]["pairs"][0]
+    assert table["rows"][1]["pairs"][0]["layers"] == resnet
+    caption = comparison_table_caption(config, "mixed").replace("\\_", "_")  # rst-escaped
+    assert "inception_v1's 57 convolutions, resnet50's 53 convolutions" in caption
+    assert "resnet50: conv1_relu, conv2_block1_out" in caption
+    findings = findings_spec(config)
+    assert findings["layers"] == resnet and findings["architecture"] == "resnet50"
+
+
+def test_a_comparison_table_averages_each_pair_over_its_own_layers(tmp_path):
+    from artfinetune.figures.comparison_tables import build_comparison_table
+
+    inception = write_cka(tmp_path / "i.csv", {"conv2d0": 0.9, "mixed5b": 0.5})
+    resnet = write_cka(tmp_path / "r.csv", {"conv1_relu": 1.0, "conv5_block3_out": 0.2})
+    spec = {"title": "t", "metrics": ["mean_cka"], "layers": ["conv2d0", "mixed5b"],
+            "rows": [{"label": "i", "pairs": [{"pair": "a vs b", "dataset": "d", "cka": inception}]},
+                     {"label": "r", "pairs": [{"pair": "c vs d", "dataset": "d", "cka": resnet,
+                                               "layers": ["conv1_relu", "conv5_block3_out"]}]}]}  # fmt: skip
+    assert build_comparison_table(spec)["mean_cka"].tolist() == pytest.approx([0.7, 0.6])

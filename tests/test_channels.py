@@ -77,7 +77,7 @@ def test_render_layers_narrow_the_gallerys_choice_in_the_studys_order(demo_confi
         narrowed, ["imagenet", "styles_A/1"]
     )
     cfg["render"]["layers"] = ["mixed4d_3x3"]
-    with pytest.raises(ConfigError, match=r"render\.layers has \['mixed4d_3x3'\], which are not in layers"):
+    with pytest.raises(ConfigError, match=r"render\.layers has \['mixed4d_3x3'\], which are not analysed \(layers"):
         prepare_config(cfg)
 
 

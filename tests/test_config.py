@@ -178,7 +178,12 @@ def test_a_pretrain_init_is_a_random_init_too(demo_config_dict):
             lambda c: c.update(tensors=["mixed4d_3x3_pre_reluu"]),
             r"tensors: unknown layer 'mixed4d_3x3_pre_reluu'; valid",
         ),
-        (lambda c: c.update(layers=["mixed4d_3x3"]), r"layers: unknown layer 'mixed4d_3x3'; valid layers are: conv2d0"),
+        (
+            lambda c: c.update(layers=["mixed4d_3x3"]),
+            r"layers: 'mixed4d_3x3' is a tensor of inception_v1 but not one of its analysis layers; the analysis "
+            r"layers are inception_v1: conv2d0, .*; resnet50: conv1_relu, ",
+        ),
+        (lambda c: c.update(layers=["mixed9z"]), r"layers: 'mixed9z' is no layer of any network; the analysis layers"),
         (lambda c: c["render"].update(channels=["mixed4a:600"]), r"channel 600 is out of range for mixed4a"),
         (lambda c: c.update(topk=[0]), r"topk\.0: 0 is less than the minimum of 1"),
         (

@@ -48,10 +48,10 @@ def test_no_claim_under_slurm_or_when_devices_are_set(tmp_path):
 def test_profiles_dry_run():
     code, out = snakemake("-n", "--workflow-profile", "workflow/profiles/local-gpu")
     assert code == 0, out
-    assert jobs(out)["train"] == 42
+    assert jobs(out)["train"] == 48  # 42 InceptionV1 trainings, 6 of ResNet-50 and VGG16
     code, out = snakemake("-n", "--workflow-profile", "workflow/profiles/slurm")
     assert code == 0, out
-    assert jobs(out)["train"] == 42
+    assert jobs(out)["train"] == 48
 
 
 def test_device_set_up_twice_in_one_process_touches_memory_growth_once(monkeypatch):

@@ -42,26 +42,29 @@ rule findings:
         " --csv {output.csv} --html {output.html} > {log} 2>&1"
 
 
-rule architectures:
-    input:
-        lambda w: architectures_inputs(config),
-    output:
-        png=report(
-            paths.figure_path(config, ARCHITECTURES_OUTPUT),
-            caption=CAPTION,
-            category=FINDINGS,
-            labels={"figure": ARCHITECTURES_OUTPUT},
-        ),
-        pdf=paths.figure_path(config, ARCHITECTURES_OUTPUT, "pdf"),
-        csv=paths.table_path(config, ARCHITECTURES_OUTPUT),
-        md=paths.table_path(config, ARCHITECTURES_OUTPUT, "md"),
-    log:
-        f"{R}/logs/architectures.log",
-    conda:
-        ENV
-    params:
-        spec=lambda w: params_json(architectures_spec(config)),
-        caption=ARCHITECTURES_CAPTION,
-    shell:
-        "artfinetune architectures --spec-json {params.spec:q} --out-png {output.png}"
-        " --out-pdf {output.pdf} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"
+# The architectures comparison, for a study that has one (its outputs' names are free otherwise).
+if config.get("architectures"):
+
+    rule architectures:
+        input:
+            lambda w: architectures_inputs(config),
+        output:
+            png=report(
+                paths.figure_path(config, ARCHITECTURES_OUTPUT),
+                caption=CAPTION,
+                category=FINDINGS,
+                labels={"figure": ARCHITECTURES_OUTPUT},
+            ),
+            pdf=paths.figure_path(config, ARCHITECTURES_OUTPUT, "pdf"),
+            csv=paths.table_path(config, ARCHITECTURES_OUTPUT),
+            md=paths.table_path(config, ARCHITECTURES_OUTPUT, "md"),
+        log:
+            f"{R}/logs/architectures.log",
+        conda:
+            ENV
+        params:
+            spec=lambda w: params_json(architectures_spec(config)),
+            caption=ARCHITECTURES_CAPTION,
+        shell:
+            "artfinetune architectures --spec-json {params.spec:q} --out-png {output.png}"
+            " --out-pdf {output.pdf} --out-csv {output.csv} --out-md {output.md} > {log} 2>&1"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
 from artfinetune.model.layers import STUDY_LAYERS, network_order
-from artfinetune.study.names import pair_label, pairs_text, seed_variants
+from artfinetune.study.names import pair_label, pairs_layers, pairs_text, seed_variants
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import SIMILARITY, rst_escape, values_text
 
@@ -41,7 +41,8 @@ VARIANT_STYLE = {"linestyle": "--", "linewidth": 0.9, "alpha": 0.8}
 def spec(config: dict, name: str) -> dict:
     """The figure's config section with its pairs resolved to their labels and CKA files."""
     figure = config["figures"][name]
-    out = {"kind": figure["kind"], "title": figure["title"], "layers": config["layers"]}  # as in the paper
+    # as in the paper: the study's layers (of each pair's architecture)
+    out = {"kind": figure["kind"], "title": figure["title"], "layers": pairs_layers(config, figure["pairs"])}
     out["pairs"] = [[pair_label(p), pair_files(config, p)["cka"]] for p in figure["pairs"]]
     variants = {
         pair_label(p): [pair_files(config, v)["cka"] for v in seed_variants(config, p)] for p in figure["pairs"]

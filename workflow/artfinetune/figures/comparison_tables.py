@@ -16,7 +16,9 @@ from artfinetune.errors import UserError
 from artfinetune.figures.cka import CKA_HOW
 from artfinetune.figures.tables import save_table, trainings_text
 from artfinetune.metrics.summaries import SUMMARIES, mean_cka_interval
-from artfinetune.study.names import pair_dataset, pair_label, seed_variants
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
+from artfinetune.model.architectures import architecture
+from artfinetune.study.names import analysis_layers, model_architecture, pair_dataset, pair_label, seed_variants
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import rst_escape
 
@@ -28,12 +30,16 @@ def comparison_table_spec(config: dict, name: str) -> dict:
 
     def entry(pair) -> dict:
         files = pair_files(config, pair)
-        return {
+        out = {
             "pair": pair_label(pair),
             "dataset": pair_dataset(config, pair),
             "cka": files["cka"] if "mean_cka" in table["metrics"] else None,
             "l2": files["l2"] if "mean_l2" in table["metrics"] else None,
         }
+        arch = model_architecture(config, pair[0])
+        if arch != DEFAULT_ARCHITECTURE:  # another architecture's pair: its mean CKA is over its own layers
+            out["layers"] = analysis_layers(config, arch)
+        return out
 
     for row in table["rows"]:
         pairs = []
@@ -41,7 +47,8 @@ def comparison_table_spec(config: dict, name: str) -> dict:
             # the same comparison with the models' other seeds: the spread across trainings
             pairs.append({**entry(pair), "variants": [entry(v) for v in seed_variants(config, pair)]})
         rows.append({"label": row["label"], "pairs": pairs, **({"paper": row["paper"]} if "paper" in row else {})})
-    return {"title": table["title"], "metrics": table["metrics"], "rows": rows, "layers": config["layers"]}
+    layers = analysis_layers(config, DEFAULT_ARCHITECTURE)  # the config's layers, for InceptionV1 pairs
+    return {"title": table["title"], "metrics": table["metrics"], "rows": rows, "layers": layers}
 
 
 def comparison_table_inputs(config: dict, name: str) -> list[str]:
@@ -50,20 +57,40 @@ def comparison_table_inputs(config: dict, name: str) -> list[str]:
     return list(dict.fromkeys(q[k] for q in pairs for k in ("cka", "l2") if q[k]))
 
 
+def _table_architectures(config: dict, table: dict) -> list[str]:
+    pairs = [pair for row in table["rows"] for pair in row["pairs"]]
+    return list(dict.fromkeys(model_architecture(config, pair[0]) for pair in pairs)) or [DEFAULT_ARCHITECTURE]
+
+
+def _layers_text(config: dict, table: dict) -> str:
+    archs = _table_architectures(config, table)
+    if archs == [DEFAULT_ARCHITECTURE]:
+        return ", ".join(analysis_layers(config, DEFAULT_ARCHITECTURE))
+    return "; ".join(f"{arch}: {', '.join(analysis_layers(config, arch))}" for arch in archs)
+
+
+def _convs_text(config: dict, table: dict) -> str:
+    counts = {arch: len(architecture(arch).trunk_convs) for arch in _table_architectures(config, table)}
+    if len(counts) == 1:
+        return f"{next(iter(counts.values()))} convolutions"
+    return ", ".join(f"{arch}'s {n} convolutions" for arch, n in counts.items())
+
+
 def comparison_table_caption(config: dict, name: str) -> str:
     """Tables 2 and 4: mean CKA over the layers and mean l2 over the trunk convolutions, per pair of models."""
     table = config["comparison_tables"][name]
     parts = [f"{table['title'] or name}."]
     if "mean_cka" in table["metrics"]:
         parts.append(
-            f"mean_cka: linear CKA averaged over the layers {', '.join(config['layers'])}, with its 95 % confidence "
+            f"mean_cka: linear CKA averaged over the layers {_layers_text(config, table)}, with its 95 % confidence "
             f"interval over images (mean_cka low, mean_cka high: the jackknife of the bands, applied to the mean). "
             f"{CKA_HOW}"
         )
     if "mean_l2" in table["metrics"]:
         parts.append(
-            "mean_l2: the Frobenius norm of the difference of each trunk convolution's kernel (57 convolutions, "
-            "biases and auxiliary heads left out, nothing normalised), averaged over the convolutions."
+            "mean_l2: the Frobenius norm of the difference of each trunk convolution's kernel "
+            f"({_convs_text(config, table)}, biases and auxiliary heads left out, nothing normalised), averaged over "
+            "the convolutions."
         )
     if pair_seeds(table):
         parts.append(seeds_text(table, config["seeds"]))
@@ -145,12 +172,13 @@ def build_comparison_table(spec: dict) -> pd.DataFrame:
         paper = paper_values(row, metrics)
         for i, pair in enumerate(row["pairs"]):
             line = {"model pair": row["label"], "dataset": pair["dataset"], "pair": pair["pair"]}
+            layers = pair.get("layers", spec.get("layers"))  # its architecture's (another's than InceptionV1's)
             for j, metric in enumerate(metrics):
-                line[metric] = measure(pair, metric, spec.get("layers"))
+                line[metric] = measure(pair, metric, layers)
                 if metric == "mean_cka":
-                    line["mean_cka low"], line["mean_cka high"] = mean_cka_interval(pair["cka"], spec.get("layers"))
+                    line["mean_cka low"], line["mean_cka high"] = mean_cka_interval(pair["cka"], layers)
                 if with_spread:
-                    line[f"{metric} seed spread"] = seed_spread(line[metric], pair, metric, spec.get("layers"))
+                    line[f"{metric} seed spread"] = seed_spread(line[metric], pair, metric, layers)
                 if with_paper:
                     line[f"paper {metric}"] = paper[i][j] if paper else None
             lines.append(line)

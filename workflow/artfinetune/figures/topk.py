@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from artfinetune.errors import UserError
 from artfinetune.model.layers import network_order
+from artfinetune.study.names import pairs_layers
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import MAXIMAL, rst_escape
 
@@ -66,7 +67,8 @@ def spec(config: dict, name: str) -> dict:
         if box["metric"] == "entropy":
             out["side"] = "a" if box["model"] == a else "b"
         boxes.append(out)
-    return {"kind": figure["kind"], "title": figure["title"], "layers": config["layers"], "boxes": boxes}
+    layers = pairs_layers(config, [box["pair"] for box in figure["boxes"]])
+    return {"kind": figure["kind"], "title": figure["title"], "layers": layers, "boxes": boxes}
 
 
 def inputs(spec: dict) -> list[str]:

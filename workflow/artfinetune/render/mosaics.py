@@ -35,6 +35,7 @@ from artfinetune.errors import UserError
 from artfinetune.io import atomic_dir, atomic_path
 from artfinetune.metrics.topk import composition, overlap_ratio
 from artfinetune.metrics.topk_files import read_topk_file
+from artfinetune.model.architectures import tensor_architecture
 from artfinetune.model.receptive import channel_field
 from artfinetune.render.channels import changed_choice, pair_channels, topk_channel
 from artfinetune.study.paths import MOSAIC_IMAGES, channel_file
@@ -175,7 +176,8 @@ def patch_boxes(info: dict, path, tensor: str, channel: int, k: int, image_size:
     field = channel_field(name, channel, image_size)
     if field.side != h:
         raise UserError(
-            f"{path} says {name}'s map is {h} x {w} units, but InceptionV1 at {image_size} px has {field.side}; "
+            f"{path} says {name}'s map is {h} x {w} units, but {tensor_architecture(name).name} at {image_size} px "
+            f"has {field.side}; "
             f"give the image size the activations were computed at"
         )
     return [list(field.box(*divmod(int(p), w))) for p in peaks[channel][:k]]

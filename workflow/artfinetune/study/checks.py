@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from artfinetune.errors import ConfigError
 from artfinetune.model import layers
+from artfinetune.model.architectures import ARCHITECTURES, architecture, tensor_architecture
 from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
-from artfinetune.model.architectures import architecture, tensor_architecture
 from artfinetune.study.names import (
     ARCHITECTURES_OUTPUT,
     RANDOM_INIT,
+    analysis_layers,
     choices,
     dataset_of,
     findings_blocks,
@@ -102,21 +103,22 @@ def check_references(config: dict, origin: str = "the config") -> None:
     for layer in config["layers"]:
         arch = tensor_architecture(layer) if layer in layers.tensor_widths() else None
         if arch is None or layer not in arch.study_layers:
-            try:
-                layers.check_layer(layer, layers.STUDY_LAYERS)
-            except ValueError as err:
-                fail(f"layers: {err} (or another architecture's analysis layers)")
+            what = f"a tensor of {arch.name} but not one of its analysis layers" if arch else "no layer of any network"
+            known = "; ".join(f"{a.name}: {', '.join(a.study_layers)}" for a in ARCHITECTURES.values())
+            fail(f"layers: {layer!r} is {what}; the analysis layers are {known}")
     for tensor in config["tensors"]:
         try:
             layers.check_layer(tensor)
         except ValueError as err:
             fail(f"tensors: {err}")
     _check_channels("render.channels", config["render"]["channels"], fail)
-    unknown = [layer for layer in config["render"].get("layers", []) if layer not in config["layers"]]
+    analysed = [layer for arch in ARCHITECTURES for layer in analysis_layers(config, arch)]
+    unknown = [layer for layer in config["render"].get("layers", []) if layer not in analysed]
     if unknown:
         fail(
-            f"render.layers has {unknown}, which are not in layers {config['layers']}; the gallery chooses its "
-            "channels from the study's overlap tables, which have the study's layers only"
+            f"render.layers has {unknown}, which are not analysed (layers {config['layers']}, or all the analysis "
+            "layers of an architecture none of whose layers is listed there); the gallery chooses its channels from "
+            "the study's overlap tables, which have the analysed layers only"
         )
     if config["render"]["k"] not in config["topk"]:
         fail(f"render.k is {config['render']['k']}, which is not in topk {config['topk']}; add it to topk or change it")

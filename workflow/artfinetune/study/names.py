@@ -109,6 +109,13 @@ def analysis_layers(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list
     return listed or list(own.study_layers)
 
 
+def pairs_layers(config: dict, pairs) -> list[str]:
+    """The analysis layers a figure of ``pairs`` shows: those of each of its pairs' architectures (for a study of
+    InceptionV1s, the config's ``layers``)."""
+    archs = dict.fromkeys(model_architecture(config, pair[0]) for pair in pairs) or [DEFAULT_ARCHITECTURE]
+    return [layer for arch in archs for layer in analysis_layers(config, arch)]
+
+
 def analysis_tensors(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list[str]:
     """Tensors whose activations are extracted from an architecture's models, after ReLU: its layers
     (:func:`analysis_layers`), then the extra and rendered tensors of that architecture (the panels' in the order of

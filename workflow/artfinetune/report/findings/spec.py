@@ -3,10 +3,19 @@ findings rule passes this spec as JSON, so it reruns when a claim's inputs chang
 
 from __future__ import annotations
 
+from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
 from artfinetune.model.layers import network_order
 from artfinetune.report.findings.trend import DEFAULT_MIN_DROP
 from artfinetune.report.findings.verdicts import TITLE
-from artfinetune.study.names import analysis_layers, dataset_of, frozen_layers, metrics_of, seed_variants
+from artfinetune.study.names import (
+    analysis_layers,
+    dataset_of,
+    frozen_layers,
+    metrics_of,
+    model_architecture,
+    named_pairs,
+    seed_variants,
+)
 from artfinetune.study.paths import pair_files, render_change_path, table_path
 
 DEFAULT_MIN_CHANNELS = 20
@@ -59,11 +68,22 @@ def findings_spec(config: dict, arch_name: str | None = None) -> dict:
     ``worse`` (off-the-shelf, direct), and ``main_metrics``: dataset -> the metric compared). A finding whose
     config key is absent is absent from the spec (it cannot be judged, naming the key).
     """
-    if arch_name is None:
-        section, layers = config.get("findings") or {}, network_order(config["layers"])
+    if arch_name is None:  # the study's own findings: of the architecture of the pairs they name
+        section = config.get("findings") or {}
+        pairs = [
+            pair for where, pair in named_pairs({**config, "architectures": None}) if where.startswith("findings.")
+        ]
+        own = model_architecture(config, pairs[0][0]) if pairs else DEFAULT_ARCHITECTURE
+        layers = network_order(analysis_layers(config, own))
     else:
-        section, layers = config["architectures"]["findings"][arch_name], analysis_layers(config, arch_name)
+        section, own, layers = (
+            config["architectures"]["findings"][arch_name],
+            arch_name,
+            analysis_layers(config, arch_name),
+        )
     spec = {"title": TITLE, "layers": layers, "min_drop": section.get("min_drop", DEFAULT_MIN_DROP)}
+    if own != DEFAULT_ARCHITECTURE:  # (an InceptionV1's spec, a rule param, stays as before other architectures)
+        spec["architecture"] = own
     if arch_name is not None:
         spec["architecture"] = arch_name
         spec["section"] = f"architectures.findings.{arch_name}"
