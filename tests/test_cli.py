@@ -111,6 +111,10 @@ def test_train_takes_the_architecture_of_its_init_or_the_one_it_is_given(store64
             + ["--image-size", "64", "--out", "test.h5"],
             "--split names 2 splits but --out 1 files",
         ),
+        (
+            ["train", "r", "--config", "c.yaml", "--seed", "1", "--architecture", "vgg16"],
+            "--architecture is for a run given in full; a config's run has its own",
+        ),
     ],
 )
 def test_user_mistakes_end_in_one_sentence(tmp_path, capsys, argv, message):

@@ -165,6 +165,27 @@ def test_the_architectures_demo_trains_each_network_with_its_own_command(tmp_pat
     resnet = ["conv1_relu", *(f"conv{s}_block{b}_out" for s, n in ((2, 3), (3, 4), (4, 6), (5, 3))
                              for b in range(1, n + 1))]  # fmt: skip
     assert yaml.safe_load(tensors.group(1)) == resnet
+    # The same study without ResNet-50 and VGG16: each InceptionV1 job's command is the same as beside them
+    alone = yaml.safe_load(config.read_text())
+    others = ("resnet50", "vgg16")
+    alone["init"] = {k: v for k, v in alone["init"].items() if v.get("architecture") not in others}
+    alone["runs"] = {k: v for k, v in alone["runs"].items() if not any(a in k for a in others)}
+    alone["tables"]["accuracy"]["rows"] = [
+        r for r in alone["tables"]["accuracy"]["rows"] if r["runs"][0] in alone["runs"]
+    ]
+    alone["architectures"]["findings"] = {"inception_v1": alone["architectures"]["findings"]["inception_v1"]}
+    alone["galleries"] = alone["galleries"][:1]
+    alone["render"]["channels"] = alone["render"]["channels"][:1]
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo/alone.yaml").write_text(yaml.safe_dump(alone))
+    code, out = snakemake("-n", "-p", configfile=_elsewhere(tmp_path / "demo/alone.yaml", tmp_path))
+    assert code == 0, out
+    stages = ("train", "activations", "topk", "cka", "l2", "overlap", "render", "mosaics", "gallery", "findings")
+    inception = [c for c in shell_commands(out) if c.startswith("artfinetune ") and c.split()[1] in stages]
+    assert len(inception) == 29 and not set(inception) - set(
+        commands
+    )  # 5 trainings (pretraining too), 5 x 2 per model,
+    # 3 x 3 per pair, 2 renders, the mosaics, the gallery, the findings
 
 
 def test_each_table_and_figure_is_a_target_of_its_own(tmp_path):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 
 from artfinetune.cli.args import add_reader_workers_arg, at_least, json_arg, reader_workers
+from artfinetune.errors import UserError
 from artfinetune.model.architectures import ARCHITECTURES
 from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
 
@@ -21,6 +22,9 @@ def cmd_train(args) -> None:
 
     if args.config:
         from artfinetune.study.config import load_config
+
+        if args.architecture:
+            raise UserError("--architecture is for a run given in full; a config's run has its own (runs.<run>)")
 
         job = resolve_run(load_config(args.config), args.run, args.seed, args.config)
         job["reader_workers"] = args.reader_workers or job["reader_workers"]
