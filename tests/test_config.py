@@ -304,6 +304,12 @@ def test_the_architectures_findings_name_pairs_of_their_own_architecture(demo_co
     with pytest.raises(ConfigError, match=r"architectures\.findings\.resnet50\.depth\.pair compares inception_v1 "):
         prepare_config(copy.deepcopy(cfg))
     cfg["architectures"]["findings"]["resnet50"]["depth"] = {"pair": ["demo_resnet50", "styles_resnet50_A/1"]}
+    inception_rows = {"table": "table1", "fine_tuned": "FT mode A", "off_the_shelf": "Off-the-shelf"}
+    cfg["architectures"]["findings"]["resnet50"]["fine_tuning"] = [inception_rows]
+    with pytest.raises(ConfigError, match=r"resnet50\.fine_tuning\[0\]\.fine_tuned is row 'FT mode A', whose runs are "
+                       r"inception_v1 models; name a row of resnet50 runs there"):  # fmt: skip
+        prepare_config(copy.deepcopy(cfg))
+    del cfg["architectures"]["findings"]["resnet50"]["fine_tuning"]
     cfg["figures"]["architectures"] = cfg["figures"].pop("fig5_cka")
     with pytest.raises(ConfigError, match=r"figures\.architectures has the name of the architectures comparison"):
         prepare_config(cfg)

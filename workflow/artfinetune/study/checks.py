@@ -333,6 +333,26 @@ def _check_findings(config: dict, fail) -> None:
                     f"architectures.findings.{arch}.{where.removeprefix('findings.')} compares {found} models "
                     f"({pair[0]}, {pair[1]}); name pairs of {arch} models there"
                 )
+        for section, keys in (
+            ("fine_tuning", ("fine_tuned", "off_the_shelf")),
+            ("double_fine_tuning", ("double", "direct")),
+        ):
+            for i, entry in enumerate(findings.get(section, [])):
+                table = {row["label"]: row for row in config["tables"][entry["table"]]["rows"]}
+                for key in keys:
+                    runs = table[entry[key]]["runs"]
+                    others = sorted({run_architecture(config, _first_run(config, r)) for r in runs} - {arch})
+                    if others:
+                        fail(
+                            f"architectures.findings.{arch}.{section}[{i}].{key} is row {entry[key]!r}, whose runs "
+                            f"are {others[0]} models; name a row of {arch} runs there"
+                        )
+
+
+def _first_run(config: dict, run_or_ensemble: str) -> str:
+    """A run, or an ensemble's first run (an ensemble averages runs of one dataset)."""
+    ensemble = config["ensembles"].get(run_or_ensemble)
+    return ensemble["runs"][0] if ensemble else run_or_ensemble
 
 
 def _check_findings_block(config: dict, where: str, findings: dict, fail) -> None:
