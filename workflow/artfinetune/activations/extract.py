@@ -331,12 +331,12 @@ def extract_job(
     """The activations job: every tensor name and the splits' files checked, a device claimed, then one model load
     for all ``splits`` (``outs``: one file each, in the same order)."""
     from artfinetune.gpu import start_tensorflow_job
-    from artfinetune.model.architectures import model_architecture
+    from artfinetune.model.architectures import saved_model_architecture
     from artfinetune.model.layers import check_layer
 
     if len(splits) != len(outs):
         raise UserError(f"--split names {len(splits)} splits but --out {len(outs)} files; give one file each")
-    arch = model_architecture(model_path)
+    arch = saved_model_architecture(model_path)
     for tensor in tensors:  # before any expensive work
         check_layer(tensor, arch.widths)
     start_tensorflow_job(threads)

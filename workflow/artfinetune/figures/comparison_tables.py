@@ -18,7 +18,7 @@ from artfinetune.figures.tables import save_table, trainings_text
 from artfinetune.metrics.summaries import SUMMARIES, mean_cka_interval
 from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
 from artfinetune.model.architectures import architecture
-from artfinetune.study.names import analysis_layers, model_architecture, pair_dataset, pair_label, seed_variants
+from artfinetune.study.names import analysis_layers, pair_architecture, pair_dataset, pair_label, seed_variants
 from artfinetune.study.paths import pair_files
 from artfinetune.study.report import rst_escape
 
@@ -36,7 +36,7 @@ def comparison_table_spec(config: dict, name: str) -> dict:
             "cka": files["cka"] if "mean_cka" in table["metrics"] else None,
             "l2": files["l2"] if "mean_l2" in table["metrics"] else None,
         }
-        arch = model_architecture(config, pair[0])
+        arch = pair_architecture(config, pair)
         if arch != DEFAULT_ARCHITECTURE:  # another architecture's pair: its mean CKA is over its own layers
             out["layers"] = analysis_layers(config, arch)
         return out
@@ -59,7 +59,7 @@ def comparison_table_inputs(config: dict, name: str) -> list[str]:
 
 def _table_architectures(config: dict, table: dict) -> list[str]:
     pairs = [pair for row in table["rows"] for pair in row["pairs"]]
-    return list(dict.fromkeys(model_architecture(config, pair[0]) for pair in pairs)) or [DEFAULT_ARCHITECTURE]
+    return list(dict.fromkeys(pair_architecture(config, pair) for pair in pairs)) or [DEFAULT_ARCHITECTURE]
 
 
 def _layers_text(config: dict, table: dict) -> str:

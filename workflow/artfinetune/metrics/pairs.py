@@ -29,7 +29,7 @@ from artfinetune.metrics.l2 import l2_distances, relative_changes
 from artfinetune.metrics.table import COLUMNS, write_csv
 from artfinetune.metrics.topk import layer_entropies, overlap_ratios
 from artfinetune.metrics.topk_files import read_topk_file
-from artfinetune.model.architectures import model_architecture
+from artfinetune.model.architectures import saved_model_architecture
 from artfinetune.model.kernels import trunk_kernels
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ def l2_table(
     """l2 distance and relative change per trunk convolution (those of the models' architecture), and their means
     (``layer`` = ``all``); two models of different architectures are an error."""
     name_a, name_b = name_a or str(model_a), name_b or str(model_b)
-    arch_a, arch_b = model_architecture(model_a), model_architecture(model_b)
+    arch_a, arch_b = saved_model_architecture(model_a), saved_model_architecture(model_b)
     if arch_a != arch_b:
         raise UserError(
             f"{name_a} is a {arch_a.name} and {name_b} a {arch_b.name}: l2 compares models of one architecture"

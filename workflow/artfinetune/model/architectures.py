@@ -113,7 +113,7 @@ def saved_model_name(path: str | Path) -> str:
         raise UserError(f"{path} is not a readable Keras model file ({err}); delete it and rebuild it") from None
 
 
-def model_architecture(path: str | Path) -> Architecture:
+def saved_model_architecture(path: str | Path) -> Architecture:
     """The registered architecture of a saved model (``.keras``), from the name its builder gave it."""
     return architecture_of_model(saved_model_name(path))
 

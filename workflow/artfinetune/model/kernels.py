@@ -26,10 +26,10 @@ def trunk_kernels(model_path: str | Path) -> dict[str, np.ndarray]:
     """
     kernels = kernels_from_file(model_path)
     if kernels is None:
-        from artfinetune.model.architectures import model_architecture
+        from artfinetune.model.architectures import saved_model_architecture
         from artfinetune.model.files import load_model
 
-        arch = model_architecture(model_path)
+        arch = saved_model_architecture(model_path)
         log.info("%s: weights not laid out as expected, loading the model with Keras", model_path)
         model = load_model(model_path)
         return {conv: np.asarray(model.get_layer(arch.conv_layer.format(conv)).kernel) for conv in arch.trunk_convs}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from artfinetune.render.channels import changed_settings, pair_architecture
-from artfinetune.study.names import analysis_layers, pair_label
+from artfinetune.render.channels import changed_settings
+from artfinetune.study.names import analysis_layers, pair_architecture, pair_label
 from artfinetune.study.report import rst_escape
 
 RENDER_HOW = (

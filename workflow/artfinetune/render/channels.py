@@ -16,7 +16,7 @@ from artfinetune.errors import UserError
 from artfinetune.model.architectures import DEFAULT as DEFAULT_ARCHITECTURE
 from artfinetune.model.architectures import architecture, tensor_architecture
 from artfinetune.model.layers import parse_channel, post_relu, tensor_widths
-from artfinetune.study.names import analysis_layers, model_architecture, pair_dataset
+from artfinetune.study.names import analysis_layers, pair_architecture, pair_dataset
 
 
 def _is_gallery(config: dict, pair) -> bool:
@@ -26,11 +26,6 @@ def _is_gallery(config: dict, pair) -> bool:
 def panel_dataset(config: dict, panel: dict, pair) -> str:
     """The dataset whose train split gives a pair's top-k sets in a panel: the panel's, or the pair's own."""
     return panel.get("dataset") or pair_dataset(config, pair)
-
-
-def pair_architecture(config: dict, pair) -> str:
-    """The architecture of a pair's models (one for both: the config checks it)."""
-    return model_architecture(config, pair[0])
 
 
 def named_channels(config: dict, pair) -> list[str]:

@@ -21,13 +21,13 @@ from artfinetune.render.channels import (
     changed_settings,
     gallery_has_changed,
     named_channels,
-    pair_architecture,
     pair_channels,
     sample_channels,
     topk_channel,
 )
 from artfinetune.render.gallery_html import write_gallery
 from artfinetune.render.mosaics import clip_box
+from artfinetune.study.names import pair_architecture
 from artfinetune.study.paths import (
     MOSAIC_IMAGES,
     changed_render_dir,

@@ -18,10 +18,13 @@ from artfinetune.study.names import (
     choices,
     dataset_of,
     findings_blocks,
+    findings_pairs,
+    first_run,
     init_architecture,
     metrics_of,
     model_architecture,
     named_pairs,
+    pair_architecture,
     pair_dataset,
     pair_id,
     parse_model,
@@ -192,7 +195,7 @@ def _check_channels(where: str, channels: list[str], fail) -> None:
 def _check_channel_architecture(config: dict, where: str, channel: str, pair, fail) -> None:
     """A channel shown for a pair is one of the pair's architecture."""
     arch = tensor_architecture(layers.parse_channel(channel)[0]).name
-    own = model_architecture(config, pair[0])
+    own = pair_architecture(config, pair)
     if arch != own:
         fail(f"{where}: channel {channel} is one of {arch}, but its pair's models are {own} models; name one of theirs")
 
@@ -324,13 +327,11 @@ def _check_findings(config: dict, fail) -> None:
             f"(figures/{ARCHITECTURES_OUTPUT}, tables/{ARCHITECTURES_OUTPUT}); rename it"
         )
     for arch, findings in ((config.get("architectures") or {}).get("findings") or {}).items():
-        for where, pair in named_pairs({**config, "findings": findings, "architectures": None}):
-            if not where.startswith("findings."):
-                continue
-            found = model_architecture(config, pair[0])
+        for key, pair in findings_pairs(findings):
+            found = pair_architecture(config, pair)
             if found != arch:
                 fail(
-                    f"architectures.findings.{arch}.{where.removeprefix('findings.')} compares {found} models "
+                    f"architectures.findings.{arch}.{key} compares {found} models "
                     f"({pair[0]}, {pair[1]}); name pairs of {arch} models there"
                 )
         for section, keys in (
@@ -341,18 +342,12 @@ def _check_findings(config: dict, fail) -> None:
                 table = {row["label"]: row for row in config["tables"][entry["table"]]["rows"]}
                 for key in keys:
                     runs = table[entry[key]]["runs"]
-                    others = sorted({run_architecture(config, _first_run(config, r)) for r in runs} - {arch})
+                    others = sorted({run_architecture(config, first_run(config, r)) for r in runs} - {arch})
                     if others:
                         fail(
                             f"architectures.findings.{arch}.{section}[{i}].{key} is row {entry[key]!r}, whose runs "
                             f"are {others[0]} models; name a row of {arch} runs there"
                         )
-
-
-def _first_run(config: dict, run_or_ensemble: str) -> str:
-    """A run, or an ensemble's first run (an ensemble averages runs of one dataset)."""
-    ensemble = config["ensembles"].get(run_or_ensemble)
-    return ensemble["runs"][0] if ensemble else run_or_ensemble
 
 
 def _check_findings_block(config: dict, where: str, findings: dict, fail) -> None:

@@ -112,7 +112,7 @@ def analysis_layers(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list
 def pairs_layers(config: dict, pairs) -> list[str]:
     """The analysis layers a figure of ``pairs`` shows: those of each of its pairs' architectures (for a study of
     InceptionV1s, the config's ``layers``)."""
-    archs = dict.fromkeys(model_architecture(config, pair[0]) for pair in pairs) or [DEFAULT_ARCHITECTURE]
+    archs = dict.fromkeys(pair_architecture(config, pair) for pair in pairs) or [DEFAULT_ARCHITECTURE]
     return [layer for arch in archs for layer in analysis_layers(config, arch)]
 
 
@@ -130,9 +130,13 @@ def analysis_tensors(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> lis
 
 def dataset_of(config: dict, run_or_ensemble: str) -> str:
     """The dataset a run (or an ensemble, whose runs share one) is trained and evaluated on."""
+    return config["runs"][first_run(config, run_or_ensemble)]["dataset"]
+
+
+def first_run(config: dict, run_or_ensemble: str) -> str:
+    """A run, or an ensemble's first run (an ensemble's runs share a dataset)."""
     ensemble = config["ensembles"].get(run_or_ensemble)
-    run = ensemble["runs"][0] if ensemble else run_or_ensemble
-    return config["runs"][run]["dataset"]
+    return ensemble["runs"][0] if ensemble else run_or_ensemble
 
 
 def run_seeds(config: dict, run_or_ensemble: str) -> list[int]:
@@ -206,6 +210,11 @@ def model_architecture(config: dict, model: str) -> str:
     return run_architecture(config, parsed["run"])
 
 
+def pair_architecture(config: dict, pair) -> str:
+    """The architecture of a pair's models (one for both: the config checks it)."""
+    return model_architecture(config, pair[0])
+
+
 def frozen_layers(config: dict, model: str) -> list[str]:
     """The study layers a model kept frozen from its init, where it is that init by construction (network order):
     a trained run's mode's ``frozen`` layers, every layer off the shelf; none for an init or a run's starting
@@ -236,13 +245,20 @@ def named_pairs(config: dict):
         for i, column in enumerate(panel["columns"]):
             yield f"panels.{name}.columns[{i}].pair", column["pair"]
     for where, findings in findings_blocks(config):
-        if "depth" in findings:
-            yield f"{where}.depth.pair", findings["depth"]["pair"]
-        for group, pairs in (findings.get("init_distance") or {}).items():
-            for i, pair in enumerate(pairs):
-                yield f"{where}.init_distance.{group}[{i}]", pair
-        if "render_change" in findings:
-            yield f"{where}.render_change.pair", findings["render_change"]["pair"]
+        for key, pair in findings_pairs(findings):
+            yield f"{where}.{key}", pair
+
+
+def findings_pairs(findings: dict):
+    """Every (key, pair) a findings section names: ``depth.pair``, ``init_distance.<group>[i]``,
+    ``render_change.pair``."""
+    if "depth" in findings:
+        yield "depth.pair", findings["depth"]["pair"]
+    for group, pairs in (findings.get("init_distance") or {}).items():
+        for i, pair in enumerate(pairs):
+            yield f"init_distance.{group}[{i}]", pair
+    if "render_change" in findings:
+        yield "render_change.pair", findings["render_change"]["pair"]
 
 
 def pairs_by_id(config: dict) -> dict[str, tuple[str, str]]:

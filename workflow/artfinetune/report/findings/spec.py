@@ -10,10 +10,10 @@ from artfinetune.report.findings.verdicts import TITLE
 from artfinetune.study.names import (
     analysis_layers,
     dataset_of,
+    findings_pairs,
     frozen_layers,
     metrics_of,
-    model_architecture,
-    named_pairs,
+    pair_architecture,
     seed_variants,
 )
 from artfinetune.study.paths import pair_files, render_change_path, table_path
@@ -70,10 +70,8 @@ def findings_spec(config: dict, arch_name: str | None = None) -> dict:
     """
     if arch_name is None:  # the study's own findings: of the architecture of the pairs they name
         section = config.get("findings") or {}
-        pairs = [
-            pair for where, pair in named_pairs({**config, "architectures": None}) if where.startswith("findings.")
-        ]
-        own = model_architecture(config, pairs[0][0]) if pairs else DEFAULT_ARCHITECTURE
+        pairs = [pair for _, pair in findings_pairs(section)]
+        own = pair_architecture(config, pairs[0]) if pairs else DEFAULT_ARCHITECTURE
         layers = network_order(analysis_layers(config, own))
     else:
         section, own, layers = (
