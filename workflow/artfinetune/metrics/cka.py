@@ -30,7 +30,6 @@ multiplies the shifted chunks in float32, still summing in float64: error ~1e-8,
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -122,6 +121,10 @@ def debiased_cka(X, Y) -> float:
     return _debiased_ratio(hsic_xy, hsic_xx, hsic_yy)
 
 
+def _copied(value):
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
 @dataclass
 class _Sums:
     """The feature-space sums of some images' features, shifted by one fixed vector per model (additive: the sums
@@ -180,9 +183,13 @@ class _Sums:
             else:
                 setattr(self, f.name, value + sign * part)
 
+    def copy(self) -> _Sums:
+        """An independent copy (its arrays copied)."""
+        return _Sums(**{f.name: _copied(getattr(self, f.name)) for f in fields(self)})
+
     def combine(self, other: _Sums, sign: int) -> _Sums:
         """New sums: these plus (``sign`` 1) or minus (-1) another part's."""
-        out = copy.deepcopy(self)
+        out = self.copy()
         out.accumulate(other, sign)
         return out
 
@@ -216,14 +223,14 @@ def jackknife_interval(estimate: float, leave_outs: np.ndarray, level: float = 0
     """The delete-a-block jackknife's interval: pseudo-values B * estimate - (B - 1) * leave_out_b, their mean (the
     bias-corrected estimate) plus or minus Student's t (B - 1 degrees of freedom) times their standard error.
     NaN when any leave-one-out value is undefined."""
-    from scipy.stats import t
+    from scipy.special import stdtrit  # Student's t quantile (what scipy.stats.t.ppf calls), without scipy.stats
 
     leave_outs = np.asarray(leave_outs, dtype=np.float64)
     B = leave_outs.size
     if B < 2 or not np.isfinite(estimate) or not np.isfinite(leave_outs).all():
         return float("nan"), float("nan")
     pseudo = B * estimate - (B - 1) * leave_outs
-    half = t.ppf(0.5 + level / 2, B - 1) * pseudo.std(ddof=1) / np.sqrt(B)
+    half = stdtrit(B - 1, 0.5 + level / 2) * pseudo.std(ddof=1) / np.sqrt(B)
     return float(pseudo.mean() - half), float(pseudo.mean() + half)
 
 
@@ -286,7 +293,7 @@ class CKAAccumulator:
         if len(self.parts) == 1:
             return self.parts[0]
         if self._sum is None:
-            self._sum = copy.deepcopy(self.parts[0])
+            self._sum = self.parts[0].copy()
             for part in self.parts[1:]:
                 self._sum.accumulate(part)
         return self._sum
@@ -306,8 +313,12 @@ class CKAAccumulator:
         total = self._total()
         if total.n != self.blocks.size:
             raise ValueError(f"{total.n} images were added, but the blocks were drawn for {self.blocks.size}")
-        rest = [total.combine(part, -1) for part in self.parts]
-        return {"linear": np.array([s.linear() for s in rest]), "debiased": np.array([s.debiased() for s in rest])}
+        linear, debiased = [], []
+        for part in self.parts:  # one block's complement at a time: one c x c copy in memory, not B
+            rest = total.combine(part, -1)
+            linear.append(rest.linear())
+            debiased.append(rest.debiased())
+        return {"linear": np.array(linear), "debiased": np.array(debiased)}
 
     def intervals(self, level: float = 0.95) -> dict[str, tuple[float, float]]:
         """Each CKA's delete-a-block jackknife interval (``linear``, ``debiased``); needs ``blocks``."""
