@@ -19,7 +19,6 @@ from pathlib import Path
 import pandas as pd
 
 from artfinetune.errors import UserError
-from artfinetune.figures.style import MARKERS, PALETTE, new_figure, save_figure
 from artfinetune.io import atomic_path
 from artfinetune.metrics.table import OVERLAP_COLUMNS, OVERLAP_METRICS, read_tidy, rows_at_k
 from artfinetune.model.layers import network_order
@@ -89,6 +88,8 @@ def draw_depth_figure(curves: pd.DataFrame, title: str):
     """Three panels (CKA, overlap, entropy against relative depth), one curve per architecture."""
     if curves.empty:
         raise UserError("no architecture of architectures.findings has a depth pair; give each a depth: {pair: ...}")
+    from artfinetune.figures.style import MARKERS, PALETTE, new_figure  # seaborn: not at the workflow's start-up
+
     fig, axes = new_figure(10.5, 3.4, len(MEASURES))
     archs = list(dict.fromkeys(curves["architecture"]))
     for ax, measure in zip(axes, MEASURES, strict=True):
@@ -142,6 +143,8 @@ def write_architectures(
     spec: dict, out_png: str | Path, out_pdf: str | Path, out_csv: str | Path, out_md: str | Path
 ) -> pd.DataFrame:
     """The architectures rule: the depth figure (PNG, PDF) and the verdict table (CSV, markdown), atomically."""
+    from artfinetune.figures.style import save_figure
+
     curves = depth_curves(spec)
     table = verdict_table(spec)
     save_figure(draw_depth_figure(curves, spec["title"]), out_png, out_pdf)
