@@ -13,14 +13,15 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 DEMO_REPORT := results/demo/report.zip
 # One thread per job, two jobs side by side: the demo's jobs are small, and their TensorFlow start-up and graph
-# building are single-threaded, so two one-thread jobs finish sooner than one two-thread job. The pretraining gets
-# both cores, and the rule's priority starts it as soon as both are free: everything but the from-scratch chain waits
-# for it. The data jobs take one thread, so they never wait for two free cores (demo_source's did, behind that
-# chain, and the pretraining started after two minutes of one idle core: docs/benchmarks.md). Thread counts are part
-# of the result for TensorFlow jobs (deterministic ops give the same weights for the same seed and the same number of
-# threads: one thread for the pretraining changes every number of the demo), not for the data jobs (the same store,
-# byte for byte, with 1 or 2 workers).
+# building are single-threaded, so two one-thread jobs finish sooner than one two-thread job. The pretraining runs
+# first, alone, on both cores (DEMO_PRETRAINED): everything but the from-scratch chain waits for it, and within one
+# run Snakemake would start the from-scratch training on the first free core and leave the pretraining waiting for
+# two (it reserves nothing: 35 s of one idle core, docs/benchmarks.md). Thread counts are part of the result for
+# TensorFlow jobs (deterministic ops give the same weights for the same seed and the same number of threads: one
+# thread for the pretraining changes every number of the demo), not for the data jobs (the same store, byte for
+# byte, with 1 or 2 workers).
 DEMO_THREADS := --set-threads demo_dataset=1 image_store=1 train=1 pretrain=2 activations=1 render=1 render_changed=1
+DEMO_PRETRAINED := results/demo/models/init/imagenet/model.keras
 
 .PHONY: setup demo demo-architectures report docs test lint bench preflight gpu-check clean-demo
 
@@ -33,6 +34,7 @@ $(STAMP): envs/$(ENV).txt envs/lucid.txt envs/install.sh pyproject.toml
 
 # The whole demo study, then its report; ends by printing the tables and the findings.
 demo: setup
+	$(BIN)/snakemake $(DEMO_PRETRAINED) --cores $(CORES) $(DEMO) $(DEMO_THREADS)
 	$(BIN)/snakemake --cores $(CORES) $(DEMO) $(DEMO_THREADS) \
 		--report $(DEMO_REPORT) --report-after-run
 	@$(BIN)/artfinetune summary resources/demo/config.yaml

@@ -113,7 +113,9 @@ def test_a_run_with_fewer_seeds_leaves_their_cells_empty_and_averages_its_own(tm
 def test_seed_variants_are_the_same_comparison_with_the_other_seeds(demo_config_dict):
     from artfinetune.study.names import analysis_pairs, seed_variants
 
-    config = prepare_config(demo_config_dict)  # seeds 1 and 2; styles_A and styles_B trained with both, others 1
+    cfg = copy.deepcopy(demo_config_dict)
+    cfg["runs"]["styles_B"].pop("seeds")  # seeds 1 and 2: styles_A and styles_B trained with both, the others 1
+    config = prepare_config(cfg)
     assert seed_variants(config, ["imagenet", "styles_A/1"]) == [("imagenet", "styles_A/2")]
     assert seed_variants(config, ["styles_A/1", "styles_B/1"]) == [("styles_A/2", "styles_B/2")]
     assert seed_variants(config, ["styles_A/1", "styles_A/2"]) == []  # two trainings: itself the spread's estimate
