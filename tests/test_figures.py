@@ -9,6 +9,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.text import Text
 
 from artfinetune.errors import UserError
+from artfinetune.figures import style
 from artfinetune.figures.cka import cka_figure, draw_cka, read_cka
 from artfinetune.figures.style import only_layers
 from artfinetune.figures.topk import chance_level, draw_topk, entropy_boxes, overlap_boxes, topk_figure
@@ -287,3 +288,13 @@ def test_cka_figure_draws_each_pairs_seed_variants_thin_and_dashed_in_its_colour
     assert variant.get_linewidth() < first.get_linewidth() and variant.get_marker() in ("None", "", None)
     assert legend_only.get_label() == "same pair, other seeds" and len(legend_only.get_xdata()) == 0
     assert second.get_ydata().tolist() == [0.99, 0.95, 0.8]  # the other pair has no variant
+
+
+def test_the_print_style_is_seaborns_whitegrid_paper_and_colorblind():
+    """The style's seaborn values are written out (no seaborn import in a figure job): still seaborn's own."""
+    import seaborn as sns
+
+    assert dict(sns.axes_style("whitegrid")) == style.SEABORN_WHITEGRID
+    assert dict(sns.plotting_context("paper")) == style.SEABORN_PAPER
+    assert list(sns.color_palette("colorblind")) == style.PALETTE
+    assert style.STYLE["font.size"] == 9 and style.STYLE["grid.color"] == ".8"  # ours over seaborn's, then its own
