@@ -13,3 +13,6 @@ fi
 # Lucid 0.3.10 pins numpy<=1.19 and heavy extras: install it alone, without its dependencies.
 "$PYTHON" -m pip install --disable-pip-version-check --no-deps -r envs/lucid.txt
 "$PYTHON" -m pip install --disable-pip-version-check --no-deps -e .
+# pip compiles the packages it installs, not an editable one: compiled once here, the package's modules load from
+# bytecode in every job even where PYTHONDONTWRITEBYTECODE is set (a module edited later is compiled in memory).
+"$PYTHON" -m compileall -q workflow/artfinetune
