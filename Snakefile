@@ -44,7 +44,6 @@ localrules:
     render_change,
     software,
     findings,
-    architectures,
 
 
 rule all:

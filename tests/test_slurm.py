@@ -40,8 +40,10 @@ def gpu_rules() -> set[str]:
 
 
 def local_rules() -> set[str]:
-    block = re.search(r"^localrules:\n((?:    .*\n)*)", (REPO / "Snakefile").read_text(), re.M)[1]
-    return {name.strip(" ,") for name in block.split() if name.strip(" ,")}
+    """Every rule a ``localrules:`` directive names (the Snakefile's, and a rules file's for a rule of its own)."""
+    text = "\n".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))])
+    blocks = re.findall(r"^( *)localrules:\n((?:\1    .*\n)*)", text, re.M)
+    return {name.strip(" ,") for _, block in blocks for name in block.split() if name.strip(" ,")}
 
 
 def test_every_gpu_rule_runs_in_the_gpu_partition_of_the_shipped_profile():

@@ -45,6 +45,9 @@ rule findings:
 # The architectures comparison, for a study that has one (its outputs' names are free otherwise).
 if config.get("architectures"):
 
+    localrules:
+        architectures,
+
     rule architectures:
         input:
             lambda w: architectures_inputs(config),
