@@ -17,7 +17,6 @@ from artfinetune.study.names import (
     analysis_layers,
     choices,
     dataset_of,
-    findings_blocks,
     findings_pairs,
     first_run,
     init_architecture,
@@ -317,8 +316,7 @@ def _check_no_cycle(start: str, runs: dict, fail) -> None:
 def _check_findings(config: dict, fail) -> None:
     """Each findings section's k values are in topk, its table rows exist and share a dataset, and an
     architecture's section compares models of that architecture."""
-    for where, findings in findings_blocks(config):
-        _check_findings_block(config, where, findings, fail)
+    _check_findings_block(config, "findings", config.get("findings") or {}, fail)
     outputs = ("figures", "panels", "tables", "comparison_tables", "mode_tables")
     taken = [section for section in outputs if ARCHITECTURES_OUTPUT in config.get(section, {})]
     if config.get("architectures") and taken:
@@ -327,30 +325,16 @@ def _check_findings(config: dict, fail) -> None:
             f"(figures/{ARCHITECTURES_OUTPUT}, tables/{ARCHITECTURES_OUTPUT}); rename it"
         )
     for arch, findings in ((config.get("architectures") or {}).get("findings") or {}).items():
+        _check_findings_block(config, f"architectures.findings.{arch}", findings, fail, arch)
+
+
+def _check_findings_block(config: dict, where: str, findings: dict, fail, arch: str | None = None) -> None:
+    """One findings section; an architecture's (``arch``) names pairs and table rows of that architecture only."""
+    if arch:
         for key, pair in findings_pairs(findings):
             found = pair_architecture(config, pair)
             if found != arch:
-                fail(
-                    f"architectures.findings.{arch}.{key} compares {found} models "
-                    f"({pair[0]}, {pair[1]}); name pairs of {arch} models there"
-                )
-        for section, keys in (
-            ("fine_tuning", ("fine_tuned", "off_the_shelf")),
-            ("double_fine_tuning", ("double", "direct")),
-        ):
-            for i, entry in enumerate(findings.get(section, [])):
-                table = {row["label"]: row for row in config["tables"][entry["table"]]["rows"]}
-                for key in keys:
-                    runs = table[entry[key]]["runs"]
-                    others = sorted({run_architecture(config, first_run(config, r)) for r in runs} - {arch})
-                    if others:
-                        fail(
-                            f"architectures.findings.{arch}.{section}[{i}].{key} is row {entry[key]!r}, whose runs "
-                            f"are {others[0]} models; name a row of {arch} runs there"
-                        )
-
-
-def _check_findings_block(config: dict, where: str, findings: dict, fail) -> None:
+                fail(f"{where}.{key} compares {found} models ({pair[0]}, {pair[1]}); name pairs of {arch} models there")
     ks = config["topk"]
     for key in ("overlap_k", "entropy_k"):
         k = (findings.get("depth") or {}).get(key)
@@ -384,6 +368,15 @@ def _check_findings_block(config: dict, where: str, findings: dict, fail) -> Non
                     )
             if entry[better] == entry[worse]:
                 fail(f"{at} compares row {entry[better]!r} with itself; name two different rows")
+            if arch:
+                for key in (better, worse):
+                    runs = rows[entry[key]]["runs"]
+                    others = sorted({run_architecture(config, first_run(config, run)) for run in runs} - {arch})
+                    if others:
+                        fail(
+                            f"{at}.{key} is row {entry[key]!r}, whose runs are {others[0]} models; name a row of "
+                            f"{arch} runs there"
+                        )
             datasets = [{dataset_of(config, run) for run in rows[entry[key]]["runs"]} for key in (better, worse)]
             if not datasets[0] & datasets[1]:
                 fail(
