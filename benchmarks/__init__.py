@@ -15,6 +15,7 @@ PARTS = {
     "train": ("main",),
     "activations": ("main",),
     "metrics": ("cka_part", "topk_part"),
+    "startup": ("main",),
 }
 TENSORFLOW = {"model", "train", "activations"}  # these set TensorFlow up as a training job does
 

@@ -12,15 +12,20 @@ nothing.
 The device ids come from ``ARTFT_GPU_IDS`` (e.g. ``0,1``) or, if unset, from
 ``nvidia-smi -L``. :func:`configure_devices` then sets TensorFlow up (memory growth once per process, op
 determinism, precision policy).
+
+A job imports TensorFlow through :func:`import_tensorflow`, without the optional integrations Keras loads when it
+finds scikit-learn, pandas or matplotlib installed (see there).
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib.abc
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -69,6 +74,39 @@ def claim_device(lock_dir: str | Path | None = None, wait_seconds: float = 600.0
         time.sleep(1.0)
 
 
+# What Keras imports, when installed, only for integrations no job uses: its scikit-learn estimator wrappers
+# (keras.wrappers), pandas frames as inputs to fit and predict, and its image-gallery plots (matplotlib.pyplot).
+KERAS_EXTRAS = ("sklearn", "pandas", "matplotlib")
+
+
+class _WithoutKerasExtras(importlib.abc.MetaPathFinder):
+    """Refuses the packages of :data:`KERAS_EXTRAS` that are not imported yet (Keras then leaves their integrations
+    out, as on an installation without them)."""
+
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in KERAS_EXTRAS and top not in sys.modules:
+            raise ModuleNotFoundError(f"{name} is left out while Keras imports", name=name)
+        return None
+
+
+def import_tensorflow() -> None:
+    """Import TensorFlow and Keras for a job, without Keras's integrations with scikit-learn, pandas and
+    matplotlib (:data:`KERAS_EXTRAS`): importing those packages is 2 to 2.5 s of TensorFlow's 5 to 6 s of start-up
+    on a CPU (docs/benchmarks.md), in every training, activations and render job. Only while TensorFlow imports:
+    afterwards each package imports as usual, for the code of this project that uses it (scikit-learn's average
+    precision, pandas tables, figures). Nothing happens if TensorFlow is imported already."""
+    if "tensorflow" in sys.modules:
+        return
+    finder = _WithoutKerasExtras()
+    sys.meta_path.insert(0, finder)
+    try:
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def set_threads(n: int) -> None:
     """The job's thread budget (Snakemake's ``threads``; 0: TensorFlow's default), set before TensorFlow starts."""
     if n > 0:
@@ -79,8 +117,10 @@ def set_threads(n: int) -> None:
 
 
 def start_tensorflow_job(threads: int = 0) -> None:
-    """Before TensorFlow starts: a device of its own for a local GPU job (:func:`claim_device`), and its threads."""
+    """Before TensorFlow starts: a device of its own for a local GPU job (:func:`claim_device`), TensorFlow
+    imported (:func:`import_tensorflow`) and its threads."""
     claim_device()
+    import_tensorflow()
     set_threads(threads)
 
 
