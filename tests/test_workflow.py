@@ -274,18 +274,16 @@ def test_killed_training_resumes_when_the_workflow_is_rerun(tmp_path):
     proc.wait()
     assert not model.exists(), "training finished before it could be killed"
     subprocess.run([*cmd, "--unlock"], cwd=REPO, env=ENV, check=True, capture_output=True)
-    dry = subprocess.run([*cmd, "-n"], cwd=REPO, env=ENV, capture_output=True, text=True)
+    dry = subprocess.run([*cmd, "-n", "-p"], cwd=REPO, env=ENV, capture_output=True, text=True)
     assert jobs(dry.stdout + dry.stderr) == {"train": 1}, dry.stderr  # only the killed job is scheduled again
+    command = re.search(r"^Shell command: (artfinetune train .*) 2> \S+$", dry.stdout + dry.stderr, re.M)[1]
     rerun = subprocess.run(cmd, cwd=REPO, env=ENV, capture_output=True, text=True)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (tmp_path / "results/logs/train/styles_from_scratch/1.log").read_text()
     assert "resuming after epoch" in log
-    # The same job, uninterrupted, in a second results folder, its batches read by worker processes.
-    config["results"] = str(tmp_path / "clean")
-    config["reader_workers"] = 3
-    cfg.write_text(yaml.safe_dump(config))
-    clean = tmp_path / "clean/models/styles_from_scratch/1/model.keras"
-    subprocess.run([*cmd[:3], str(clean), *cmd[4:]], cwd=REPO, env=ENV, check=True, capture_output=True)
-    assert "3 reader workers" in (tmp_path / "clean/logs/train/styles_from_scratch/1.log").read_text()
-    a, b = load_model(model).get_weights(), load_model(clean).get_weights()
+    # The same job's command, uninterrupted, into another folder, its batches read by worker processes.
+    clean = re.sub(r"--out \S+", f"--out {tmp_path / 'clean'}", command) + " --reader-workers 3"
+    done = subprocess.run(clean, shell=True, cwd=tmp_path, env=ENV, capture_output=True, text=True)
+    assert done.returncode == 0 and "3 reader workers" in done.stderr, done.stderr[-3000:]
+    a, b = load_model(model).get_weights(), load_model(tmp_path / "clean/model.keras").get_weights()
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
