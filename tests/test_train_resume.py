@@ -41,18 +41,6 @@ def test_same_seed_same_weights_and_stop_resume_equals_a_clean_run(tiny, tmp_pat
     assert not (tmp_path / "d/checkpoint").exists()
 
 
-def test_a_checkpoint_of_another_setup_is_not_resumed(tiny, tmp_path, caplog):
-    store, init_path = tiny
-    train_run(store, tmp_path, mode(epochs=3), 1, SIZE, init_path, max_epochs=1)
-    with caplog.at_level("INFO"):
-        train_run(store, tmp_path, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)  # the mode was edited
-    assert "another setup (mode changed); starting afresh" in caplog.text and "resuming" not in caplog.text
-    fresh = tmp_path / "fresh"
-    train_run(store, fresh, mode(epochs=2, lr_head=0.02), 1, SIZE, init_path)
-    a, b = all_weights(tmp_path / "model.keras"), all_weights(fresh / "model.keras")
-    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
-
-
 @pytest.fixture(scope="module")
 def rebuilt_init(tiny, tmp_path_factory):
     """An init model before and after it was rebuilt (new weights), and a clean run from the rebuilt one."""
@@ -63,6 +51,18 @@ def rebuilt_init(tiny, tmp_path_factory):
         save_model(build_inception_v1(12, input_size=SIZE), folder / f"init_{seed}.keras")
     train_run(store, folder / "clean", mode(epochs=2), 1, SIZE, folder / "init_6.keras")
     return folder / "init_5.keras", folder / "init_6.keras", folder / "clean"
+
+
+def test_a_checkpoint_of_another_setup_is_not_resumed(tiny, rebuilt_init, tmp_path, caplog):
+    """A run killed under one mode, its mode edited, rerun: it starts afresh and equals a clean run of the new mode."""
+    store, _ = tiny
+    _, init_path, clean = rebuilt_init  # clean: mode(epochs=2), seed 1, from this init
+    train_run(store, tmp_path, mode(epochs=3, lr_head=0.02), 1, SIZE, init_path, max_epochs=1)
+    with caplog.at_level("INFO"):
+        train_run(store, tmp_path, mode(epochs=2), 1, SIZE, init_path)  # the mode was edited
+    assert "another setup (mode changed); starting afresh" in caplog.text and "resuming" not in caplog.text
+    a, b = all_weights(tmp_path / "model.keras"), all_weights(clean / "model.keras")
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_a_checkpoint_from_another_init_is_not_resumed_even_at_the_same_path(tiny, rebuilt_init, tmp_path, caplog):
