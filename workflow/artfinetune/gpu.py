@@ -92,10 +92,14 @@ class _WithoutKerasExtras(importlib.abc.MetaPathFinder):
 
 def import_tensorflow() -> None:
     """Import TensorFlow and Keras for a job, without Keras's integrations with scikit-learn, pandas and
-    matplotlib (:data:`KERAS_EXTRAS`): importing those packages is 2 to 2.5 s of TensorFlow's 5 to 6 s of start-up
-    on a CPU (docs/benchmarks.md), in every training, activations and render job. Only while TensorFlow imports:
-    afterwards each package imports as usual, for the code of this project that uses it (scikit-learn's average
-    precision, pandas tables, figures). Nothing happens if TensorFlow is imported already."""
+    matplotlib (:data:`KERAS_EXTRAS`): importing those packages is 1.5 to 3 s of TensorFlow's 4 to 7 s of start-up
+    on a CPU (docs/benchmarks.md), in every training, activations and render job. The packages are refused only
+    while TensorFlow imports: afterwards each imports as usual, for the code of this project that uses it
+    (scikit-learn's average precision, pandas tables, figures). Keras's integrations stay off for the rest of the
+    process (it records at import that the package is missing): no pandas frames as inputs to ``fit`` or
+    ``predict``, no ``keras.wrappers`` estimators, no ``keras.visualization`` plots, none of which a job uses. A
+    package imported before (a render job's pandas) is not refused. Nothing happens if TensorFlow is imported
+    already."""
     if "tensorflow" in sys.modules:
         return
     finder = _WithoutKerasExtras()
