@@ -327,7 +327,7 @@ def test_a_keras_application_trains_with_its_own_frozen_and_reinitialised_layers
     frozen, reinit = arch.study_layers[:third], arch.study_layers[-third:]
     end = mode(frozen=[f"{frozen[0]}..{frozen[-1]}"], reinit=[f"{reinit[0]}..{reinit[-1]}"], optimizer="adam", epochs=1)
     train_run(store, tmp_path / "run", end, seed=1, image_size=SIZE, init_model=init_path)
-    source = load_model(init_path)
+    source = init  # what init_path holds
     start, trained = load_model(tmp_path / "run/init.keras"), load_model(tmp_path / "run/model.keras")
     assert trained.name == name and trained.get_layer(f"{arch.head}_pre_activation").units == 9
 
