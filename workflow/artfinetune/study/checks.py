@@ -17,6 +17,7 @@ from artfinetune.study.names import (
     analysis_layers,
     choices,
     dataset_of,
+    findings_blocks,
     findings_pairs,
     first_run,
     init_architecture,
@@ -316,7 +317,8 @@ def _check_no_cycle(start: str, runs: dict, fail) -> None:
 def _check_findings(config: dict, fail) -> None:
     """Each findings section's k values are in topk, its table rows exist and share a dataset, and an
     architecture's section compares models of that architecture."""
-    _check_findings_block(config, "findings", config.get("findings") or {}, fail)
+    for where, findings, arch in findings_blocks(config):
+        _check_findings_block(config, where, findings, fail, arch)
     outputs = ("figures", "panels", "tables", "comparison_tables", "mode_tables")
     taken = [section for section in outputs if ARCHITECTURES_OUTPUT in config.get(section, {})]
     if config.get("architectures") and taken:
@@ -324,8 +326,6 @@ def _check_findings(config: dict, fail) -> None:
             f"{taken[0]}.{ARCHITECTURES_OUTPUT} has the name of the architectures comparison's outputs "
             f"(figures/{ARCHITECTURES_OUTPUT}, tables/{ARCHITECTURES_OUTPUT}); rename it"
         )
-    for arch, findings in ((config.get("architectures") or {}).get("findings") or {}).items():
-        _check_findings_block(config, f"architectures.findings.{arch}", findings, fail, arch)
 
 
 def _check_findings_block(config: dict, where: str, findings: dict, fail, arch: str | None = None) -> None:

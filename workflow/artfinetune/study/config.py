@@ -197,7 +197,7 @@ def fill_k_defaults(config: dict) -> None:
     the smallest. An entropy panel shows its pair's second model unless it names one."""
     smallest, largest = min(config["topk"]), max(config["topk"])
     config["render"].setdefault("k", smallest)
-    for _, findings in findings_blocks(config):
+    for _, findings, _ in findings_blocks(config):
         if findings.get("depth"):
             findings["depth"].setdefault("overlap_k", smallest)
             findings["depth"].setdefault("entropy_k", largest)

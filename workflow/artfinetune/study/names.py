@@ -86,7 +86,7 @@ def spread_pairs(config: dict) -> list[tuple[str, str]]:
     and those of the depth and init-distance findings."""
     pairs = [p for figure in config["figures"].values() if figure["kind"] == "cka" for p in figure["pairs"]]
     pairs += [p for table in config["comparison_tables"].values() for row in table["rows"] for p in row["pairs"]]
-    for _, findings in findings_blocks(config):
+    for _, findings, _ in findings_blocks(config):
         if "depth" in findings:
             pairs.append(findings["depth"]["pair"])
         pairs += [p for group in (findings.get("init_distance") or {}).values() for p in group]
@@ -94,11 +94,11 @@ def spread_pairs(config: dict) -> list[tuple[str, str]]:
 
 
 def findings_blocks(config: dict):
-    """Every (where, findings section) of a config: the study's ``findings``, then each architecture's of
-    ``architectures.findings``."""
-    yield "findings", config.get("findings") or {}
+    """Every (where, findings section, architecture) of a config: the study's ``findings`` (architecture None),
+    then each architecture's of ``architectures.findings``."""
+    yield "findings", config.get("findings") or {}, None
     for arch, findings in ((config.get("architectures") or {}).get("findings") or {}).items():
-        yield f"architectures.findings.{arch}", findings
+        yield f"architectures.findings.{arch}", findings, arch
 
 
 def analysis_layers(config: dict, arch_name: str = DEFAULT_ARCHITECTURE) -> list[str]:
@@ -244,7 +244,7 @@ def named_pairs(config: dict):
     for name, panel in config["panels"].items():
         for i, column in enumerate(panel["columns"]):
             yield f"panels.{name}.columns[{i}].pair", column["pair"]
-    for where, findings in findings_blocks(config):
+    for where, findings, _ in findings_blocks(config):
         for key, pair in findings_pairs(findings):
             yield f"{where}.{key}", pair
 
