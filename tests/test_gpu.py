@@ -110,7 +110,7 @@ print(json.dumps({
 def test_a_job_starts_tensorflow_without_kerass_extras_and_imports_them_later_as_usual():
     """A job's TensorFlow comes without Keras's scikit-learn, pandas and matplotlib integrations (what makes its
     start-up 2-3 s shorter); the packages themselves import and work afterwards."""
-    proc = subprocess.run([sys.executable, "-c", JOB_START], capture_output=True, text=True, env={**os.environ})
+    proc = subprocess.run([sys.executable, "-c", JOB_START], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.splitlines()[-1])
     assert got["loaded"] == {"tensorflow": True, "keras": True, "sklearn": False, "pandas": False, "matplotlib": False}

@@ -24,9 +24,14 @@ SCRIPTS = Path(sysconfig.get_path("scripts"))  # .venv/bin: its snakemake, witho
 RULE = re.compile(r"^(local)?rule (\w+):\n((?:[ \t]+.*\n|\n)*)", re.M)
 
 
+def workflow_text() -> str:
+    """The Snakefile and every rules file, one after the other."""
+    return "\n".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))])
+
+
 def rules_with_resources() -> dict[str, str]:
     """Every rule of the workflow and the text of its ``resources:`` block ('' when it has none)."""
-    text = "\n".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))])
+    text = workflow_text()
     rules = {}
     for match in RULE.finditer(text + "\n"):
         body = match[3]
@@ -41,8 +46,7 @@ def gpu_rules() -> set[str]:
 
 def local_rules() -> set[str]:
     """Every rule a ``localrules:`` directive names (the Snakefile's, and a rules file's for a rule of its own)."""
-    text = "\n".join(p.read_text() for p in [REPO / "Snakefile", *sorted((REPO / "workflow/rules").glob("*.smk"))])
-    blocks = re.findall(r"^( *)localrules:\n((?:\1    .*\n)*)", text, re.M)
+    blocks = re.findall(r"^( *)localrules:\n((?:\1    .*\n)*)", workflow_text(), re.M)
     return {name.strip(" ,") for _, block in blocks for name in block.split() if name.strip(" ,")}
 
 
