@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+import warnings
 
 import keras
 import numpy as np
@@ -130,7 +131,9 @@ def test_deep_supervision_loss_is_the_weighted_sum():
     model = build_inception_v1(4, input_size=SIZE, aux_heads=True)
     x = np.random.default_rng(0).uniform(0, 255, (3, SIZE, SIZE, 3)).astype(np.float32)
     y = np.array([0, 3, 1])
-    outputs = {k: np.asarray(v, np.float64) for k, v in logits_model(model)(x).items()}
+    with warnings.catch_warnings():  # the logits model takes a batch as the model does, not a list of one input
+        warnings.simplefilter("error")
+        outputs = {k: np.asarray(v, np.float64) for k, v in logits_model(model)(x).items()}
     # by hand: -log softmax(z)_y = log sum exp z - z_y
     ce = {k: (np.log(np.exp(z).sum(axis=1)) - z[np.arange(3), y]).mean() for k, z in outputs.items()}
     total, main = run_loss(outputs, y, "single_label")

@@ -82,7 +82,7 @@ def logits_model(model: keras.Model) -> keras.Model:
     else:
         head = architecture_of_model(model.name).head
         outputs = model.get_layer(f"{head}_pre_activation").output
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_logits")
+    return keras.Model(model.input, outputs, name=f"{model.name}_logits")
 
 
 def any_batch_size(step):
